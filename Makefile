@@ -1,0 +1,95 @@
+# tern - Makefile. Targets: all deps run test sanitize fuzz bench install clean
+# Libraries are found with pkg-config (GDBM ships no .pc file on Debian 12,
+# so it falls back to -lgdbm).
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SYSCONFDIR ?= /etc
+BUILD    ?= build
+CC       ?= cc
+
+PKGS      := lua5.4 libcares openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+GDBM_LIBS := $(shell pkg-config --libs gdbm 2>/dev/null || echo -lgdbm)
+LIBS      := $(PKG_LIBS) $(GDBM_LIBS) -lcrypt -lm
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla
+CFLAGS   ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) $(CFLAGS) \
+              $(EXTRA_CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+LIB_SRCS := $(wildcard core/base/*.c core/*.c routers/*.c transports/*.c \
+                       acl/*.c lua/*.c)
+LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
+PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild
+
+.PHONY: all deps run test sanitize fuzz bench install clean check-deps
+all: $(PROGS) $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtern.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tern: $(BUILD)/core/main.o $(BUILD)/libtern.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tern_dbmbuild: $(BUILD)/tools/tern_dbmbuild.o $(BUILD)/libtern.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/test/%: $(BUILD)/test-suite/unit/%.o $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+deps:
+	@sh tools/deps.sh
+
+check-deps:
+	@sh tools/deps.sh --check
+
+# run: install what is missing (as root), build, start tern on the embedded
+# default configuration (conf.d/ of this tree, state under ./var).
+run: deps all
+	@sh tools/run.sh $(BUILD)/tern
+
+test: deps all
+	@sh test-suite/run --bin $(BUILD)
+
+sanitize:
+	@sh tools/deps.sh
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  sh test-suite/run --bin build-asan --no-fuzz
+
+fuzz: all
+	@sh test-suite/fuzz/build.sh
+	@sh test-suite/fuzz/run.sh $${FUZZ_SECONDS:-60}
+
+bench: deps all
+	@bash test-suite/bench/bench.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(BUILD)/tern $(DESTDIR)$(PREFIX)/sbin/tern
+	install -m 755 $(BUILD)/tern_dbmbuild $(DESTDIR)$(PREFIX)/sbin/tern_dbmbuild
+	install -m 644 docs/tern.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern.8
+	install -m 644 docs/tern_dbmbuild.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_dbmbuild.8
+	sh tools/install-conf.sh "$(DESTDIR)" "$(SYSCONFDIR)"
+
+clean:
+	rm -rf build build-asan build-fuzz

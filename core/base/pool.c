@@ -1,0 +1,169 @@
+/*
+ * pool.c - region allocator built from a chain of blocks.
+ *
+ * Small requests are carved from the current block; a request larger than a
+ * quarter block gets a block of its own so it does not waste the tail.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+#include "pool.h"
+
+#define POOL_BLOCK 8192
+#define POOL_ALIGN 16
+
+struct pool_block {
+    struct pool_block *next;
+    size_t size;                /* usable bytes after the header */
+    size_t used;
+    _Alignas(POOL_ALIGN) unsigned char mem[];
+};
+
+struct pool {
+    struct pool_block *head;    /* current block for small requests */
+    struct pool_block *big;     /* dedicated blocks for large requests */
+    size_t bytes;
+};
+
+static struct pool_block *block_new(size_t size)
+{
+    struct pool_block *b;
+
+    if (size > SIZE_MAX - sizeof(*b))
+        fatal("pool allocation too large");
+    b = xmalloc(sizeof(*b) + size);
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+static void chain_free(struct pool_block *b)
+{
+    while (b != NULL) {
+        struct pool_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+/* pool_new - an empty pool */
+struct pool *pool_new(void)
+{
+    return xcalloc(1, sizeof(struct pool));
+}
+
+/* pool_free - release the pool and everything allocated from it */
+void pool_free(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    chain_free(p->head);
+    chain_free(p->big);
+    free(p);
+}
+
+/* pool_reset - release everything but keep one block for reuse */
+void pool_reset(struct pool *p)
+{
+    if (p->head != NULL) {
+        chain_free(p->head->next);
+        p->head->next = NULL;
+        p->head->used = 0;
+        p->bytes = p->head->size;
+    } else {
+        p->bytes = 0;
+    }
+    chain_free(p->big);
+    p->big = NULL;
+}
+
+/* pool_alloc - size bytes aligned to 16, valid until reset/free */
+void *pool_alloc(struct pool *p, size_t size)
+{
+    struct pool_block *b;
+    size_t need = (size + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
+
+    if (need < size)
+        fatal("pool allocation too large");
+    if (need > POOL_BLOCK / 4) {
+        b = block_new(need);
+        b->next = p->big;
+        p->big = b;
+        p->bytes += need;
+        return b->mem;
+    }
+    b = p->head;
+    if (b == NULL || b->size - b->used < need) {
+        b = block_new(POOL_BLOCK);
+        b->next = p->head;
+        p->head = b;
+        p->bytes += POOL_BLOCK;
+    }
+    b->used += need;
+    return b->mem + b->used - need;
+}
+
+/* pool_zalloc - zeroed pool_alloc */
+void *pool_zalloc(struct pool *p, size_t size)
+{
+    void *m = pool_alloc(p, size);
+
+    memset(m, 0, size);
+    return m;
+}
+
+/* pool_memdup - copy n bytes into the pool */
+void *pool_memdup(struct pool *p, const void *src, size_t n)
+{
+    void *m = pool_alloc(p, n);
+
+    memcpy(m, src, n);
+    return m;
+}
+
+/* pool_strndup - copy at most n bytes of s, terminated */
+char *pool_strndup(struct pool *p, const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *m = pool_alloc(p, len + 1);
+
+    memcpy(m, s, len);
+    m[len] = '\0';
+    return m;
+}
+
+/* pool_strdup - copy a C string into the pool */
+char *pool_strdup(struct pool *p, const char *s)
+{
+    return pool_memdup(p, s, strlen(s) + 1);
+}
+
+/* pool_printf - formatted string in the pool */
+char *pool_printf(struct pool *p, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *m;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        fatal("pool_printf: bad format");
+    m = pool_alloc(p, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(m, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return m;
+}
+
+/* pool_bytes - bytes of block storage the pool holds */
+size_t pool_bytes(const struct pool *p)
+{
+    return p->bytes;
+}

@@ -1,0 +1,72 @@
+/*
+ * lookup.h - file lookups: lsearch, dbm (GDBM), iplsearch, cidr.
+ *
+ * A lookup spec is Exim's "TYPE;FILE" with optional default-key suffixes:
+ *   lsearch;/etc/aliases         key: value text file, caseless keys
+ *   lsearch*;FILE                if not found, try the key "*"
+ *   lsearch*@;FILE               for "lp@domain": exact, then "*@domain",
+ *                                then "*"
+ *   dbm;FILE  dbm*;  dbm*@;      the same on a GDBM file (tern_dbmbuild)
+ *   iplsearch;FILE               key is an IP address; file keys are IPs or
+ *                                networks (IPv6 ones quoted), first match
+ *   cidr;FILE                    Postfix cidr_table: "net/len  value", first
+ *                                match wins
+ * Files are opened lazily, cached per process and reread/reopened when they
+ * change on disk (checked at most once a second), so a rebuilt dbm file or
+ * an edited alias file takes effect without a restart.
+ *
+ * INTERFACE: lookup_spec_parse, lookup_spec_free, lookup_find,
+ *            lookup_type_valid, lookup_cache_flush, lsearch_parse_line
+ *            (shared with tern_dbmbuild).
+ * ERRORS:    LK_TEMPFAIL (file missing or unreadable, I/O error) with the
+ *            reason in eb; callers turn it into a deferral, never into "not
+ *            found".
+ */
+#ifndef TERN_LOOKUP_H
+#define TERN_LOOKUP_H
+
+#include <stddef.h>
+
+struct strbuf;
+struct errbuf;
+
+enum lk_result { LK_TEMPFAIL = -1, LK_NOTFOUND = 0, LK_FOUND = 1 };
+
+enum lookup_kind { LKK_LSEARCH, LKK_DBM, LKK_IPLSEARCH, LKK_CIDR };
+
+enum lookup_star {
+    LK_STAR_NONE = 0,   /* exact key only */
+    LK_STAR = 1,        /* then "*" */
+    LK_STAR_AT = 2,     /* then "*@domain", then "*" */
+};
+
+struct lookup_spec {
+    enum lookup_kind kind;
+    enum lookup_star star;
+    char *file;         /* absolute or as written; owned */
+};
+
+/* lookup_spec_parse - parse "TYPE;FILE"; 0 ok, -1 with eb set */
+int lookup_spec_parse(const char *spec, struct lookup_spec *out,
+                      struct errbuf *eb);
+void lookup_spec_free(struct lookup_spec *spec);
+/* lookup_type_valid - nonzero if the text before ';' names a lookup type */
+int lookup_type_valid(const char *type, size_t len);
+/* lookup_find - look key up; on LK_FOUND the value is put in value */
+enum lk_result lookup_find(const struct lookup_spec *spec, const char *key,
+                           size_t klen, struct strbuf *value,
+                           struct errbuf *eb);
+/* lookup_cache_flush - close every cached file (after fork, on reload) */
+void lookup_cache_flush(void);
+
+/*
+ * lsearch_parse_line - split one logical lsearch entry.
+ * The caller joins continuation lines (lines starting with blank) to the
+ * entry with '\n' first. Returns 1 with key/value set (key unquoted, value
+ * with leading blanks removed), 0 for a blank or comment entry, -1 with eb
+ * set for a malformed one (unterminated quote, empty key, NUL byte).
+ */
+int lsearch_parse_line(const char *line, size_t len, struct strbuf *key,
+                       struct strbuf *value, struct errbuf *eb);
+
+#endif
