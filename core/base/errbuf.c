@@ -26,6 +26,13 @@ void errbuf_prefix(struct errbuf *eb, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(head, sizeof(head), fmt, ap);
     va_end(ap);
+    size_t hl = strlen(head), room = sizeof(eb->msg) - 1;
+
     memcpy(old, eb->msg, sizeof(old));
-    snprintf(eb->msg, sizeof(eb->msg), "%s%s", head, old);
+    if (hl > room)
+        hl = room;
+    memcpy(eb->msg, head, hl);
+    size_t ol = strnlen(old, room - hl);
+    memcpy(eb->msg + hl, old, ol);
+    eb->msg[hl + ol] = '\0';
 }
