@@ -1,0 +1,143 @@
+/*
+ * acl_conf.c - what an ACL statement may say, and the load-time checks of
+ *              each statement against its hook.
+ *
+ * PURPOSE: the DSL (lua/l_conf.c) fills struct acl_fields through
+ * acl_stmt_opts and calls acl_stmt_check, so a misspelt condition, an
+ * unknown verify kind or a condition that makes no sense at that hook
+ * (domains in the connect ACL) is refused with the file and line.
+ * INTERFACE: acl_stmt_opts, acl_stmt_size, acl_verbs, acl_hooks,
+ *            acl_stmt_check (declared in core/conf_build.h).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "acl/acl.h"
+#include "core/conf_build.h"
+
+#define F(n) offsetof(struct acl_fields, n)
+
+const struct opt_spec acl_stmt_opts[] = {
+    { "hosts", OPT_MLIST, F(hosts), NULL, ML_HOST, NULL },
+    { "domains", OPT_MLIST, F(domains), NULL, ML_DOMAIN, NULL },
+    { "local_parts", OPT_MLIST, F(local_parts), NULL, ML_LOCALPART, NULL },
+    { "senders", OPT_MLIST, F(senders), NULL, ML_ADDRESS, NULL },
+    { "recipients", OPT_MLIST, F(recipients), NULL, ML_ADDRESS, NULL },
+    { "authenticated", OPT_MLIST, F(authenticated), NULL, ML_STRING, NULL },
+    { "encrypted", OPT_MLIST, F(encrypted), NULL, ML_STRING, NULL },
+    { "verify", OPT_STRLIST, F(verify), NULL, 0, ":" },
+    { "dnslists", OPT_STRLIST, F(dnslists), NULL, 0, ":" },
+    { "ratelimit", OPT_STR, F(ratelimit), NULL, 0, NULL },
+    { "greylist", OPT_STR, F(greylist), NULL, 0, NULL },
+    { "spf", OPT_STRLIST, F(spf), NULL, 0, ":" },
+    { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
+    { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
+    { "condition", OPT_XVAL, F(condition), NULL, 0, NULL },
+    { "message", OPT_XVAL, F(message), NULL, 0, NULL },
+    { "log_message", OPT_XVAL, F(log_message), NULL, 0, NULL },
+    { "add_header", OPT_STRLIST, F(add_header), NULL, 0, "\n" },
+    { "remove_header", OPT_STRLIST, F(remove_header), NULL, 0, ":" },
+    { "set", OPT_STRLIST, F(set), NULL, 0, "\n" },
+    { "delay", OPT_TIME, F(delay), "0", 0, NULL },
+    { "control", OPT_STRLIST, F(control), NULL, 0, ":" },
+    OPT_END
+};
+
+const size_t acl_stmt_size = sizeof(struct acl_fields);
+
+const char *const acl_verbs[] = {
+    "accept", "deny", "defer", "discard", "drop", "require", "warn", NULL
+};
+
+const char *const acl_hooks[] = {
+    "connect", "helo", "mail", "rcpt", "predata", "data", "mime", "quit",
+    "notquit", "not_smtp", NULL
+};
+
+static int in_words(const char *const *words, const char *w, size_t n)
+{
+    for (; *words != NULL; words++)
+        if (strlen(*words) == n && strncmp(*words, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int in_hooks(const char *hook, const char *const *hooks)
+{
+    return in_words(hooks, hook, strlen(hook));
+}
+
+static int check_words(const struct strlist *sl, const char *const *words,
+                       const char *what, struct errbuf *eb)
+{
+    for (size_t i = 0; i < sl->n; i++) {
+        size_t n = strcspn(sl->v[i], "/=");
+        if (!in_words(words, sl->v[i], n)) {
+            errbuf_set(eb, "unknown %s \"%s\"", what, sl->v[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_set(const struct strlist *sl, struct errbuf *eb)
+{
+    for (size_t i = 0; i < sl->n; i++) {
+        const char *v = sl->v[i];
+        if ((strncmp(v, "acl_m", 5) != 0 && strncmp(v, "acl_c", 5) != 0)
+            || strchr(v, '=') == NULL) {
+            errbuf_set(eb, "set takes acl_m_NAME or acl_c_NAME = value, got "
+                       "\"%s\"", v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *const rcpt_on[] = { "rcpt", NULL };
+static const char *const data_on[] = { "data", "mime", "not_smtp", NULL };
+static const char *const mime_on[] = { "mime", NULL };
+static const char *const after_rcpt[] = { "predata", "data", "mime",
+                                          "not_smtp", "quit", "notquit",
+                                          NULL };
+
+static int placed(const char *hook, int used, const char *const *hooks,
+                  const char *what, struct errbuf *eb)
+{
+    if (!used || in_hooks(hook, hooks))
+        return 0;
+    errbuf_set(eb, "%s cannot be used in the %s ACL", what, hook);
+    return -1;
+}
+
+/* acl_stmt_check - validate one statement for its hook */
+int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
+                   void *fields, struct errbuf *eb)
+{
+    static const char *const verify_kinds[] = {
+        "recipient", "sender", "helo", "header_syntax",
+        "reverse_host_lookup", NULL };
+    static const char *const controls[] = {
+        "submission", "queue_only", "freeze", "no_pipelining",
+        "no_enforce_sync", "suppress_local_fixups", "fakedefer",
+        "fakereject", "allow_auth_unadvertised", NULL };
+    struct acl_fields *f = fields;
+
+    (void)c;
+    if (check_words(&f->verify, verify_kinds, "verify kind", eb) != 0
+        || check_words(&f->control, controls, "control", eb) != 0
+        || check_set(&f->set, eb) != 0
+        || placed(hook, f->domains != NULL, rcpt_on, "domains", eb) != 0
+        || placed(hook, f->local_parts != NULL, rcpt_on, "local_parts", eb)
+           != 0
+        || placed(hook, f->recipients != NULL, after_rcpt, "recipients", eb)
+           != 0
+        || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
+        || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0)
+        return -1;
+    if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
+        errbuf_set(eb, "drop makes no sense in the not_smtp ACL");
+        return -1;
+    }
+    return 0;
+}

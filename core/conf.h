@@ -1,0 +1,177 @@
+/*
+ * conf.h - the configuration model of one generation.
+ *
+ * The conf.d loader (conf_load.c) runs every Lua file of the configuration
+ * root through the DSL (lua/l_conf.c), which turns each main{}, router,
+ * transport, list, acl and retry definition into the C structures below at
+ * once, checking every option against typed option tables. Cross-references
+ * (a router's transport) are resolved when all files are read.
+ *
+ * INTERFACE: conf_load, conf_free, conf_find_router/transport/list,
+ *            conf_main (typed main options), the opt_spec machinery
+ *            (opt_find, opt_set_default, opt_format) shared with the DSL
+ *            and with -bP, xval (a string or a Lua function).
+ * ERRORS:    conf_load returns NULL and puts "FILE:LINE: reason" in eb.
+ */
+#ifndef TERN_CONF_H
+#define TERN_CONF_H
+
+#include <stddef.h>
+
+#include "core/base/errbuf.h"
+#include "core/base/pool.h"
+
+struct strbuf;
+struct mlist;
+struct lstate;
+struct hash;
+struct router;
+struct transport;
+
+/* Where a definition came from, for error messages and -bP config. */
+struct origin {
+    const char *file;       /* as read, e.g. "conf.d/router/200_x.lua" */
+    int line;
+};
+
+/* A value that is either a string (with ${var} expansion) or a Lua
+ * function called per address/session. Unset: str == NULL && fn < 0. */
+struct xval {
+    const char *str;
+    int fn;                 /* Lua registry reference, or -1 */
+};
+
+struct strlist {
+    size_t n;
+    const char **v;
+};
+
+enum opt_type {
+    OPT_STR,        /* const char * */
+    OPT_BOOL,       /* int */
+    OPT_INT,        /* long */
+    OPT_TIME,       /* long, seconds: "90s", "15m", "2h", "4d", "1w", 30 */
+    OPT_SIZE,       /* long, bytes: "10M", "512K", 1024 */
+    OPT_XVAL,       /* struct xval: string or function */
+    OPT_FUNC,       /* struct xval with fn only: a function is required */
+    OPT_STRLIST,    /* struct strlist: Lua table or "a : b" string */
+    OPT_MLIST,      /* struct mlist *: Exim match list (kind in spec) */
+    OPT_ENUM,       /* const char *, one of spec->choices ("a|b|c") */
+};
+
+/* list kinds, for OPT_MLIST and named lists */
+enum mlist_kind { ML_DOMAIN, ML_HOST, ML_ADDRESS, ML_LOCALPART, ML_STRING };
+
+struct opt_spec {
+    const char *name;
+    enum opt_type type;
+    size_t offset;          /* into the struct the table describes */
+    const char *dflt;       /* default as text (NULL: unset / 0) */
+    int kind;               /* mlist kind for OPT_MLIST */
+    const char *choices;    /* for OPT_ENUM: "defer|fail|pass" */
+};
+
+#define OPT_END { NULL, OPT_STR, 0, NULL, 0, NULL }
+
+/* Main options: Exim's names (DESIGN §4). */
+struct conf_main {
+    const char *primary_hostname;
+    const char *qualify_domain;
+    const char *qualify_recipient;
+    struct mlist *local_domains;
+    struct mlist *relay_to_domains;
+    struct mlist *relay_from_hosts;
+    struct mlist *hosts_treat_as_local;
+    const char *spool_directory;
+    const char *log_file_path;
+    const char *pid_file_path;
+    struct strlist local_interfaces;
+    struct strlist daemon_smtp_ports;
+    struct strlist dns_servers;
+    long dns_timeout;
+    long dns_retry;
+    long lua_memory_limit;
+    long lua_instruction_limit;
+    long redirect_max_depth;
+};
+
+/* A named list: domainlist, hostlist, addresslist, localpartlist. */
+struct named_list {
+    const char *name;
+    enum mlist_kind kind;
+    struct mlist *list;
+    struct origin origin;
+};
+
+/* One ACL statement: verb plus conditions/modifiers (validated). */
+struct acl_stmt {
+    const char *verb;
+    struct origin origin;
+    void *fields;           /* acl/ owns the layout */
+};
+
+struct acl_def {
+    const char *hook;       /* "connect", "rcpt", ... */
+    struct origin origin;
+    int fn;                 /* a plain Lua function in place of statements */
+    size_t n;
+    struct acl_stmt *stmts;
+};
+
+struct retry_rule {
+    char type;              /* 'F' fixed, 'G' geometric, 'H' random */
+    long until;             /* seconds since first failure */
+    long interval;
+    double factor;
+};
+
+struct retry_def {
+    const char *pattern;    /* address/domain pattern, "*" */
+    const char *error;      /* error type: "*", "timeout", "rcpt_4xx", ... */
+    size_t n;
+    struct retry_rule *rules;
+    struct origin origin;
+};
+
+struct conf {
+    struct pool *pool;              /* everything of this generation */
+    const char *root;               /* the configuration directory */
+    struct strlist files;           /* files read, in order */
+    struct conf_main main;
+    struct origin main_origin[64];  /* per main option, by spec index */
+    struct hash *lists;             /* name -> struct named_list * */
+    size_t nrouters;
+    struct router **routers;        /* in definition order */
+    size_t ntransports;
+    struct transport **transports;
+    size_t nacls;
+    struct acl_def **acls;
+    size_t nretry;
+    struct retry_def *retry;
+    struct lstate *lua;             /* the generation's Lua state */
+};
+
+/* conf_load - read the configuration root dir; NULL with eb on error */
+struct conf *conf_load(const char *root, struct errbuf *eb);
+void conf_free(struct conf *c);
+
+struct router *conf_find_router(const struct conf *c, const char *name);
+struct transport *conf_find_transport(const struct conf *c, const char *name);
+struct named_list *conf_find_list(const struct conf *c, const char *name);
+const struct opt_spec *conf_main_opts(void);
+
+/* option-table helpers shared by the DSL, drivers and -bP */
+const struct opt_spec *opt_find(const struct opt_spec *tbl, const char *name);
+int opt_set_text(struct conf *c, const struct opt_spec *o, void *base,
+                 const char *text, struct errbuf *eb);
+int opt_defaults(struct conf *c, const struct opt_spec *tbl, void *base,
+                 struct errbuf *eb);
+void opt_format(const struct opt_spec *o, const void *base,
+                struct strbuf *out);
+int opt_is_set(const struct opt_spec *o, const void *base);
+int conf_parse_time(const char *s, long *out);
+int conf_parse_size(const char *s, long *out);
+int conf_parse_bool(const char *s, int *out);
+int xval_set(const struct xval *x);
+
+#endif

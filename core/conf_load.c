@@ -1,0 +1,266 @@
+/*
+ * conf_load.c - reading a configuration root: the conf.d directory rules
+ *               of DESIGN §4 and the checks made once every file is read.
+ *
+ * PURPOSE: subdirectories main, acl, router, transport, retry, rewrite and
+ * auth are read in that order; in each, the files ending in ".lua" are run
+ * in byte-wise order of their names, skipping hidden files, editor backups
+ * ("~") and package-manager leftovers (".dpkg-*", ".rpm*"), as Debian's
+ * run-parts does. Afterwards named lists are linked, routers get their
+ * transports, and every driver checks its options.
+ * INTERFACE: conf_load.
+ * ERRORS: "FILE:LINE: what: reason" in eb, NULL returned.
+ * SECURITY: configuration files are trusted input from the administrator,
+ * but still run in the Lua sandbox with limits.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/hash.h"
+#include "core/base/strbuf.h"
+#include "core/base/xalloc.h"
+#include "core/conf_build.h"
+#include "core/driver.h"
+#include "lua/lstate.h"
+
+void conf_loading_begin(void);
+void conf_loading_end(void);
+int conf_link_lists(struct conf *c, struct errbuf *eb);
+
+static const char *const subdirs[] = {
+    "main", "acl", "router", "transport", "retry", "rewrite", "auth", NULL
+};
+
+#define LOAD_MEM_LIMIT   (256L * 1024 * 1024)
+#define LOAD_INSTR_LIMIT 100000000L
+
+/* conf_name_ignored - is a directory entry not a configuration file */
+static int conf_name_ignored(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (name[0] == '.' || n < 5 || strcmp(name + n - 4, ".lua") != 0)
+        return 1;
+    return strchr(name, '~') != NULL || strstr(name, ".dpkg-") != NULL
+           || strstr(name, ".rpm") != NULL || strchr(name, '#') != NULL;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* List the configuration files of one subdirectory, sorted. */
+static int list_dir(const char *dir, char ***names, size_t *n,
+                    struct errbuf *eb)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t cap = 0;
+
+    *names = NULL;
+    *n = 0;
+    if (d == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        errbuf_set(eb, "cannot read %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (conf_name_ignored(de->d_name))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *names = xreallocarray(*names, cap, sizeof(char *));
+        }
+        (*names)[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    qsort(*names, *n, sizeof(char *), cmp_names);
+    return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static void note_file(struct conf *c, const char *path)
+{
+    const char **v = pool_alloc(c->pool, (c->files.n + 1) * sizeof(char *));
+
+    if (c->files.n)
+        memcpy(v, c->files.v, c->files.n * sizeof(char *));
+    v[c->files.n++] = pool_strdup(c->pool, path);
+    c->files.v = v;
+}
+
+static int run_file(struct conf *c, const char *path, struct errbuf *eb)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        errbuf_set(eb, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    note_file(c, path);
+    return lstate_run_file(c->lua, path, eb);
+}
+
+static int load_subdir(struct conf *c, const char *sub, struct errbuf *eb)
+{
+    char dir[4096], path[4096];
+    char **names;
+    size_t n;
+    int rc = 0;
+
+    if (bsnprintf(dir, sizeof(dir), "%s/%s", c->root, sub) < 0) {
+        errbuf_set(eb, "configuration path too long");
+        return -1;
+    }
+    if (list_dir(dir, &names, &n, eb) != 0)
+        return -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (bsnprintf(path, sizeof(path), "%s/%s", dir, names[i]) < 0) {
+            errbuf_set(eb, "%s/%s: path too long", dir, names[i]);
+            rc = -1;
+        } else {
+            rc = run_file(c, path, eb);
+        }
+    }
+    free_names(names, n);
+    return rc;
+}
+
+static int check_root(const char *root, struct errbuf *eb)
+{
+    struct stat st;
+
+    if (stat(root, &st) != 0) {
+        errbuf_set(eb, "configuration directory %s: %s", root,
+                   strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errbuf_set(eb, "configuration %s is not a directory (tern reads a "
+                   "conf.d directory: -C DIR)", root);
+        return -1;
+    }
+    return 0;
+}
+
+static void default_names(struct conf *c)
+{
+    struct conf_main *m = &c->main;
+    char host[256];
+
+    if (m->primary_hostname == NULL) {
+        if (gethostname(host, sizeof(host)) != 0)
+            memcpy(host, "localhost", sizeof("localhost"));
+        host[sizeof(host) - 1] = '\0';
+        m->primary_hostname = pool_strdup(c->pool, host);
+    }
+    if (m->qualify_domain == NULL)
+        m->qualify_domain = m->primary_hostname;
+    if (m->qualify_recipient == NULL)
+        m->qualify_recipient = m->qualify_domain;
+}
+
+static int def_fail(struct errbuf *eb, const struct origin *o,
+                    const char *what, const char *name)
+{
+    errbuf_prefix(eb, "%s:%d: %s \"%s\": ", o->file, o->line, what, name);
+    return -1;
+}
+
+static int finish_router(struct conf *c, struct router *r, size_t index,
+                         struct errbuf *eb)
+{
+    r->index = index;
+    if (r->transport_name != NULL) {
+        r->transport = conf_find_transport(c, r->transport_name);
+        if (r->transport == NULL) {
+            errbuf_set(eb, "transport \"%s\" is not defined",
+                       r->transport_name);
+            return def_fail(eb, &r->origin, "router", r->name);
+        }
+    } else if (r->drv->needs_transport) {
+        errbuf_set(eb, "a transport is required for the %s driver "
+                   "(transport = \"name\")", r->drv->name);
+        return def_fail(eb, &r->origin, "router", r->name);
+    }
+    if (r->drv->check != NULL && r->drv->check(r, c, eb) != 0)
+        return def_fail(eb, &r->origin, "router", r->name);
+    return 0;
+}
+
+static int finish(struct conf *c, struct errbuf *eb)
+{
+    default_names(c);
+    if (conf_link_lists(c, eb) != 0)
+        return -1;
+    for (size_t i = 0; i < c->ntransports; i++) {
+        struct transport *t = c->transports[i];
+        if (t->drv->check != NULL && t->drv->check(t, c, eb) != 0)
+            return def_fail(eb, &t->origin, "transport", t->name);
+    }
+    for (size_t i = 0; i < c->nrouters; i++)
+        if (finish_router(c, c->routers[i], i, eb) != 0)
+            return -1;
+    return 0;
+}
+
+static struct conf *conf_new(const char *root, struct errbuf *eb)
+{
+    struct conf *c = xcalloc(1, sizeof(*c));
+    char *abs;
+
+    c->pool = pool_new();
+    c->lists = hash_new(16);
+    abs = realpath(root, NULL);
+    c->root = pool_strdup(c->pool, abs ? abs : root);
+    free(abs);
+    c->lua = lstate_new(c, LOAD_MEM_LIMIT, LOAD_INSTR_LIMIT, eb);
+    if (c->lua == NULL || opt_defaults(c, conf_main_opts(), &c->main, eb)
+        != 0) {
+        conf_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(c->main_origin) / sizeof(c->main_origin[0]);
+         i++)
+        c->main_origin[i] = (struct origin){ "(default)", 0 };
+    return c;
+}
+
+/* conf_load - read and check the configuration below root */
+struct conf *conf_load(const char *root, struct errbuf *eb)
+{
+    struct conf *c;
+    int rc = 0;
+
+    if (check_root(root, eb) != 0)
+        return NULL;
+    conf_loading_begin();
+    c = conf_new(root, eb);
+    for (size_t i = 0; c != NULL && subdirs[i] != NULL && rc == 0; i++)
+        rc = load_subdir(c, subdirs[i], eb);
+    if (c != NULL && rc == 0)
+        rc = finish(c, eb);
+    conf_loading_end();
+    if (c == NULL || rc != 0) {
+        conf_free(c);
+        return NULL;
+    }
+    lstate_end_load(c->lua);
+    lstate_set_limits(c->lua, (size_t)c->main.lua_memory_limit,
+                      c->main.lua_instruction_limit);
+    return c;
+}

@@ -1,0 +1,225 @@
+/*
+ * conf_print.c - printing the effective configuration: -bV and -bP.
+ *
+ * PURPOSE: -bP alone lists every main option ("name = value", booleans as
+ * "name"/"no_name", as Exim prints them); -bP NAME one option; -bP router
+ * NAME / transport NAME every option of one driver instance; -bP routers /
+ * transports the names in order; -bP +NAME a named list; -bP retry the
+ * retry rules; -bP config all of it with the file and line each item came
+ * from.
+ * INTERFACE: see conf_print.h.
+ */
+#include <ares.h>
+#include <gdbm.h>
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "core/base/hash.h"
+#include "core/base/strbuf.h"
+#include "core/conf_print.h"
+#include "core/driver.h"
+#include "core/mlist.h"
+#include "core/version.h"
+#include "lua/lstate.h"
+
+static void print_opt(FILE *out, const struct opt_spec *o, const void *base,
+                      const char *indent, const struct origin *org)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    opt_format(o, base, &sb);
+    fprintf(out, "%s%s", indent, sb_str(&sb));
+    if (org != NULL && org->line > 0)
+        fprintf(out, "    # %s:%d", org->file, org->line);
+    fputc('\n', out);
+    sb_free(&sb);
+}
+
+static void print_table(FILE *out, const struct opt_spec *tbl,
+                        const void *base, const char *indent)
+{
+    for (const struct opt_spec *o = tbl; o && o->name != NULL; o++)
+        print_opt(out, o, base, indent, NULL);
+}
+
+static void print_main(const struct conf *c, FILE *out, int origins)
+{
+    const struct opt_spec *tbl = conf_main_opts();
+
+    for (size_t i = 0; tbl[i].name != NULL; i++)
+        print_opt(out, &tbl[i], &c->main, "",
+                  origins ? &c->main_origin[i] : NULL);
+}
+
+static void print_router(const struct router *r, FILE *out)
+{
+    fprintf(out, "router %s:    # %s:%d\n", r->name, r->origin.file,
+            r->origin.line);
+    fprintf(out, "  driver = %s\n", r->drv->name);
+    print_table(out, router_generic_opts(), r, "  ");
+    print_table(out, r->drv->opts, r->priv, "  ");
+}
+
+static void print_transport(const struct transport *t, FILE *out)
+{
+    fprintf(out, "transport %s:    # %s:%d\n", t->name, t->origin.file,
+            t->origin.line);
+    fprintf(out, "  driver = %s\n", t->drv->name);
+    print_table(out, transport_generic_opts(), t, "  ");
+    print_table(out, t->drv->opts, t->priv, "  ");
+}
+
+static void print_list(const struct named_list *nl, FILE *out, int origin)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    mlist_text(nl->list, &sb);
+    fprintf(out, "%slist %s = %s", mlist_kind_name(nl->kind), nl->name,
+            sb_str(&sb));
+    if (origin)
+        fprintf(out, "    # %s:%d", nl->origin.file, nl->origin.line);
+    fputc('\n', out);
+    sb_free(&sb);
+}
+
+static void print_retry(const struct conf *c, FILE *out)
+{
+    for (size_t i = 0; i < c->nretry; i++) {
+        const struct retry_def *r = &c->retry[i];
+        fprintf(out, "retry %s %s ", r->pattern, r->error);
+        for (size_t k = 0; k < r->n; k++) {
+            fprintf(out, "%s%c,%lds,%lds", k ? "; " : "", r->rules[k].type,
+                    r->rules[k].until, r->rules[k].interval);
+            if (r->rules[k].type != 'F')
+                fprintf(out, ",%g", r->rules[k].factor);
+        }
+        fprintf(out, "    # %s:%d\n", r->origin.file, r->origin.line);
+    }
+}
+
+static void print_lists(const struct conf *c, FILE *out)
+{
+    size_t pos = 0;
+    void *val;
+
+    while (hash_next(c->lists, &pos, NULL, NULL, &val))
+        print_list(val, out, 1);
+}
+
+static void print_config(const struct conf *c, FILE *out)
+{
+    fprintf(out, "# main options\n");
+    print_main(c, out, 1);
+    fprintf(out, "\n# named lists\n");
+    print_lists(c, out);
+    for (size_t i = 0; i < c->nacls; i++)
+        fprintf(out, "%sacl %s: %zu statement%s    # %s:%d\n",
+                i ? "" : "\n# ACLs\n", c->acls[i]->hook, c->acls[i]->n,
+                c->acls[i]->n == 1 ? "" : "s", c->acls[i]->origin.file,
+                c->acls[i]->origin.line);
+    fprintf(out, "\n# routers, in order\n");
+    for (size_t i = 0; i < c->nrouters; i++)
+        print_router(c->routers[i], out);
+    fprintf(out, "\n# transports\n");
+    for (size_t i = 0; i < c->ntransports; i++)
+        print_transport(c->transports[i], out);
+    fprintf(out, "\n# retry rules\n");
+    print_retry(c, out);
+}
+
+static int unknown(const char *what, const char *name)
+{
+    fprintf(stderr, "tern: %s \"%s\" is not defined\n", what, name);
+    return 1;
+}
+
+static int print_named(const struct conf *c, const char *kind,
+                       const char *name, FILE *out)
+{
+    if (strcmp(kind, "router") == 0) {
+        struct router *r = conf_find_router(c, name);
+        if (r == NULL)
+            return unknown("router", name);
+        print_router(r, out);
+    } else {
+        struct transport *t = conf_find_transport(c, name);
+        if (t == NULL)
+            return unknown("transport", name);
+        print_transport(t, out);
+    }
+    return 0;
+}
+
+static int print_word(const struct conf *c, const char *w, FILE *out)
+{
+    const struct opt_spec *o;
+
+    if (strcmp(w, "config") == 0)
+        print_config(c, out);
+    else if (strcmp(w, "routers") == 0 || strcmp(w, "router_list") == 0)
+        for (size_t i = 0; i < c->nrouters; i++)
+            fprintf(out, "%s\n", c->routers[i]->name);
+    else if (strcmp(w, "transports") == 0
+             || strcmp(w, "transport_list") == 0)
+        for (size_t i = 0; i < c->ntransports; i++)
+            fprintf(out, "%s\n", c->transports[i]->name);
+    else if (strcmp(w, "retry") == 0)
+        print_retry(c, out);
+    else if (w[0] == '+') {
+        struct named_list *nl = conf_find_list(c, w + 1);
+        if (nl == NULL)
+            return unknown("list", w);
+        print_list(nl, out, 0);
+    } else if ((o = opt_find(conf_main_opts(), w)) != NULL)
+        print_opt(out, o, &c->main, "", NULL);
+    else
+        return unknown("main option", w);
+    return 0;
+}
+
+/* conf_print - -bP with its arguments */
+int conf_print(const struct conf *c, char **args, int nargs, FILE *out)
+{
+    int rc = 0;
+
+    if (nargs == 0) {
+        print_main(c, out, 0);
+        return 0;
+    }
+    for (int i = 0; i < nargs; i++) {
+        if ((strcmp(args[i], "router") == 0
+             || strcmp(args[i], "transport") == 0) && i + 1 < nargs) {
+            rc |= print_named(c, args[i], args[i + 1], out);
+            i++;
+            continue;
+        }
+        rc |= print_word(c, args[i], out);
+    }
+    return rc;
+}
+
+/* conf_print_version - -bV */
+void conf_print_version(const struct conf *c, FILE *out)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    fprintf(out, "tern version %s\n", TERN_VERSION);
+    fprintf(out, "Libraries: %s, %s, c-ares %s, %s\n", lstate_version(),
+            OpenSSL_version(OPENSSL_VERSION), ares_version(NULL),
+            gdbm_version);
+    router_driver_names(&sb);
+    fprintf(out, "Routers: %s\n", sb_str(&sb));
+    sb_reset(&sb);
+    transport_driver_names(&sb);
+    fprintf(out, "Transports: %s\n", sb_str(&sb));
+    fprintf(out, "Lookups: lsearch dbm iplsearch cidr dnsdb\n");
+    fprintf(out, "Configuration directory: %s\n", c->root);
+    fprintf(out, "Files read:\n");
+    for (size_t i = 0; i < c->files.n; i++)
+        fprintf(out, "  %s\n", c->files.v[i]);
+    fprintf(out, "Configuration OK\n");
+    sb_free(&sb);
+}

@@ -1,0 +1,220 @@
+/*
+ * main.c - the tern command line (Exim- and sendmail-compatible, DESIGN §9).
+ *
+ * PURPOSE: parse options, load the configuration, run the mode asked for.
+ * Modes available in this build: -bt, -bv (address testing), -bV, -bP.
+ * The SMTP daemon, -bs, -bh, the queue commands and the sendmail
+ * interface report that they are not available yet instead of pretending.
+ * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; 64 usage error;
+ * 78 configuration error; 70 internal error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/log.h"
+#include "core/bt.h"
+#include "core/conf.h"
+#include "core/conf_print.h"
+#include "core/version.h"
+
+#ifndef TERN_CONF_DIR
+#define TERN_CONF_DIR "/etc/tern/conf.d"
+#endif
+
+#define EX_USAGE 64
+#define EX_CONFIG 78
+
+enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_LATER };
+
+struct cli {
+    enum mode mode;
+    const char *mode_flag;
+    const char *conf_dir;
+    const char *sender;
+    const char *client_ip;
+    char **args;
+    int nargs;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: tern [-C DIR] [-d[CLASSES]] MODE [ARGS]\n"
+"\n"
+"  -bt ADDRESS...   show how each address would be routed (stdin when none)\n"
+"  -bv ADDRESS...   verify addresses (routers with verify_only included)\n"
+"  -bV              check the configuration; print version and files read\n"
+"  -bP [WHAT...]    print main options; also: config, routers, transports,\n"
+"                   retry, OPTION, router NAME, transport NAME, +LISTNAME\n"
+"\n"
+"  -C DIR           configuration directory (default %s)\n"
+"  -f SENDER        envelope sender for -bt/-bv conditions (\"<>\" for null)\n"
+"  -oMa IP          client address for -bt/-bv conditions\n"
+"  -d[CLASSES]      debug trace to stderr: all or route,dns,lua,lookup,conf\n"
+"  --help, --version\n"
+"\n"
+"Exit status of -bt/-bv: 0 all routed, 1 some deferred, 2 some failed;\n"
+"64 usage error, 78 configuration error.\n", TERN_CONF_DIR);
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tern: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(tern --help lists the options)\n");
+    return EX_USAGE;
+}
+
+static int set_mode(struct cli *c, enum mode m, const char *flag)
+{
+    if (c->mode != M_NONE)
+        return bad_usage("only one mode may be given (%s)", flag);
+    c->mode = m;
+    c->mode_flag = flag;
+    return 0;
+}
+
+static int mode_flag(struct cli *c, const char *a)
+{
+    static const char *const later[] = {
+        "-bd", "-bdf", "-bs", "-bh", "-bp", "-bpc", "-q", "-M", "-Mrm",
+        "-Mf", "-Mt", "-bm", "-t", NULL };
+
+    if (strcmp(a, "-bt") == 0)
+        return set_mode(c, M_BT, a);
+    if (strcmp(a, "-bv") == 0)
+        return set_mode(c, M_BV, a);
+    if (strcmp(a, "-bV") == 0)
+        return set_mode(c, M_BVERSION, a);
+    if (strcmp(a, "-bP") == 0)
+        return set_mode(c, M_BP, a);
+    for (int i = 0; later[i] != NULL; i++)
+        if (strcmp(a, later[i]) == 0 || (a[1] == 'q' && a[2] != '\0'))
+            return set_mode(c, M_LATER, a);
+    return -1;
+}
+
+/* Options that take a value, as the next argument or attached (-fSENDER). */
+static int value_flag(struct cli *c, char **argv, int argc, int *i)
+{
+    const char *a = argv[*i];
+    const char **slot = NULL;
+    size_t n = 0;
+
+    if (strncmp(a, "-C", 2) == 0)
+        slot = &c->conf_dir, n = 2;
+    else if (strncmp(a, "-oMa", 4) == 0)
+        slot = &c->client_ip, n = 4;
+    else if (strncmp(a, "-f", 2) == 0)
+        slot = &c->sender, n = 2;
+    if (slot == NULL)
+        return -1;
+    if (a[n] != '\0') {
+        *slot = a + n;
+        return 0;
+    }
+    if (*i + 1 >= argc)
+        return bad_usage("%s needs a value", a);
+    *slot = argv[++*i];
+    return 0;
+}
+
+static int debug_flag(const char *a)
+{
+    unsigned mask = DBG_ALL;
+
+    if (a[2] != '\0' && log_debug_parse(a[2] == '+' ? a + 3 : a + 2, &mask)
+        != 0)
+        return bad_usage("unknown debug classes in %s", a);
+    log_set_debug(mask);
+    return 0;
+}
+
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+    int i, rc;
+
+    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if ((rc = mode_flag(c, a)) >= 0 || (rc = value_flag(c, argv, argc,
+                                                            &i)) >= 0) {
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        if (strncmp(a, "-d", 2) == 0) {
+            if ((rc = debug_flag(a)) != 0)
+                return rc;
+            continue;
+        }
+        return bad_usage("unknown option %s", a);
+    }
+    c->args = argv + i;
+    c->nargs = argc - i;
+    return 0;
+}
+
+static int run_mode(struct cli *cli, struct conf *c)
+{
+    struct bt_opts bo = { 0 };
+
+    switch (cli->mode) {
+    case M_BVERSION:
+        conf_print_version(c, stdout);
+        return 0;
+    case M_BP:
+        return conf_print(c, cli->args, cli->nargs, stdout);
+    case M_BT:
+    case M_BV:
+        bo.verify = cli->mode == M_BV;
+        bo.sender = cli->sender && strcmp(cli->sender, "<>") != 0
+                    ? cli->sender : "";
+        bo.client_ip = cli->client_ip ? cli->client_ip : "";
+        bo.addrs = cli->nargs ? cli->args : NULL;
+        bo.naddrs = cli->nargs;
+        return bt_run(c, &bo, stdout);
+    default:
+        return EX_USAGE;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = { .conf_dir = TERN_CONF_DIR };
+    struct errbuf eb;
+    struct conf *c;
+    int rc;
+
+    fatal_set_progname("tern");
+    if (argc > 1 && strcmp(argv[1], "--help") == 0)
+        return usage(stdout), 0;
+    if (argc > 1 && strcmp(argv[1], "--version") == 0)
+        return printf("tern version %s\n", TERN_VERSION), 0;
+    if ((rc = parse_args(&cli, argc, argv)) != 0)
+        return rc;
+    if (cli.mode == M_NONE)
+        return usage(stderr), EX_USAGE;
+    if (cli.mode == M_LATER)
+        return bad_usage("%s is not available in this version of tern yet "
+                         "(address testing and configuration checks are)",
+                         cli.mode_flag);
+    c = conf_load(cli.conf_dir, &eb);
+    if (c == NULL) {
+        fprintf(stderr, "tern: configuration error: %s\n", eb.msg);
+        return EX_CONFIG;
+    }
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+    rc = run_mode(&cli, c);
+    if (fflush(stdout) != 0) {
+        perror("tern: writing output");
+        rc = 70;
+    }
+    conf_free(c);
+    return rc;
+}

@@ -1,0 +1,382 @@
+/*
+ * route.c - the router chain runner.
+ *
+ * PURPOSE: walk each address down conf->routers: generic preconditions
+ * (route_pre.c), then the driver's route(), then act on the verdict. A job
+ * that needs DNS parks until the cache has every answer it named, then
+ * retries the same router. Redirected addresses become child jobs that
+ * start again at the first router.
+ * INTERFACE: see route.h.
+ * ERRORS: an address ends FAILED or DEFERRED with a message; nothing here
+ *         fails as a whole.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/address.h"
+#include "core/base/strbuf.h"
+#include "core/base/xalloc.h"
+#include "core/dns.h"
+#include "core/route_impl.h"
+#include "lua/lstate.h"
+
+/* route_run_new - a run for addresses routed with the same sender/client */
+struct route_run *route_run_new(struct conf *c, struct dns_cache *dns,
+                                const char *sender, const char *client_ip,
+                                int verify)
+{
+    struct route_run *rr = xcalloc(1, sizeof(*rr));
+
+    rr->conf = c;
+    rr->dns = dns;
+    rr->sender = xstrdup(sender ? sender : "");
+    rr->client_ip = xstrdup(client_ip ? client_ip : "");
+    rr->verify = verify;
+    return rr;
+}
+
+/* route_run_free - release the run (tops must be released first) */
+void route_run_free(struct route_run *rr)
+{
+    if (rr == NULL)
+        return;
+    free((char *)rr->sender);
+    free((char *)rr->client_ip);
+    free(rr);
+}
+
+static void job_queue(struct route_run *rr, struct job *j)
+{
+    j->next = NULL;
+    if (rr->tail != NULL)
+        rr->tail->next = j;
+    else
+        rr->head = j;
+    rr->tail = j;
+}
+
+static struct job *job_new(struct route_top *top, struct raddr *a,
+                           size_t start)
+{
+    struct job *j = pool_zalloc(top->pool, sizeof(*j));
+
+    j->a = a;
+    j->top = top;
+    j->next_router = start;
+    top->pending++;
+    job_queue(top->rr, j);
+    return j;
+}
+
+/* route_job_finish - a job is over: its address reached a final state */
+void route_job_finish(struct job *j)
+{
+    struct route_top *top = j->top;
+
+    if (--top->pending == 0 && top->done != NULL)
+        top->done(top, top->done_arg);
+}
+
+/* route_fill_address - set the name fields of a from a parsed address */
+void route_fill_address(struct pool *p, struct raddr *a,
+                        const struct addr_parsed *ap, const char *qualify)
+{
+    struct strbuf sb;
+
+    a->local_part = pool_strdup(p, ap->local_part);
+    a->domain = pool_strdup(p, (ap->flags & AF_UNQUALIFIED) ? qualify
+                                                            : ap->domain);
+    a->flags = ap->flags & ~(unsigned)AF_UNQUALIFIED;
+    sb_init(&sb);
+    addr_format(a->local_part, a->domain, &sb);
+    a->address = pool_strndup(p, sb_str(&sb), sb_len(&sb));
+    sb_free(&sb);
+}
+
+static void fail_address(struct raddr *a, enum raddr_state st,
+                         const char *msg)
+{
+    a->state = st;
+    a->message = msg;
+}
+
+/* route_add - parse text and start routing it */
+struct route_top *route_add(struct route_run *rr, const char *text,
+                            route_done_fn done, void *arg)
+{
+    struct pool *p = pool_new();
+    struct route_top *top = pool_zalloc(p, sizeof(*top));
+    struct raddr *a = pool_zalloc(p, sizeof(*a));
+    struct addr_parsed ap;
+    const char *err;
+
+    top->pool = p;
+    top->rr = rr;
+    top->root = a;
+    top->done = done;
+    top->done_arg = arg;
+    rr->ntops++;
+    if (addr_parse(text, strlen(text), ADDR_ALLOW_UNQUALIFIED | ADDR_UTF8,
+                   &ap, &err) != 0) {
+        a->address = pool_strdup(p, text);
+        a->local_part = a->domain = "";
+        fail_address(a, RA_FAILED, pool_printf(p, "malformed address: %s",
+                                               err));
+        job_new(top, a, 0);         /* finishes on its first step */
+        return top;
+    }
+    route_fill_address(p, a, &ap, rr->conf->main.qualify_recipient);
+    job_new(top, a, 0);
+    return top;
+}
+
+/* route_top_addr - the address a top was started with */
+struct raddr *route_top_addr(const struct route_top *top)
+{
+    return top->root;
+}
+
+/* route_top_release - free a top and all its addresses */
+void route_top_release(struct route_top *top)
+{
+    if (top == NULL)
+        return;
+    top->rr->ntops--;
+    pool_free(top->pool);
+}
+
+static void walk(struct raddr *a, void (*fn)(struct raddr *, void *),
+                 void *arg)
+{
+    if (a->state != RA_REDIRECTED)
+        fn(a, arg);
+    for (size_t i = 0; i < a->nchildren; i++)
+        walk(a->children[i], fn, arg);
+    if (a->unseen_copy != NULL)
+        walk(a->unseen_copy, fn, arg);
+}
+
+/* route_walk - visit the finished addresses depth first */
+void route_walk(const struct route_top *top,
+                void (*fn)(struct raddr *a, void *arg), void *arg)
+{
+    walk(top->root, fn, arg);
+}
+
+/* route_idle - nothing can run until DNS answers arrive */
+int route_idle(const struct route_run *rr)
+{
+    return rr->head == NULL;
+}
+
+static void dns_ready_cb(void *arg)
+{
+    struct job *j = arg;
+
+    if (--j->waiting == 0)
+        job_queue(j->top->rr, j);
+}
+
+/* Park j until every query it named is answered. */
+static void job_wait_dns(struct job *j, const struct route_res *res)
+{
+    struct route_run *rr = j->top->rr;
+
+    if (res->nwanted == 0 || rr->dns == NULL) {
+        fail_address(j->a, RA_DEFERRED, "DNS lookup needed but no resolver");
+        route_job_finish(j);
+        return;
+    }
+    j->waiting = (int)res->nwanted;
+    for (size_t i = 0; i < res->nwanted; i++)
+        dns_cache_want(rr->dns, res->wanted[i].type, res->wanted[i].name,
+                       dns_ready_cb, j);
+}
+
+/* route_step - run every runnable job until it finishes or waits */
+void route_step(struct route_run *rr)
+{
+    struct job *j;
+
+    while ((j = rr->head) != NULL) {
+        rr->head = j->next;
+        if (rr->head == NULL)
+            rr->tail = NULL;
+        route_job_run(j);
+    }
+}
+
+/* ---- verdicts ---- */
+
+static struct raddr *child_new(struct job *j, const struct route_child *ch,
+                               const struct router *r)
+{
+    struct pool *p = j->top->pool;
+    struct raddr *a = j->a, *c = pool_zalloc(p, sizeof(*c));
+    struct addr_parsed ap;
+    const char *err;
+
+    c->parent = a;
+    c->depth = a->depth + 1;
+    c->address_data = a->address_data;
+    c->kind = ch->kind;
+    if (ch->kind != CHILD_ADDRESS) {
+        c->address = c->local_part = pool_strdup(p, ch->text);
+        c->domain = "";
+        c->state = RA_ACCEPTED;
+        c->router = r;
+        c->transport = ch->transport;
+        return c;
+    }
+    if (addr_parse(ch->text, strlen(ch->text), ADDR_UTF8, &ap, &err) != 0) {
+        c->address = pool_strdup(p, ch->text);
+        c->local_part = c->domain = "";
+        fail_address(c, RA_FAILED, pool_printf(p, "bad address \"%s\" "
+                     "generated by router %s: %s", ch->text, r->name, err));
+        return c;
+    }
+    route_fill_address(p, c, &ap, j->top->rr->conf->main.qualify_recipient);
+    return c;
+}
+
+static void start_child(struct job *j, struct raddr *c)
+{
+    long max = j->top->rr->conf->main.redirect_max_depth;
+
+    if (c->state != RA_ROUTING)
+        return;
+    if (max > 0 && c->depth > max) {
+        fail_address(c, RA_FAILED, pool_printf(j->top->pool, "too many "
+                     "levels of redirection (more than %ld)", max));
+        return;
+    }
+    job_new(j->top, c, 0);
+}
+
+static void do_redirect(struct job *j, const struct router *r,
+                        const struct route_res *res)
+{
+    struct raddr *a = j->a;
+    struct pool *p = j->top->pool;
+
+    a->redirected_by = r;
+    a->router = r;
+    a->state = res->nchildren ? RA_REDIRECTED : RA_DISCARDED;
+    a->nchildren = res->nchildren;
+    a->children = pool_zalloc(p, (res->nchildren + 1) * sizeof(*a->children));
+    for (size_t i = 0; i < res->nchildren; i++)
+        a->children[i] = child_new(j, &res->children[i], r);
+    for (size_t i = 0; i < res->nchildren; i++)
+        start_child(j, a->children[i]);
+}
+
+static void do_accept(struct job *j, const struct router *r,
+                      const struct route_res *res)
+{
+    struct raddr *a = j->a;
+    struct pool *p = j->top->pool;
+
+    a->router = r;
+    a->transport = res->transport ? res->transport : r->transport;
+    if (res->transport_name != NULL) {
+        a->transport = conf_find_transport(j->top->rr->conf,
+                                           res->transport_name);
+        if (a->transport == NULL) {
+            fail_address(a, RA_DEFERRED, pool_printf(p, "router %s chose "
+                         "transport \"%s\", which is not defined", r->name,
+                         res->transport_name));
+            return;
+        }
+    }
+    if (a->transport == NULL && !j->top->rr->verify) {
+        fail_address(a, RA_DEFERRED, pool_printf(p, "router %s accepted the "
+                     "address but no transport is set", r->name));
+        return;
+    }
+    if (res->home != NULL)
+        a->home = res->home;
+    a->nhosts = res->nhosts;
+    a->hosts = pool_memdup(p, res->hosts ? res->hosts : (void *)"",
+                           res->nhosts * sizeof(*res->hosts) + 1);
+    a->state = RA_ACCEPTED;
+}
+
+/* A copy of the address carries on after an unseen router. */
+static void continue_unseen(struct job *j, const struct router *r)
+{
+    struct raddr *a = j->a, *copy;
+
+    copy = pool_memdup(j->top->pool, a, sizeof(*a));
+    copy->state = RA_ROUTING;
+    copy->router = NULL;
+    copy->transport = NULL;
+    copy->nhosts = 0;
+    copy->hosts = NULL;
+    copy->nchildren = 0;
+    copy->children = NULL;
+    copy->unseen_copy = NULL;
+    copy->redirected_by = NULL;
+    a->unseen_copy = copy;
+    job_new(j->top, copy, r->index + 1);
+}
+
+/* route_verdict - act on what router r said about j's address; returns 1
+ * when the job goes on to the next router */
+int route_verdict(struct job *j, const struct router *r,
+                  enum route_verdict v, struct route_res *res)
+{
+    struct raddr *a = j->a;
+    struct pool *p = j->top->pool;
+
+    switch (v) {
+    case RV_PASS:
+        j->passed = 1;
+        return 1;
+    case RV_DECLINE:
+        if (r->no_more && !j->passed) {
+            fail_address(a, RA_FAILED, "Unrouteable address");
+            break;
+        }
+        return 1;
+    case RV_FAIL:
+        a->router = r;
+        fail_address(a, RA_FAILED, pool_strdup(p, res->message
+                     ? res->message : "Unrouteable address"));
+        break;
+    case RV_DEFER:
+        a->router = r;
+        fail_address(a, RA_DEFERRED, pool_strdup(p, res->message
+                     ? res->message : "router deferred"));
+        break;
+    case RV_ACCEPT:
+        do_accept(j, r, res);
+        if (r->unseen && a->state == RA_ACCEPTED)
+            continue_unseen(j, r);
+        break;
+    case RV_REDIRECT:
+        do_redirect(j, r, res);
+        if (r->unseen)
+            continue_unseen(j, r);
+        break;
+    case RV_NEED_DNS:
+        job_wait_dns(j, res);
+        return 0;
+    }
+    route_job_finish(j);
+    return 0;
+}
+
+/* route_chain_end - no router took the address */
+void route_chain_end(struct job *j)
+{
+    fail_address(j->a, RA_FAILED, "Unrouteable address");
+    route_job_finish(j);
+}
+
+/* route_job_defer - a precondition could not be evaluated */
+void route_job_defer(struct job *j, const struct router *r, const char *msg)
+{
+    j->a->router = r;
+    fail_address(j->a, RA_DEFERRED, pool_strdup(j->top->pool, msg));
+    route_job_finish(j);
+}

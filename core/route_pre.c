@@ -1,0 +1,351 @@
+/*
+ * route_pre.c - running one router for one address: the generic
+ *               preconditions of DESIGN §5, in Exim's order, then the
+ *               driver.
+ *
+ * PURPOSE: verify/verify_only, the redirection loop check, special local
+ * parts, local_part_prefix/suffix, domains, local_parts, check_local_user,
+ * senders, condition, then address_data; any of them may skip the router,
+ * defer the address, or (a Lua condition using dnsdb) need DNS first.
+ * INTERFACE: route_job_run (route_impl.h).
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/base/strbuf.h"
+#include "core/mlist.h"
+#include "core/pwcache.h"
+#include "core/route_impl.h"
+#include "lua/lcall.h"
+#include "lua/lstate.h"
+
+enum pre { PRE_RUN, PRE_SKIP, PRE_DEFER, PRE_NEED_DNS };
+
+struct affix {
+    const char *lp;             /* local part the router sees */
+    const char *prefix;
+    const char *suffix;
+};
+
+static const char *lowercase(struct pool *p, const char *s)
+{
+    char *c = pool_strdup(p, s);
+
+    for (char *q = c; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    return c;
+}
+
+static int same_address(const struct raddr *x, const struct raddr *y)
+{
+    return x->kind == y->kind && strcasecmp(x->domain, y->domain) == 0
+           && strcasecmp(x->local_part, y->local_part) == 0;
+}
+
+/* Exim's loop rule: skip a router that redirected an identical ancestor. */
+static int loops_back(const struct raddr *a, const struct router *r)
+{
+    for (const struct raddr *p = a->parent; p != NULL; p = p->parent)
+        if (p->redirected_by == r && same_address(p, a))
+            return 1;
+    return 0;
+}
+
+static int eq_n(const char *a, const char *b, size_t n, int caseful)
+{
+    return caseful ? strncmp(a, b, n) == 0 : strncasecmp(a, b, n) == 0;
+}
+
+/* Match one prefix: "owner-" or a wildcard "*-" (up to the first "-"). */
+static size_t prefix_len(const char *lp, const char *pre, int caseful)
+{
+    size_t n = strlen(pre), lpn = strlen(lp);
+
+    if (pre[0] == '*') {
+        for (size_t i = 1; i + n - 1 <= lpn; i++)
+            if (eq_n(lp + i, pre + 1, n - 1, caseful))
+                return i + n - 1 < lpn ? i + n - 1 : 0;
+        return 0;
+    }
+    return n < lpn && eq_n(lp, pre, n, caseful) ? n : 0;
+}
+
+/* Match one suffix: "-request" or a wildcard "+*" (from the first "+"). */
+static size_t suffix_len(const char *lp, const char *suf, int caseful)
+{
+    size_t n = strlen(suf), lpn = strlen(lp);
+
+    if (n > 1 && suf[n - 1] == '*') {
+        for (size_t i = 1; i + n - 1 <= lpn; i++)
+            if (eq_n(lp + i, suf, n - 1, caseful))
+                return lpn - i;
+        return 0;
+    }
+    return n < lpn && eq_n(lp + lpn - n, suf, n, caseful) ? n : 0;
+}
+
+static int strip_affixes(struct pool *p, const struct router *r,
+                         struct affix *af)
+{
+    int caseful = r->caseful_local_part;
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->local_part_prefix.n && n == 0; i++)
+        n = prefix_len(af->lp, r->local_part_prefix.v[i], caseful);
+    if (n > 0) {
+        af->prefix = pool_strndup(p, af->lp, n);
+        af->lp += n;
+    } else if (r->local_part_prefix.n && !r->local_part_prefix_optional) {
+        return 0;
+    }
+    n = 0;
+    for (size_t i = 0; i < r->local_part_suffix.n && n == 0; i++)
+        n = suffix_len(af->lp, r->local_part_suffix.v[i], caseful);
+    if (n > 0) {
+        size_t keep = strlen(af->lp) - n;
+        af->suffix = pool_strdup(p, af->lp + keep);
+        af->lp = pool_strndup(p, af->lp, keep);
+    } else if (r->local_part_suffix.n && !r->local_part_suffix_optional) {
+        return 0;
+    }
+    return 1;
+}
+
+static void fill_vars(const struct job *j, const struct router *r,
+                      const struct affix *af, struct xvars *v)
+{
+    const struct raddr *a = j->a, *top = j->top->root;
+    const struct conf *c = j->top->rr->conf;
+
+    memset(v, 0, sizeof(*v));
+    v->local_part = af->lp;
+    v->domain = a->domain;
+    v->address = a->address;
+    v->local_part_prefix = af->prefix;
+    v->local_part_suffix = af->suffix;
+    v->original_local_part = top->local_part;
+    v->original_domain = top->domain;
+    v->parent_address = a->parent ? a->parent->address : NULL;
+    v->home = a->home;
+    v->address_data = a->address_data;
+    v->sender_address = j->top->rr->sender;
+    v->sender_host_address = j->top->rr->client_ip;
+    v->primary_hostname = c->main.primary_hostname;
+    v->qualify_domain = c->main.qualify_domain;
+    v->router_name = r->name;
+}
+
+static enum pre from_match(enum match_result m, struct errbuf *eb,
+                           const char *what)
+{
+    if (m == MATCH_DEFER) {
+        errbuf_prefix(eb, "%s check: ", what);
+        return PRE_DEFER;
+    }
+    return m == MATCH_YES ? PRE_RUN : PRE_SKIP;
+}
+
+static enum pre from_lcall(int rc)
+{
+    return rc == LC_NEED_DNS ? PRE_NEED_DNS : PRE_DEFER;
+}
+
+static int truthy_text(const char *s)
+{
+    return s != NULL && *s != '\0' && strcmp(s, "0") != 0
+           && strcasecmp(s, "no") != 0 && strcasecmp(s, "false") != 0;
+}
+
+/* condition: a Lua function's truth, or an expanded string's */
+static enum pre check_condition(struct job *j, const struct router *r,
+                                const struct xvars *v, struct errbuf *eb)
+{
+    struct conf *c = j->top->rr->conf;
+    const char *s;
+    int t, rc;
+
+    if (!xval_set(&r->condition))
+        return PRE_RUN;
+    if (r->condition.fn >= 0) {
+        rc = lcall_truth(c->lua, r->condition.fn, v, &t, eb);
+        if (rc != LC_OK)
+            return from_lcall(rc);
+        return t ? PRE_RUN : PRE_SKIP;
+    }
+    if (expand_string(r->condition.str, v, j->top->pool, &s, eb) != 0)
+        return PRE_DEFER;
+    return truthy_text(s) ? PRE_RUN : PRE_SKIP;
+}
+
+/* address_data: evaluated once the router will run; nil declines */
+static enum pre eval_address_data(struct job *j, const struct router *r,
+                                  struct xvars *v, struct errbuf *eb)
+{
+    struct conf *c = j->top->rr->conf;
+    const char *s;
+    int rc;
+
+    if (!xval_set(&r->address_data))
+        return PRE_RUN;
+    if (r->address_data.fn >= 0) {
+        rc = lcall_value(c->lua, r->address_data.fn, v, j->top->pool, &s, eb);
+        if (rc != LC_OK)
+            return from_lcall(rc);
+        if (s == NULL)
+            return PRE_SKIP;
+    } else if (expand_string(r->address_data.str, v, j->top->pool, &s, eb)
+               != 0) {
+        return PRE_DEFER;
+    }
+    j->a->address_data = v->address_data = s;
+    return PRE_RUN;
+}
+
+static enum pre check_local_user(struct job *j, const struct router *r,
+                                 struct xvars *v, struct errbuf *eb)
+{
+    const struct pw_entry *pw;
+    int tempfail;
+
+    if (!r->check_local_user)
+        return PRE_RUN;
+    pw = pw_lookup(v->local_part, &tempfail);
+    if (tempfail) {
+        errbuf_set(eb, "cannot look up local user %s", v->local_part);
+        return PRE_DEFER;
+    }
+    if (pw == NULL)
+        return PRE_SKIP;
+    j->a->home = v->home = pw->home;
+    return PRE_RUN;
+}
+
+static enum pre check_lists(struct job *j, const struct router *r,
+                            const struct xvars *v, struct errbuf *eb)
+{
+    struct match_ctx mc = { .conf = j->top->rr->conf, .eb = eb,
+                            .caseful = r->caseful_local_part };
+    enum pre pr = PRE_RUN;
+
+    if (r->domains != NULL)
+        pr = from_match(mlist_match(r->domains, v->domain, &mc), eb,
+                        "domains");
+    if (pr == PRE_RUN && r->local_parts != NULL)
+        pr = from_match(mlist_match(r->local_parts, v->local_part, &mc), eb,
+                        "local_parts");
+    return pr;
+}
+
+static enum pre check_senders(struct job *j, const struct router *r,
+                              struct errbuf *eb)
+{
+    struct match_ctx mc = { .conf = j->top->rr->conf, .eb = eb };
+
+    if (r->senders == NULL)
+        return PRE_RUN;
+    return from_match(mlist_match(r->senders, j->top->rr->sender, &mc), eb,
+                      "senders");
+}
+
+static int special_local_part(const struct raddr *a, const struct router *r)
+{
+    return (a->flags & (AF_PERCENT | AF_BANG | AF_AT_IN_LOCAL))
+           && !r->allow_special_local_parts
+           && strcmp(r->drv->name, "lua") != 0;
+}
+
+static enum pre preconditions(struct job *j, const struct router *r,
+                              struct xvars *v, struct affix *af,
+                              struct errbuf *eb)
+{
+    const struct route_run *rr = j->top->rr;
+    struct pool *p = j->top->pool;
+    enum pre pr;
+
+    if ((rr->verify && !r->verify) || (!rr->verify && r->verify_only)
+        || j->a->kind != CHILD_ADDRESS || loops_back(j->a, r)
+        || special_local_part(j->a, r))
+        return PRE_SKIP;
+    af->lp = r->caseful_local_part ? j->a->local_part
+                                   : lowercase(p, j->a->local_part);
+    af->prefix = af->suffix = NULL;
+    if (!strip_affixes(p, r, af))
+        return PRE_SKIP;
+    fill_vars(j, r, af, v);
+    if ((pr = check_lists(j, r, v, eb)) != PRE_RUN
+        || (pr = check_local_user(j, r, v, eb)) != PRE_RUN
+        || (pr = check_senders(j, r, eb)) != PRE_RUN
+        || (pr = check_condition(j, r, v, eb)) != PRE_RUN)
+        return pr;
+    return eval_address_data(j, r, v, eb);
+}
+
+struct want_ctx {
+    struct route_res *res;
+    struct pool *pool;
+};
+
+/* Lua's dnsdb names a query; the name is copied, Lua may collect it */
+static void want_cb(void *arg, int type, const char *name)
+{
+    struct want_ctx *w = arg;
+    struct route_res *res = w->res;
+
+    if (res->nwanted < ROUTE_MAX_WANTED) {
+        res->wanted[res->nwanted].type = type;
+        res->wanted[res->nwanted].name = pool_strdup(w->pool, name);
+        res->nwanted++;
+    }
+}
+
+/* Run router r for job j; 1 means "go on with the next router". */
+static int run_router(struct job *j, struct router *r)
+{
+    struct route_run *rr = j->top->rr;
+    struct route_res res;
+    struct xvars v;
+    struct affix af;
+    struct errbuf eb;
+
+    struct want_ctx want = { &res, j->top->pool };
+
+    memset(&res, 0, sizeof(res));
+    lstate_set_dns(rr->conf->lua, rr->dns, want_cb, &want);
+    switch (preconditions(j, r, &v, &af, &eb)) {
+    case PRE_SKIP:
+        return 1;
+    case PRE_DEFER:
+        route_job_defer(j, r, eb.msg);
+        return 0;
+    case PRE_NEED_DNS:
+        return route_verdict(j, r, RV_NEED_DNS, &res);
+    case PRE_RUN:
+        break;
+    }
+    struct route_req req = { rr->conf, j->a, rr->dns, j->top->pool,
+                             rr->sender, rr->client_ip, rr->verify, &v };
+    enum route_verdict vd = r->drv->route(r, &req, &res);
+    if (vd == RV_ACCEPT) {
+        j->a->prefix = af.prefix;
+        j->a->suffix = af.suffix;
+    }
+    return route_verdict(j, r, vd, &res);
+}
+
+/* route_job_run - walk j's address down the chain from where it stands */
+void route_job_run(struct job *j)
+{
+    struct conf *c = j->top->rr->conf;
+
+    if (j->a->state != RA_ROUTING) {
+        route_job_finish(j);
+        return;
+    }
+    while (j->next_router < c->nrouters) {
+        if (!run_router(j, c->routers[j->next_router]))
+            return;
+        j->next_router++;
+    }
+    route_chain_end(j);
+}

@@ -1,0 +1,40 @@
+/*
+ * lstate_impl.h - private to lua/: the lstate layout and helpers shared by
+ *                 the binding files (l_conf.c, l_call.c, l_lookup.c).
+ */
+#ifndef TERN_LSTATE_IMPL_H
+#define TERN_LSTATE_IMPL_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "lua/lstate.h"
+
+struct lstate {
+    lua_State *L;
+    struct conf *conf;
+    size_t mem_used;
+    size_t mem_limit;
+    long instr_limit;
+    int env_ref;                /* the shared _ENV of configuration files */
+    struct dns_cache *dns;
+    lstate_want_fn dns_want;
+    void *dns_want_arg;
+};
+
+/* the lstate of a lua_State (kept in the registry) */
+struct lstate *lstate_of(lua_State *L);
+/* arm the instruction budget before a call into Lua */
+void lstate_arm(struct lstate *ls);
+void lstate_disarm(struct lstate *ls);
+/* push the sentinel raised when a routing function needs DNS */
+void lstate_push_need_dns(lua_State *L);
+int lstate_is_need_dns(lua_State *L, int idx);
+/* "FILE:LINE" of the calling Lua code at level */
+void lstate_where(lua_State *L, int level, const char **file, int *line);
+
+void l_conf_open(struct lstate *ls, int env);      /* l_conf.c */
+void l_lookup_open(struct lstate *ls, int env);    /* l_lookup.c */
+void l_verbs_open(struct lstate *ls, int env);     /* l_verbs.c */
+
+#endif
