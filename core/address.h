@@ -50,18 +50,25 @@ struct addr_parsed {
 };
 
 /* addr_parse - parse s[0..len) as "local@domain" or "<local@domain>",
- * surrounding blanks allowed; 0 ok, -1 with *err */
+ * surrounding blanks allowed; 0 ok, -1 with *err (err may be NULL) and *out
+ * zeroed. s == NULL counts as "". An empty quoted local part ("") is
+ * refused like any empty local part. */
 int addr_parse(const char *s, size_t len, unsigned opts,
                struct addr_parsed *out, const char **err);
 
 struct strbuf;
 /* addr_quote_local - append lp, quoted as a quoted-string unless dot-atom */
 void addr_quote_local(const char *lp, struct strbuf *out);
-/* addr_format - append "local@domain" (just local when domain is NULL/"") */
+/* addr_format - append "local@domain" (just local when domain is NULL/"";
+ * nothing at all for the null address, lp and domain both empty, so the
+ * result parses back with ADDR_ALLOW_NULL) */
 void addr_format(const char *lp, const char *domain, struct strbuf *out);
+/* addr_is_dot_atom - nonzero if s[0..len) is an RFC 5322 dot-atom; UTF-8
+ * characters count as atext (RFC 6531), so EAI local parts stay unquoted */
 int addr_is_dot_atom(const char *s, size_t len);
 /* addr_domain_valid - RFC 1035 host name syntax (letters, digits, hyphens,
- * dots, labels <= 63, total <= 255); nonzero if valid */
+ * dots, labels <= 63, total <= 255, no trailing dot; ADDR_UTF8 in opts
+ * admits well-formed UTF-8 labels); nonzero if valid */
 int addr_domain_valid(const char *d, size_t len, unsigned opts);
 
 #endif
