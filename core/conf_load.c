@@ -14,6 +14,7 @@
  * but still run in the Lua sandbox with limits.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "core/base/xalloc.h"
 #include "core/conf_build.h"
 #include "core/driver.h"
+#include "core/retry_conf.h"
 #include "lua/lstate.h"
 
 void conf_loading_begin(void);
@@ -202,9 +204,63 @@ static int finish_router(struct conf *c, struct router *r, size_t index,
     return 0;
 }
 
+/* With no retry {} anywhere, Exim's default schedule applies. */
+static int default_retry(struct conf *c, struct errbuf *eb)
+{
+    struct retry_def r = { .pattern = "*", .error = "*",
+                           .origin = { "(default)", 0 } };
+
+    if (c->nretry > 0)
+        return 0;
+    if (retry_parse_rules(c, retry_default_text(), &r, eb) != 0)
+        return -1;
+    conf_add_retry(c, &r);
+    return 0;
+}
+
+/* main's local_domains, relay_to_domains and relay_from_hosts are also
+ * the named lists +local_domains, ... (DESIGN §4); a list defined with
+ * domainlist/hostlist under that name takes the option's place. */
+static int main_lists(struct conf *c, struct errbuf *eb)
+{
+    static const struct { const char *name; size_t off; int kind; } l[] = {
+        { "local_domains", offsetof(struct conf_main, local_domains),
+          ML_DOMAIN },
+        { "relay_to_domains", offsetof(struct conf_main, relay_to_domains),
+          ML_DOMAIN },
+        { "relay_from_hosts", offsetof(struct conf_main, relay_from_hosts),
+          ML_HOST },
+    };
+
+    for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+        struct mlist **opt = (struct mlist **)((char *)&c->main + l[i].off);
+        const struct opt_spec *o = opt_find(conf_main_opts(), l[i].name);
+        const struct origin *set = &c->main_origin[o - conf_main_opts()];
+        struct named_list *nl = conf_find_list(c, l[i].name);
+
+        if (nl != NULL && set->line > 0) {
+            errbuf_set(eb, "%s:%d: %s is set in main{} and also defined as "
+                       "a list at %s:%d; keep one", set->file, set->line,
+                       l[i].name, nl->origin.file, nl->origin.line);
+            return -1;
+        }
+        if (nl != NULL)
+            *opt = nl->list;
+        else if (*opt != NULL
+                 && conf_add_list(c, l[i].name, (enum mlist_kind)l[i].kind,
+                                  *opt, set, 0, 0, eb) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int finish(struct conf *c, struct errbuf *eb)
 {
     default_names(c);
+    if (main_lists(c, eb) != 0)
+        return -1;
+    if (default_retry(c, eb) != 0)
+        return -1;
     if (conf_link_lists(c, eb) != 0)
         return -1;
     for (size_t i = 0; i < c->ntransports; i++) {

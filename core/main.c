@@ -8,6 +8,7 @@
  * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; 64 usage error;
  * 78 configuration error; 70 internal error.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,16 @@ static void usage(FILE *out)
 "64 usage error, 78 configuration error.\n", TERN_CONF_DIR);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
+static int bad_usage(const char *fmt, ...) TERN_PRINTF(1, 2);
+
+static int bad_usage(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "tern: ");
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n(tern --help lists the options)\n");
     return EX_USAGE;
 }

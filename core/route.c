@@ -169,7 +169,7 @@ int route_idle(const struct route_run *rr)
     return rr->head == NULL;
 }
 
-static void dns_ready_cb(void *arg)
+static void job_dns_ready(void *arg)
 {
     struct job *j = arg;
 
@@ -190,7 +190,7 @@ static void job_wait_dns(struct job *j, const struct route_res *res)
     j->waiting = (int)res->nwanted;
     for (size_t i = 0; i < res->nwanted; i++)
         dns_cache_want(rr->dns, res->wanted[i].type, res->wanted[i].name,
-                       dns_ready_cb, j);
+                       job_dns_ready, j);
 }
 
 /* route_step - run every runnable job until it finishes or waits */

@@ -3,7 +3,9 @@
  *
  * PURPOSE: append to an mbox file with From_ lines, >From quoting and
  * fcntl + dotlock locking (DESIGN §6).
- * Options: file (required, variables allowed), mode, use_lockfile,
+ * Options: file (variables allowed; unset for a redirect router's
+ * file_transport, where the path comes from the "/path" item), mode,
+ * use_lockfile,
  * use_fcntl_lock, lock_timeout, create_file.
  */
 #include <stddef.h>
@@ -36,10 +38,6 @@ static int mbox_check(struct transport *t, struct conf *c, struct errbuf *eb)
     struct mbox_opts *o = t->priv;
 
     (void)c;
-    if (!xval_set(&o->file)) {
-        errbuf_set(eb, "file is required (e.g. \"/var/mail/$local_part\")");
-        return -1;
-    }
     if (!o->use_lockfile && !o->use_fcntl_lock) {
         errbuf_set(eb, "at least one of use_lockfile and use_fcntl_lock "
                    "must be true");
