@@ -44,9 +44,9 @@ if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ] || [ ! -x "$EXIM_ROOT/usr/sbin/exim_dbmb
   echo "setup: unpacking exim4-daemon-light + exim4-base into $EXIM_ROOT"
   rm -rf "$STATE/debs" "$EXIM_ROOT"
   mkdir -p "$STATE/debs" "$EXIM_ROOT"
-  if ! ( cd "$STATE/debs" && timeout 300 apt-get download -q exim4-daemon-light exim4-base >/dev/null ); then
+  if ! ( cd "$STATE/debs" && timeout 300 apt-get download -q -o APT::Sandbox::User=root exim4-daemon-light exim4-base >/dev/null ); then
     apt_update_once
-    ( cd "$STATE/debs" && timeout 300 apt-get download -q exim4-daemon-light exim4-base >/dev/null )
+    ( cd "$STATE/debs" && timeout 300 apt-get download -q -o APT::Sandbox::User=root exim4-daemon-light exim4-base >/dev/null )
   fi
   for d in "$STATE"/debs/*.deb; do dpkg -x "$d" "$EXIM_ROOT"; done
 fi
