@@ -51,9 +51,8 @@ if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ] || [ ! -x "$EXIM_ROOT/usr/sbin/exim_dbmb
   for d in "$STATE"/debs/*.deb; do dpkg -x "$d" "$EXIM_ROOT"; done
 fi
 
-# Run-time libraries of the unpacked binaries: install the package that ships
-# each missing one (found with apt-file-free means: the soname's package is
-# usually named after it, e.g. libidn.so.12 -> libidn12).
+# Run-time libraries of the unpacked binaries: for each one ldd cannot find,
+# install the package Debian names after the soname (libidn.so.12 -> libidn12).
 for bin in "$EXIM_ROOT/usr/sbin/exim4" "$EXIM_ROOT/usr/sbin/exim_dbmbuild"; do
   missing=$(ldd "$bin" | awk '/not found/ {print $1}')
   [ -z "$missing" ] && continue
