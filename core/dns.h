@@ -9,14 +9,22 @@
  *
  * INTERFACE: dns_new/dns_free (a resolver bound to an ev loop, servers
  *            "ip[:port], ..." or NULL for /etc/resolv.conf), dns_query (raw
- *            async query), dns_cache_new/free, dns_cache_get, dns_cache_put
- *            (tests pre-fill it), dns_cache_want, dns_cache_inflight,
- *            dns_type_name, dns_type_parse, dns_status_name.
+ *            async query), dns_get_stats (counters), dns_cache_new/free,
+ *            dns_cache_set_ev (loop of a cache without resolver),
+ *            dns_cache_get, dns_cache_put (tests pre-fill it),
+ *            dns_cache_want, dns_cache_inflight, dns_type_name,
+ *            dns_type_parse, dns_status_name.
+ * ORDER:     free caches, then the resolver, then the loop. dns_free first
+ *            is safe too: caches keep TEMPFAIL "resolver closed" for what
+ *            was in flight and drop its waiters.
  * ERRORS:    NXDOMAIN and NODATA are answers (the name or the type does not
  *            exist); SERVFAIL, REFUSED, timeouts and malformed replies are
  *            DNS_TEMPFAIL and must become a deferral, never a failure.
- * SECURITY:  answers are hostile: names are length-checked and reduced to
- *            [A-Za-z0-9._-] for MX/PTR targets; TXT is kept as bytes.
+ * SECURITY:  answers are hostile: an MX/PTR target longer than 255 or with
+ *            a byte outside [A-Za-z0-9._-] (or an empty label) is skipped;
+ *            if every record is, the answer is DNS_TEMPFAIL "bad name in
+ *            answer" (never NODATA, which would invent an implicit MX).
+ *            TXT is kept as bytes.
  */
 #ifndef TERN_DNS_H
 #define TERN_DNS_H
@@ -45,25 +53,45 @@ struct dns_answer {
     int type;
     size_t n;               /* records, 0 unless DNS_OK */
     struct dns_rr *rr;      /* in answer order */
-    const char *why;        /* status text: "SERVFAIL", "timeout", ... */
+    const char *why;        /* never NULL: dns_status_name() of status, or
+                               for DNS_TEMPFAIL "SERVFAIL", "REFUSED",
+                               "timeout", "connection refused", "bad
+                               response", "bad name in answer", ... */
 };
 
+/* counters for tests and traces (dns_get_stats) */
+struct dns_stats {
+    unsigned long started;      /* queries handed to c-ares (wire queries) */
+    unsigned long completed;    /* answers delivered to a callback */
+    unsigned long inflight;     /* dns_query calls not delivered yet */
+};
+
+/* the answer lives until cb returns; copy what must outlive it */
 typedef void (*dns_query_cb)(const struct dns_answer *ans, void *arg);
 typedef void (*dns_ready_cb)(void *arg);
 
 struct dns_ctx;
 struct dns_cache;
 
+/* dns_new - NULL with eb set on a bad servers value ("bad dns_servers
+ * value ..."); timeout_ms and tries 0 keep the c-ares defaults */
 struct dns_ctx *dns_new(struct ev *ev, const char *servers,
                         unsigned timeout_ms, unsigned tries,
                         struct errbuf *eb);
+/* dns_free - cancel all queries: no callback runs after this (NULL ok) */
 void dns_free(struct dns_ctx *dc);
 /* dns_query - start a query; cb runs later on the loop (never inside this
  * call). For DNS_T_PTR, name is an IPv4/IPv6 address in text form. */
 void dns_query(struct dns_ctx *dc, int type, const char *name,
                dns_query_cb cb, void *arg);
+void dns_get_stats(const struct dns_ctx *dc, struct dns_stats *st);
 
 struct dns_cache *dns_cache_new(struct dns_ctx *dc);    /* dc may be NULL */
+/* dns_cache_set_ev - with dc NULL, the loop that runs want() callbacks;
+ * without one they run inside want() (the only synchronous case) */
+void dns_cache_set_ev(struct dns_cache *c, struct ev *ev);
+/* dns_cache_free - in-flight queries are cancelled, their waiters dropped;
+ * may be called from a waiter callback (NULL ok) */
 void dns_cache_free(struct dns_cache *c);
 /* dns_cache_get - the cached answer, or NULL on a miss or while in flight */
 const struct dns_answer *dns_cache_get(struct dns_cache *c, int type,
@@ -72,7 +100,8 @@ const struct dns_answer *dns_cache_get(struct dns_cache *c, int type,
 void dns_cache_put(struct dns_cache *c, int type, const char *name,
                    const struct dns_answer *ans);
 /* dns_cache_want - ensure the answer will be cached and call cb(arg) once it
- * is (later, from the loop). With no resolver the answer is DNS_TEMPFAIL. */
+ * is (later, from the loop; cached already: from a 0 ms timer). With no
+ * resolver the answer is DNS_TEMPFAIL "no resolver". */
 void dns_cache_want(struct dns_cache *c, int type, const char *name,
                     dns_ready_cb cb, void *arg);
 size_t dns_cache_inflight(const struct dns_cache *c);

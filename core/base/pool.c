@@ -150,6 +150,9 @@ char *pool_printf(struct pool *p, const char *fmt, ...)
     int n;
     char *m;
 
+    if (fmt == NULL)    /* also keeps gcc -fsanitize=undefined from a false
+                           "null format string" error */
+        panic("pool_printf: NULL format");
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
