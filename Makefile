@@ -66,7 +66,7 @@ run: deps all
 	@sh tools/run.sh $(BUILD)/tern
 
 test: deps all
-	@sh test-suite/run --bin $(BUILD)
+	@python3 test-suite/run --bin $(BUILD)
 
 sanitize:
 	@sh tools/deps.sh
@@ -75,7 +75,7 @@ sanitize:
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  sh test-suite/run --bin build-asan --no-fuzz
+	  python3 test-suite/run --bin build-asan --no-fuzz
 
 fuzz: all
 	@sh test-suite/fuzz/build.sh
