@@ -37,7 +37,7 @@ static const char *const subdirs[] = {
     "main", "acl", "router", "transport", "retry", "rewrite", "auth", NULL
 };
 
-#define LOAD_MEM_LIMIT   (256L * 1024 * 1024)
+#define LOAD_MEM_LIMIT   (64L * 1024 * 1024)
 #define LOAD_INSTR_LIMIT 100000000L
 
 /* conf_name_ignored - is a directory entry not a configuration file */

@@ -27,6 +27,7 @@
 #include "core/base/fatal.h"
 #include "core/base/hash.h"
 #include "core/base/log.h"
+#include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
 #include "core/lk_impl.h"
@@ -332,4 +333,19 @@ void lookup_cache_recheck(void)
     for (int k = 0; k < NKINDS; k++)
         for (pos = 0; hash_next(cache.files[k], &pos, NULL, NULL, &v);)
             ((struct lk_file *)v)->due = 1;
+}
+
+static void spec_cleanup(void *arg)
+{
+    lookup_spec_free(arg);
+}
+
+/* lookup_spec_parse_pool - parse; the spec is released with the pool */
+int lookup_spec_parse_pool(struct pool *p, const char *spec,
+                           struct lookup_spec *out, struct errbuf *eb)
+{
+    if (lookup_spec_parse(spec, out, eb) != 0)
+        return -1;
+    pool_cleanup(p, spec_cleanup, out);
+    return 0;
 }

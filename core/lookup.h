@@ -55,6 +55,10 @@ struct lookup_spec {
 int lookup_spec_parse(const char *spec, struct lookup_spec *out,
                       struct errbuf *eb);
 void lookup_spec_free(struct lookup_spec *spec);
+struct pool;
+/* lookup_spec_parse_pool - lookup_spec_parse whose result is freed with p */
+int lookup_spec_parse_pool(struct pool *p, const char *spec,
+                           struct lookup_spec *out, struct errbuf *eb);
 /* lookup_type_valid - nonzero if the text before ';' names a lookup type */
 int lookup_type_valid(const char *type, size_t len);
 /* lookup_find - look key up; on LK_FOUND value is replaced by the value

@@ -93,12 +93,51 @@ static int lookup_item(const char *s)
     return semi != NULL && lookup_type_valid(s, (size_t)(semi - s));
 }
 
+static void regex_cleanup(void *arg)
+{
+    regfree(arg);
+}
+
+#define REGEX_MAX 1000
+
+/* Stacked repetition ("a++", "a*{2}") is undefined in POSIX EREs and makes
+ * glibc's regcomp use memory exponential in the run length: refuse it. */
+static int stacked_repetition(const char *re)
+{
+    int prev_rep = 0, in_class = 0;
+
+    for (const char *c = re; *c != '\0'; c++) {
+        if (*c == '\\' && c[1] != '\0') {
+            c++;
+            prev_rep = 0;
+            continue;
+        }
+        if (in_class) {
+            in_class = *c != ']';
+            continue;
+        }
+        int rep = strchr("+*?{", *c) != NULL;
+        if (rep && prev_rep)
+            return 1;
+        if (*c == '{')
+            c += strcspn(c, "}") - (c[strcspn(c, "}")] == '\0');
+        in_class = *c == '[';
+        prev_rep = rep;
+    }
+    return 0;
+}
+
 static int compile_regex(struct mitem *it, struct pool *p, int icase,
                          struct errbuf *eb)
 {
     char msg[128];
     int rc;
 
+    if (strlen(it->text) > REGEX_MAX || stacked_repetition(it->text)) {
+        errbuf_set(eb, "regular expression \"%.60s\" is too long or stacks "
+                   "repetition operators", it->text);
+        return -1;
+    }
     it->re = pool_zalloc(p, sizeof(regex_t));
     rc = regcomp(it->re, it->text, REG_EXTENDED | REG_NOSUB
                  | (icase ? REG_ICASE : 0));
@@ -108,6 +147,7 @@ static int compile_regex(struct mitem *it, struct pool *p, int icase,
         it->re = NULL;
         return -1;
     }
+    pool_cleanup(p, regex_cleanup, it->re);
     return 0;
 }
 
@@ -191,7 +231,7 @@ static int classify(struct mlist *l, struct mitem *it, struct pool *p,
     if (lookup_item(t)) {
         it->type = MI_LOOKUP;
         it->lookup = pool_zalloc(p, sizeof(*it->lookup));
-        return lookup_spec_parse(t, it->lookup, eb);
+        return lookup_spec_parse_pool(p, t, it->lookup, eb);
     }
     switch (l->kind) {
     case ML_HOST:

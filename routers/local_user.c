@@ -46,8 +46,8 @@ static int local_user_check(struct router *r, struct conf *c,
 {
     struct local_user_opts *o = r->priv;
 
-    (void)c;
-    if (o->users != NULL && lookup_spec_parse(o->users, &o->spec, eb) != 0)
+    if (o->users != NULL
+        && lookup_spec_parse_pool(c->pool, o->users, &o->spec, eb) != 0)
         return -1;
     return 0;
 }

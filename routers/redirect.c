@@ -105,7 +105,7 @@ static int redirect_check(struct router *r, struct conf *c,
         errbuf_set(eb, "exactly one of lookup, data and file is required");
         return -1;
     }
-    if (o->lookup != NULL && lookup_spec_parse(o->lookup, &o->spec, eb) != 0)
+    if (o->lookup != NULL && lookup_spec_parse_pool(c->pool, o->lookup, &o->spec, eb) != 0)
         return -1;
     *pol = (struct redirect_policy){
         o->allow_fail, o->allow_defer, o->forbid_pipe, o->forbid_file,

@@ -31,6 +31,7 @@ void fatal_set_panic_hook(void (*hook)(const char *msg))
     panic_hook = hook;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void report(const char *kind, const char *fmt, va_list ap)
 {
     char msg[1024];

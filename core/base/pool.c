@@ -23,7 +23,14 @@ struct pool_block {
     _Alignas(POOL_ALIGN) unsigned char mem[];
 };
 
+struct pool_cleanup {
+    struct pool_cleanup *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
 struct pool {
+    struct pool_cleanup *cleanups;  /* run newest first */
     struct pool_block *head;    /* current block for small requests */
     struct pool_block *big;     /* dedicated blocks for large requests */
     size_t bytes;
@@ -57,11 +64,32 @@ struct pool *pool_new(void)
     return xcalloc(1, sizeof(struct pool));
 }
 
+static void run_cleanups(struct pool *p)
+{
+    struct pool_cleanup *c = p->cleanups;
+
+    p->cleanups = NULL;
+    for (; c != NULL; c = c->next)
+        c->fn(c->arg);
+}
+
+/* pool_cleanup - call fn(arg) when the pool is reset or freed */
+void pool_cleanup(struct pool *p, void (*fn)(void *), void *arg)
+{
+    struct pool_cleanup *c = pool_alloc(p, sizeof(*c));
+
+    c->fn = fn;
+    c->arg = arg;
+    c->next = p->cleanups;
+    p->cleanups = c;
+}
+
 /* pool_free - release the pool and everything allocated from it */
 void pool_free(struct pool *p)
 {
     if (p == NULL)
         return;
+    run_cleanups(p);
     chain_free(p->head);
     chain_free(p->big);
     free(p);
@@ -70,6 +98,7 @@ void pool_free(struct pool *p)
 /* pool_reset - release everything but keep one block for reuse */
 void pool_reset(struct pool *p)
 {
+    run_cleanups(p);
     if (p->head != NULL) {
         chain_free(p->head->next);
         p->head->next = NULL;

@@ -6,7 +6,10 @@
  *
  * INTERFACE: pool_new, pool_free (NULL ok), pool_reset, pool_alloc,
  *            pool_zalloc, pool_strdup, pool_strndup, pool_memdup,
- *            pool_printf, pool_bytes (bytes held, for tests and limits).
+ *            pool_printf, pool_bytes (bytes held, for tests and limits),
+ *            pool_cleanup (run fn(arg) when the pool is freed or reset:
+ *            for objects a pool owns that live outside it, such as a
+ *            compiled regex or an open lookup spec).
  * ERRORS:    exhaustion calls fatal().
  */
 #ifndef TERN_POOL_H
@@ -28,5 +31,6 @@ char *pool_strndup(struct pool *p, const char *s, size_t n);
 void *pool_memdup(struct pool *p, const void *src, size_t n);
 char *pool_printf(struct pool *p, const char *fmt, ...) TERN_PRINTF(2, 3);
 size_t pool_bytes(const struct pool *p);
+void pool_cleanup(struct pool *p, void (*fn)(void *), void *arg);
 
 #endif

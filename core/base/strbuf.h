@@ -32,7 +32,8 @@ void sb_append(struct strbuf *sb, const void *p, size_t n);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_putc(struct strbuf *sb, char c);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) TERN_PRINTF(2, 3);
-void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 char *sb_steal(struct strbuf *sb);
 
 static inline const char *sb_str(const struct strbuf *sb) { return sb->data; }
