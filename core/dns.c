@@ -53,7 +53,8 @@ struct dns_req {
     void *arg;
     struct pool *pool;          /* the answer's records */
     struct dns_answer ans;
-    struct dns_req *next;       /* on the done list */
+    char *qname;                /* the wire name, while in the backlog */
+    struct dns_req *next;       /* on the done list or the backlog */
 };
 
 struct dns_ctx {
@@ -67,7 +68,14 @@ struct dns_ctx {
     int *alive;                     /* cleared by dns_free */
     struct dns_cache *caches;       /* bound to us, detached by dns_free */
     struct dns_stats st;
+    unsigned onwire;                /* queries handed to c-ares */
+    struct dns_req *backlog, **backlog_tail;    /* waiting for a slot */
 };
+
+/* At most this many queries on the wire at once: a burst of thousands of
+ * answers would overflow the UDP receive buffer (net.core.rmem_max caps
+ * it) and turn into timeouts. The rest wait in a FIFO backlog. */
+#define DNS_MAX_ONWIRE 200
 
 /* ---- names and answers ------------------------------------------------ */
 
@@ -293,6 +301,7 @@ static void req_free(struct dns_req *r)
 {
     pool_free(r->pool);
     free(r->name);
+    free(r->qname);
     free(r);
 }
 
@@ -357,18 +366,22 @@ static void drain_cb(void *arg)
 }
 
 /* query_cb - c-ares is done with a query: queue it, run no user code here */
+static void backlog_launch(struct dns_ctx *dc);
+
 static void query_cb(void *arg, int status, int timeouts, unsigned char *buf,
                      int len)
 {
     struct dns_req *r = arg;
 
     (void)timeouts;
+    r->dc->onwire--;
     if (status == ARES_EDESTRUCTION || r->dc->closing) {
         req_free(r);                    /* dns_free: nobody is told */
         return;
     }
     build_answer(r, status, buf, len);
     req_done(r);
+    backlog_launch(r->dc);
 }
 
 /* ---- the channel on the loop ------------------------------------------ */
@@ -488,6 +501,7 @@ struct dns_ctx *dns_new(struct ev *ev, const char *servers,
 
     dc->ev = ev;
     dc->done_tail = &dc->done;
+    dc->backlog_tail = &dc->backlog;
     memset(&o, 0, sizeof(o));
     o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP;
     o.sock_state_cb = sock_state_cb;
@@ -538,6 +552,11 @@ void dns_free(struct dns_ctx *dc)
     ev_timer_cancel(dc->ev, dc->drain_timer);
     dc->closing = 1;
     ares_destroy(dc->ch);           /* query_cb(ARES_EDESTRUCTION) frees */
+    while (dc->backlog != NULL) {   /* never reached c-ares */
+        struct dns_req *r = dc->backlog;
+        dc->backlog = r->next;
+        req_free(r);
+    }
     while (dc->done != NULL)
         req_free(done_pop(dc));
     ares_library_cleanup();
@@ -587,14 +606,41 @@ static struct dns_req *query_start(struct dns_ctx *dc, int type,
         ans_set(&r->ans, DNS_TEMPFAIL, "bad address");
         req_done(r);
     } else {
-        dc->st.started++;
-        log_debug(DBG_DNS, "dns: query %s %s", tn, name);
-        ares_query(dc->ch, type == DNS_T_PTR ? sb_str(&q) : name, C_IN, type,
-                   query_cb, r);
-        rearm(dc);
+        r->qname = xstrdup(type == DNS_T_PTR ? sb_str(&q) : name);
+        *dc->backlog_tail = r;
+        dc->backlog_tail = &r->next;
+        backlog_launch(dc);
     }
     sb_free(&q);
     return r;
+}
+
+/* backlog_launch - hand waiting queries to c-ares while slots are free */
+static void backlog_launch(struct dns_ctx *dc)
+{
+    int started = 0;
+
+    while (dc->backlog != NULL && dc->onwire < DNS_MAX_ONWIRE
+           && !dc->closing) {
+        struct dns_req *r = dc->backlog;
+        dc->backlog = r->next;
+        if (dc->backlog == NULL)
+            dc->backlog_tail = &dc->backlog;
+        r->next = NULL;
+        if (r->cb == NULL) {            /* cancelled while waiting */
+            dc->st.inflight--;
+            req_free(r);
+            continue;
+        }
+        dc->st.started++;
+        dc->onwire++;
+        log_debug(DBG_DNS, "dns: query %s %s", dns_type_name(r->type),
+                  r->name);
+        ares_query(dc->ch, r->qname, C_IN, r->type, query_cb, r);
+        started = 1;
+    }
+    if (started)
+        rearm(dc);
 }
 
 /* dns_query - start a query; cb runs later from the loop, never in here */
