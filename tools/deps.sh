@@ -1,0 +1,39 @@
+#!/bin/sh
+# tools/deps.sh - install what tern needs to build and test (make deps).
+#
+# As root: apt-get installs whatever of the list is missing. As another
+# user: prints the exact command to run. With --check: only reports.
+# Libraries: Lua 5.4, OpenSSL 3, c-ares, GDBM (the -dev packages), found
+# with pkg-config. Tests: dnsmasq-base (the binary, no system service),
+# python3, swaks, clang for the libFuzzer targets.
+set -u
+
+PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
+libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang"
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+    case "$st" in
+        *" installed") ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+    echo "missing packages:$missing"
+    exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "tern needs these Debian packages:$missing" >&2
+    echo "run as root:  apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q $missing >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null
+fi
