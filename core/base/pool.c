@@ -13,6 +13,7 @@
 #include "xalloc.h"
 #include "pool.h"
 
+#define POOL_FIRST_BLOCK 512     /* most pools stay small: one address */
 #define POOL_BLOCK 8192
 #define POOL_ALIGN 16
 
@@ -128,10 +129,15 @@ void *pool_alloc(struct pool *p, size_t size)
     }
     b = p->head;
     if (b == NULL || b->size - b->used < need) {
-        b = block_new(POOL_BLOCK);
+        /* blocks grow from POOL_FIRST_BLOCK to POOL_BLOCK */
+        size_t bsize = b == NULL ? POOL_FIRST_BLOCK
+                       : b->size * 2 > POOL_BLOCK ? POOL_BLOCK : b->size * 2;
+        while (bsize < need)
+            bsize *= 2;
+        b = block_new(bsize);
         b->next = p->head;
         p->head = b;
-        p->bytes += POOL_BLOCK;
+        p->bytes += bsize;
     }
     b->used += need;
     return b->mem + b->used - need;
