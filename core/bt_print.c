@@ -8,7 +8,8 @@
  * "  router = R, transport = T" and, for remote deliveries, one
  * "  host NAME [IP] MX=N port=N" line per host, names and bracketed
  * addresses padded to the widest as Exim does. A repeated address is
- * shown once more with "   [duplicate, would not be delivered]".
+ * shown once more with "   [duplicate, would not be delivered]". When
+ * every branch was discarded: "mail to ADDR is discarded".
  * INTERFACE: bt_print_top, bt_print_verify.
  */
 #include <stdio.h>
@@ -92,18 +93,19 @@ static void print_delivery(FILE *out, const struct raddr *a, int dup)
                 dup ? "   [duplicate, would not be delivered]" : "");
         print_parents(out, a->parent);
     }
-    if (dup)
-        return;
     fprintf(out, "  router = %s, transport = %s\n", a->router->name,
             a->transport ? a->transport->name : "unset");
     print_hosts(out, a);
 }
 
-/* Same final address (and kind) already listed in this run's output? */
+/* The same final address routed by the same router already listed? (The
+ * router is part of the key so an unseen router's copy is not a
+ * duplicate, as in Exim.) */
 static int seen_before(struct hash *seen, const struct raddr *a)
 {
-    char key[600];
-    int n = snprintf(key, sizeof(key), "%d:%s", (int)a->kind, a->address);
+    char key[700];
+    int n = snprintf(key, sizeof(key), "%d:%s/%s", (int)a->kind, a->address,
+                     a->router ? a->router->name : "");
 
     if (n < 0 || (size_t)n >= sizeof(key))
         return 0;
@@ -148,8 +150,10 @@ int bt_print_top(FILE *out, struct route_top *top)
                 s.defer.v[i]->address, s.defer.v[i]->message);
         print_parents(out, s.defer.v[i]->parent);
     }
-    for (size_t i = 0; i < s.discard.n; i++)
-        fprintf(out, "mail to %s is discarded\n", s.discard.v[i]->address);
+    if (s.discard.n > 0 && s.fail.n + s.defer.n + s.local.n + s.remote.n
+        == 0)
+        fprintf(out, "mail to %s is discarded\n",
+                route_top_addr(top)->address);
     seen = hash_new(s.local.n + s.remote.n);
     print_list(out, &s.local, seen);
     print_list(out, &s.remote, seen);
@@ -172,7 +176,7 @@ int bt_print_verify(FILE *out, struct route_top *top)
                 s.fail.v[0]->message);
         rc = 2;
     } else if (s.defer.n) {
-        fprintf(out, "%s cannot be verified: %s\n", a->address,
+        fprintf(out, "%s cannot be resolved at this time: %s\n", a->address,
                 s.defer.v[0]->message);
         rc = 1;
     } else {

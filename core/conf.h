@@ -135,7 +135,9 @@ struct retry_def {
 
 struct conf {
     struct pool *pool;              /* everything of this generation */
-    const char *root;               /* the configuration directory */
+    const char *root;               /* the configuration directory, absolute */
+    const char *root_given;         /* as given with -C: file names in
+                                       messages are built from it */
     struct strlist files;           /* files read, in order */
     struct conf_main main;
     struct origin main_origin[64];  /* per main option, by spec index */
@@ -170,6 +172,7 @@ void opt_format(const struct opt_spec *o, const void *base,
                 struct strbuf *out);
 int opt_is_set(const struct opt_spec *o, const void *base);
 int conf_parse_time(const char *s, long *out);
+void conf_format_time(long secs, struct strbuf *out);
 int conf_parse_size(const char *s, long *out);
 int conf_parse_bool(const char *s, int *out);
 int xval_set(const struct xval *x);

@@ -82,7 +82,8 @@ static int list_dir(const char *dir, char ***names, size_t *n,
         (*names)[(*n)++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(*names, *n, sizeof(char *), cmp_names);
+    if (*n > 1)
+        qsort(*names, *n, sizeof(char *), cmp_names);
     return 0;
 }
 
@@ -124,7 +125,7 @@ static int load_subdir(struct conf *c, const char *sub, struct errbuf *eb)
     size_t n;
     int rc = 0;
 
-    if (bsnprintf(dir, sizeof(dir), "%s/%s", c->root, sub) < 0) {
+    if (bsnprintf(dir, sizeof(dir), "%s/%s", c->root_given, sub) < 0) {
         errbuf_set(eb, "configuration path too long");
         return -1;
     }
@@ -283,6 +284,7 @@ static struct conf *conf_new(const char *root, struct errbuf *eb)
     c->lists = hash_new(16);
     abs = realpath(root, NULL);
     c->root = pool_strdup(c->pool, abs ? abs : root);
+    c->root_given = pool_strdup(c->pool, root);
     free(abs);
     c->lua = lstate_new(c, LOAD_MEM_LIMIT, LOAD_INSTR_LIMIT, eb);
     if (c->lua == NULL || opt_defaults(c, conf_main_opts(), &c->main, eb)

@@ -78,7 +78,7 @@ static void print_list(const struct named_list *nl, FILE *out, int origin)
     mlist_text(nl->list, &sb);
     fprintf(out, "%slist %s = %s", mlist_kind_name(nl->kind), nl->name,
             sb_str(&sb));
-    if (origin)
+    if (origin && nl->origin.line > 0)
         fprintf(out, "    # %s:%d", nl->origin.file, nl->origin.line);
     fputc('\n', out);
     sb_free(&sb);
@@ -89,13 +89,21 @@ static void print_retry(const struct conf *c, FILE *out)
     for (size_t i = 0; i < c->nretry; i++) {
         const struct retry_def *r = &c->retry[i];
         fprintf(out, "retry %s %s ", r->pattern, r->error);
+        struct strbuf sb;
+        sb_init(&sb);
         for (size_t k = 0; k < r->n; k++) {
-            fprintf(out, "%s%c,%lds,%lds", k ? "; " : "", r->rules[k].type,
-                    r->rules[k].until, r->rules[k].interval);
+            sb_printf(&sb, "%s%c,", k ? "; " : "", r->rules[k].type);
+            conf_format_time(r->rules[k].until, &sb);
+            sb_putc(&sb, ',');
+            conf_format_time(r->rules[k].interval, &sb);
             if (r->rules[k].type != 'F')
-                fprintf(out, ",%g", r->rules[k].factor);
+                sb_printf(&sb, ",%g", r->rules[k].factor);
         }
-        fprintf(out, "    # %s:%d\n", r->origin.file, r->origin.line);
+        fputs(sb_str(&sb), out);
+        sb_free(&sb);
+        if (r->origin.line > 0)
+            fprintf(out, "    # %s:%d", r->origin.file, r->origin.line);
+        fputc('\n', out);
     }
 }
 

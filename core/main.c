@@ -26,7 +26,7 @@
 #define EX_USAGE 64
 #define EX_CONFIG 78
 
-enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_LATER };
+enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_LATER, M_HELP, M_VERSION };
 
 struct cli {
     enum mode mode;
@@ -75,6 +75,8 @@ static int bad_usage(const char *fmt, ...)
 
 static int set_mode(struct cli *c, enum mode m, const char *flag)
 {
+    if (c->mode == M_LATER && m == M_LATER && flag[1] == 'q')
+        return 0;               /* -bd -q30m: one daemon mode */
     if (c->mode != M_NONE)
         return bad_usage("only one mode may be given (%s)", flag);
     c->mode = m;
@@ -148,6 +150,10 @@ static int parse_args(struct cli *c, int argc, char **argv)
             i++;
             break;
         }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "--version") == 0) {
+            c->mode = strcmp(a, "--help") == 0 ? M_HELP : M_VERSION;
+            return 0;
+        }
         if ((rc = mode_flag(c, a)) >= 0 || (rc = value_flag(c, argv, argc,
                                                             &i)) >= 0) {
             if (rc != 0)
@@ -166,6 +172,16 @@ static int parse_args(struct cli *c, int argc, char **argv)
     return 0;
 }
 
+/* -f: "<>" or nothing is the null sender; a bare name gets qualify_domain */
+static const char *sender_address(struct conf *c, const char *s)
+{
+    if (s == NULL || strcmp(s, "<>") == 0 || *s == '\0')
+        return "";
+    if (strchr(s, '@') != NULL)
+        return s;
+    return pool_printf(c->pool, "%s@%s", s, c->main.qualify_domain);
+}
+
 static int run_mode(struct cli *cli, struct conf *c)
 {
     struct bt_opts bo = { 0 };
@@ -179,8 +195,7 @@ static int run_mode(struct cli *cli, struct conf *c)
     case M_BT:
     case M_BV:
         bo.verify = cli->mode == M_BV;
-        bo.sender = cli->sender && strcmp(cli->sender, "<>") != 0
-                    ? cli->sender : "";
+        bo.sender = sender_address(c, cli->sender);
         bo.client_ip = cli->client_ip ? cli->client_ip : "";
         bo.addrs = cli->nargs ? cli->args : NULL;
         bo.naddrs = cli->nargs;
@@ -198,12 +213,12 @@ int main(int argc, char **argv)
     int rc;
 
     fatal_set_progname("tern");
-    if (argc > 1 && strcmp(argv[1], "--help") == 0)
-        return usage(stdout), 0;
-    if (argc > 1 && strcmp(argv[1], "--version") == 0)
-        return printf("tern version %s\n", TERN_VERSION), 0;
     if ((rc = parse_args(&cli, argc, argv)) != 0)
         return rc;
+    if (cli.mode == M_HELP)
+        return usage(stdout), 0;
+    if (cli.mode == M_VERSION)
+        return printf("tern version %s\n", TERN_VERSION), 0;
     if (cli.mode == M_NONE)
         return usage(stderr), EX_USAGE;
     if (cli.mode == M_LATER)

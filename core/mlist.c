@@ -357,19 +357,25 @@ int mlist_link(struct mlist *l, const struct conf *c, struct errbuf *eb)
     return 0;
 }
 
-/* mlist_text - the items joined with " : " (IPv6 colons doubled) */
+/* mlist_text - the items joined with " : ", or Exim's "<; a ; b" when an
+ * item holds a colon (IPv6), so the text parses back to the same list */
 void mlist_text(const struct mlist *l, struct strbuf *out)
 {
+    const char *sep = " : ";
+
+    for (size_t i = 0; l != NULL && i < l->n; i++)
+        if (strchr(l->items[i].text, ':') != NULL && strchr(l->items[i].text,
+                                                            ';') == NULL) {
+            sb_puts(out, "<; ");
+            sep = " ; ";
+            break;
+        }
     for (size_t i = 0; l != NULL && i < l->n; i++) {
         if (i > 0)
-            sb_puts(out, " : ");
+            sb_puts(out, sep);
         if (l->items[i].neg)
             sb_putc(out, '!');
-        for (const char *t = l->items[i].text; *t; t++) {
-            sb_putc(out, *t);
-            if (*t == ':')
-                sb_putc(out, ':');
-        }
+        sb_puts(out, l->items[i].text);
     }
 }
 

@@ -59,6 +59,24 @@ int conf_parse_time(const char *s, long *out)
     return 0;
 }
 
+/* conf_format_time - seconds as Exim writes times: "1d2h", "15m", "0s" */
+void conf_format_time(long secs, struct strbuf *out)
+{
+    static const struct { char unit; long secs; } units[] = {
+        { 'w', 604800 }, { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 },
+        { 's', 1 } };
+
+    if (secs == 0) {
+        sb_puts(out, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (secs >= units[i].secs) {
+            sb_printf(out, "%ld%c", secs / units[i].secs, units[i].unit);
+            secs %= units[i].secs;
+        }
+}
+
 /* conf_parse_size - "10M", "512K", "1G" or bytes */
 int conf_parse_size(const char *s, long *out)
 {
@@ -268,8 +286,12 @@ void opt_format(const struct opt_spec *o, const void *base,
 {
     const void *slot = (const char *)base + o->offset;
 
-    if (o->type == OPT_BOOL) {
-        sb_printf(out, "%s%s", *(const int *)slot ? "" : "no_", o->name);
+    if (o->type == OPT_BOOL) {         /* Exim: "name" / "no_name" */
+        int on = *(const int *)slot;
+        if (strncmp(o->name, "no_", 3) == 0)
+            sb_puts(out, on ? o->name : o->name + 3);
+        else
+            sb_printf(out, "%s%s", on ? "" : "no_", o->name);
         return;
     }
     sb_printf(out, "%s =", o->name);
@@ -281,8 +303,10 @@ void opt_format(const struct opt_spec *o, const void *base,
     case OPT_ENUM:
         sb_puts(out, *(const char *const *)slot);
         break;
-    case OPT_INT:
     case OPT_TIME:
+        conf_format_time(*(const long *)slot, out);
+        break;
+    case OPT_INT:
     case OPT_SIZE:
         sb_printf(out, "%ld", *(const long *)slot);
         break;

@@ -11,6 +11,7 @@
  * ERRORS: -1 with eb naming the bad rule.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,12 +81,16 @@ static int fields_of(char *rule, char **f)
 
 static int parse_rule(char *text, struct retry_rule *r, struct errbuf *eb)
 {
-    char *f[4], *end;
-    int n = fields_of(text, f);
+    char *f[4], *end, shown[128];
+    int n;
+
+    snprintf(shown, sizeof(shown), "%s", text + strspn(text, " \t"));
+    shown[strcspn(shown, "\n")] = '\0';
+    n = fields_of(text, f);
 
     if (n < 3 || strlen(f[0]) != 1 || strchr("FGH", f[0][0]) == NULL) {
         errbuf_set(eb, "bad retry rule \"%s\" (F,cutoff,interval or "
-                   "G|H,cutoff,interval,factor)", text);
+                   "G|H,cutoff,interval,factor)", shown);
         return -1;
     }
     r->type = f[0][0];

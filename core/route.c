@@ -329,13 +329,14 @@ int route_verdict(struct job *j, const struct router *r,
     struct pool *p = j->top->pool;
 
     switch (v) {
-    case RV_PASS:
-        j->passed = 1;
+    case RV_PASS:                   /* on to the next router, no_more or not */
         return 1;
     case RV_DECLINE:
-        if (r->no_more && !j->passed) {
-            fail_address(a, RA_FAILED, "Unrouteable address");
-            break;
+        if (res->message != NULL)
+            j->decline_msg = pool_strdup(p, res->message);
+        if (r->no_more) {
+            route_chain_end(j);
+            return 0;
         }
         return 1;
     case RV_FAIL:
@@ -369,7 +370,8 @@ int route_verdict(struct job *j, const struct router *r,
 /* route_chain_end - no router took the address */
 void route_chain_end(struct job *j)
 {
-    fail_address(j->a, RA_FAILED, "Unrouteable address");
+    fail_address(j->a, RA_FAILED, j->decline_msg ? j->decline_msg
+                                                  : "Unrouteable address");
     route_job_finish(j);
 }
 

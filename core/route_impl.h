@@ -12,7 +12,7 @@ struct job {
     struct route_top *top;
     size_t next_router;
     int waiting;                /* DNS answers still awaited */
-    int passed;                 /* a router said pass: no_more is lifted */
+    const char *decline_msg;    /* why a router declined, if it said */
     struct job *next;
 };
 

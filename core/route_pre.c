@@ -20,7 +20,9 @@
 #include "lua/lcall.h"
 #include "lua/lstate.h"
 
-enum pre { PRE_RUN, PRE_SKIP, PRE_DEFER, PRE_NEED_DNS };
+/* PRE_DECLINE: the router ran far enough to decline (address_data was
+ * nil), so its no_more applies; PRE_SKIP: it never applied. */
+enum pre { PRE_RUN, PRE_SKIP, PRE_DECLINE, PRE_DEFER, PRE_NEED_DNS };
 
 struct affix {
     const char *lp;             /* local part the router sees */
@@ -193,7 +195,7 @@ static enum pre eval_address_data(struct job *j, const struct router *r,
         if (rc != LC_OK)
             return from_lcall(rc);
         if (s == NULL)
-            return PRE_SKIP;
+            return PRE_DECLINE;
     } else if (expand_string(r->address_data.str, v, j->top->pool, &s, eb)
                != 0) {
         return PRE_DEFER;
@@ -315,6 +317,8 @@ static int run_router(struct job *j, struct router *r)
     switch (preconditions(j, r, &v, &af, &eb)) {
     case PRE_SKIP:
         return 1;
+    case PRE_DECLINE:
+        return route_verdict(j, r, RV_DECLINE, &res);
     case PRE_DEFER:
         route_job_defer(j, r, eb.msg);
         return 0;

@@ -21,6 +21,7 @@
 #include "core/version.h"
 #include "core/conf_build.h"
 #include "core/driver.h"
+#include "core/expand.h"
 #include "core/mlist.h"
 #include "lua/l_conf.h"
 #include "lua/lstate_impl.h"
@@ -29,7 +30,8 @@
 static int def_error(lua_State *L, const struct origin *o, const char *what,
                      const char *msg)
 {
-    return luaL_error(L, "%s:%d: %s: %s", o->file, o->line, what, msg);
+    lua_pushfstring(L, "%s:%d: %s: %s", o->file, o->line, what, msg);
+    return lua_error(L);
 }
 
 static struct origin caller_origin(lua_State *L, struct conf *c)
@@ -162,7 +164,7 @@ static int set_xval(lua_State *L, int idx, struct conf *c,
     }
     x->str = value_text(L, idx, c);
     x->fn = -1;
-    return 0;
+    return expand_check(x->str, eb);
 }
 
 static int type_error(lua_State *L, int idx, const char *want,

@@ -19,17 +19,18 @@
 static int l_verb(lua_State *L)
 {
     const char *verb = lua_tostring(L, lua_upvalueindex(1));
+    int t = lua_type(L, 1);
 
-    if (lua_type(L, 1) == LUA_TTABLE) {
+    if (t == LUA_TTABLE) {
         lua_settop(L, 1);
     } else {
+        if (t != LUA_TSTRING && t != LUA_TNONE && t != LUA_TNIL)
+            return luaL_argerror(L, 1, "expected a table or a string");
         lua_newtable(L);
-        if (lua_type(L, 1) == LUA_TSTRING) {
+        if (t == LUA_TSTRING) {
             lua_pushvalue(L, 1);
             lua_setfield(L, -2, strcmp(verb, "redirect") == 0 ? "data"
                                                               : "message");
-        } else if (!lua_isnoneornil(L, 1)) {
-            return luaL_argerror(L, 1, "expected a table or a string");
         }
     }
     lua_pushstring(L, verb);

@@ -48,7 +48,10 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     /* fire again at once if the error is caught by pcall */
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction limit exceeded");
+    luaL_where(L, 0);           /* the interrupted function's file:line */
+    lua_pushstring(L, "instruction limit exceeded");
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 /* lstate_arm - start a fresh instruction budget */
@@ -154,6 +157,10 @@ static void build_env(struct lstate *ls)
     copy_fields(L, lua_gettop(L), env, base);
     lua_pop(L, 1);
     copy_library(L, env, "string", NULL);
+    lua_getfield(L, env, "string");     /* bytecode is never loaded: no dump */
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
     copy_library(L, env, "table", NULL);
     copy_library(L, env, "math", NULL);
     copy_library(L, env, "utf8", NULL);
@@ -274,7 +281,12 @@ int lstate_run_file(struct lstate *ls, const char *path, struct errbuf *eb)
     lstate_disarm(ls);
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        errbuf_set(eb, "%s", msg ? msg : "error object is not a string");
+        if (msg == NULL)
+            msg = "error object is not a string";
+        if (strstr(msg, path) == NULL && strstr(msg, ".lua:") == NULL)
+            errbuf_set(eb, "%s: %s", path, msg);    /* e.g. out of memory */
+        else
+            errbuf_set(eb, "%s", msg);
         lua_pop(L, 1);
         return -1;
     }

@@ -23,8 +23,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/dns.h"
 #include "core/mlist.h"
@@ -45,18 +43,6 @@ static const struct opt_spec dnslookup_opts[] = {
     OPT_END
 };
 
-static unsigned next_random(void)
-{
-    static unsigned state;
-
-    if (state == 0)
-        state = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16) ^ 0x9e37u;
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-}
-
 static int cmp_pref(const void *x, const void *y)
 {
     const struct rt_host_spec *a = x, *b = y;
@@ -73,7 +59,7 @@ static struct rt_host_spec *mx_specs(struct pool *p,
     for (size_t i = 0; i < ans->n; i++)
         s[i] = (struct rt_host_spec){ ans->rr[i].data, ans->rr[i].pref, 0 };
     for (size_t i = ans->n; i > 1; i--) {           /* Fisher-Yates */
-        size_t k = next_random() % i;
+        size_t k = rt_random() % i;
         struct rt_host_spec t = s[i - 1];
         s[i - 1] = s[k];
         s[k] = t;
@@ -86,62 +72,6 @@ static struct rt_host_spec *mx_specs(struct pool *p,
             s[k - 1] = t;
         }
     return s;
-}
-
-static int host_is_self(struct route_req *req, const struct route_host *h)
-{
-    struct match_ctx mc = { .conf = req->conf };
-
-    if (h->ip != NULL && netaddr_is_local(h->ip))
-        return 1;
-    return req->conf->main.hosts_treat_as_local != NULL
-           && mlist_match(req->conf->main.hosts_treat_as_local, h->name, &mc)
-              == MATCH_YES;
-}
-
-static enum route_verdict apply_self(struct router *r, struct route_req *req,
-                                     struct route_res *res, int implicit)
-{
-    const char *why = implicit ? "remote host address is the local host"
-                               : "lowest numbered MX record points to "
-                                 "local host";
-    const char *self = r->self ? r->self : "freeze";
-
-    if (strcmp(self, "pass") == 0)
-        return RV_PASS;
-    if (strcmp(self, "send") == 0)
-        return RV_ACCEPT;
-    if (strncmp(self, "reroute:", 8) == 0) {
-        res->children = pool_zalloc(req->pool, sizeof(*res->children));
-        res->children[0].kind = CHILD_ADDRESS;
-        res->children[0].text = pool_printf(req->pool, "%s@%s",
-                                            req->vars->local_part, self + 8);
-        res->nchildren = 1;
-        return RV_REDIRECT;
-    }
-    res->message = pool_printf(req->pool, "%s: %s", req->addr->domain, why);
-    return strcmp(self, "fail") == 0 ? RV_FAIL : RV_DEFER;
-}
-
-/* Drop this host and every host of equal or lower priority (Exim). */
-static enum route_verdict check_self(struct router *r, struct route_req *req,
-                                     struct route_res *res, int implicit)
-{
-    size_t i, keep;
-
-    for (i = 0; i < res->nhosts; i++)
-        if (host_is_self(req, &res->hosts[i]))
-            break;
-    if (i == res->nhosts)
-        return RV_ACCEPT;
-    int pref = res->hosts[i].mx;
-    for (keep = 0; keep < res->nhosts && res->hosts[keep].mx < pref
-         && res->hosts[keep].mx >= 0; keep++)
-        ;
-    if (keep == 0)
-        return apply_self(r, req, res, implicit);
-    res->nhosts = keep;
-    return RV_ACCEPT;
 }
 
 static enum route_verdict dns_trouble(struct dnslookup_opts *o,
@@ -181,7 +111,9 @@ static enum route_verdict route_hosts(struct router *r, struct route_req *req,
     case RTH_OK:
         break;
     }
-    return check_self(r, req, res, implicit);
+    return rt_check_self(r, req, res, implicit
+                         ? "remote host address is the local host"
+                         : "lowest numbered MX record points to local host");
 }
 
 static enum route_verdict dnslookup_route(struct router *r,

@@ -149,7 +149,7 @@ static size_t split_hosts(struct route_req *req, const char *text,
 static void shuffle(struct rt_host_spec *s, size_t n)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t k = (size_t)random() % i;
+        size_t k = rt_random() % i;
         struct rt_host_spec t = s[i - 1];
         s[i - 1] = s[k];
         s[k] = t;
@@ -184,20 +184,19 @@ static int choose_hosts(struct router *r, struct route_req *req,
     return LC_OK;
 }
 
-static enum route_verdict find_failed(struct manualroute_opts *o,
-                                      struct route_req *req,
-                                      struct route_res *res, const char *why)
+static enum route_verdict find_failed(struct router *r, struct route_req *req,
+                                      struct route_res *res, const char *host)
 {
+    struct manualroute_opts *o = r->priv;
     const char *f = o->host_find_failed;
 
-    res->message = pool_printf(req->pool, "lookup of host failed: %s", why);
-    if (strcmp(f, "fail") == 0)
-        return RV_FAIL;
     if (strcmp(f, "decline") == 0)
         return RV_DECLINE;
     if (strcmp(f, "pass") == 0)
         return RV_PASS;
-    return RV_DEFER;
+    res->message = pool_printf(req->pool, "lookup of host \"%s\" failed in "
+                               "%s router", host, r->name);
+    return strcmp(f, "fail") == 0 ? RV_FAIL : RV_DEFER;
 }
 
 static enum route_verdict manualroute_route(struct router *r,
@@ -231,13 +230,14 @@ static enum route_verdict manualroute_route(struct router *r,
         res->message = msg;
         return RV_DEFER;
     case RTH_NONE:
-        return find_failed(o, req, res, "no host of the list has an address");
+        return find_failed(r, req, res, msg ? msg : specs[0].name);
     case RTH_OK:
         break;
     }
     if (missing > 0 && strcmp(o->host_find_failed, "ignore") != 0)
-        return find_failed(o, req, res, "a host of the list does not exist");
-    return RV_ACCEPT;
+        return find_failed(r, req, res, msg);
+    return rt_check_self(r, req, res, "remote host address is the local "
+                         "host");
 }
 
 const struct router_driver rt_manualroute = {

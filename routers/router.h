@@ -65,7 +65,8 @@ enum rt_hosts_result {
 
 /* rt_resolve_hosts - A/AAAA lookups for specs, in order (IPv6 first for a
  * host with both), dropping addresses in ignore (a host list; may be
- * NULL); *missing counts hosts whose name does not exist */
+ * NULL); *missing counts hosts whose name does not exist, and *msg names
+ * the first of them (RTH_DEFER: *msg says why) */
 enum rt_hosts_result rt_resolve_hosts(struct route_req *req,
                                       struct route_res *res,
                                       const struct rt_host_spec *specs,
@@ -81,6 +82,12 @@ int rt_expand(struct route_req *req, struct route_res *res,
 /* rt_parse_hostport - "host", "host::port", "[ip]:port", "ip" */
 int rt_parse_hostport(struct pool *p, const char *text,
                       struct rt_host_spec *out);
+/* rt_random - a pseudo-random number (host shuffling) */
+unsigned rt_random(void);
+/* rt_check_self - the generic "self" option when res->hosts include this
+ * host (Exim's "MX points to me"); why: the defer/fail message */
+enum route_verdict rt_check_self(struct router *r, struct route_req *req,
+                                 struct route_res *res, const char *why);
 /* rt_qualify - child address text: add @domain to a bare local part */
 const char *rt_qualify(struct pool *p, const char *item, const char *domain);
 

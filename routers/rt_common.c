@@ -3,8 +3,11 @@
  *               through the routing run's DNS cache, expanding option
  *               values, parsing host[:port] items and qualifying addresses.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/address.h"
 #include "core/dns.h"
@@ -70,7 +73,8 @@ static int parse_port(const char *s, int *port)
     return 0;
 }
 
-/* rt_parse_hostport - "name", "name:port", "ip", "[ip]", "[ip]:port" */
+/* rt_parse_hostport - "name", "name:port", "name::port", "ip", "[ip]",
+ * "[ip]:port" */
 int rt_parse_hostport(struct pool *p, const char *text,
                       struct rt_host_spec *out)
 {
@@ -97,6 +101,8 @@ int rt_parse_hostport(struct pool *p, const char *text,
                       : pool_strdup(p, text);
     if (!addr_domain_valid(out->name, strlen(out->name), 0))
         return -1;
+    if (colon != NULL && colon[1] == ':')   /* Exim's "name::port" */
+        colon++;
     return colon ? parse_port(colon + 1, &out->port) : 0;
 }
 
@@ -208,8 +214,84 @@ enum rt_hosts_result rt_resolve_hosts(struct route_req *req,
             rc = host_addrs(&h, &specs[i], msg);
         if (rc < 0)
             return RTH_DEFER;
-        if (rc == 0)
-            (*missing)++;
+        if (rc == 0 && (*missing)++ == 0)
+            *msg = specs[i].name;       /* the first host not found */
     }
     return res->nhosts > 0 ? RTH_OK : RTH_NONE;
+}
+
+/* rt_random - splitmix64, seeded once per process from the clock and pid
+ * (processes started in the same second must not shuffle alike) */
+unsigned rt_random(void)
+{
+    static uint64_t state;
+    struct timespec ts;
+    uint64_t z;
+
+    if (state == 0) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        state = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec
+                ^ ((uint64_t)getpid() << 16);
+    }
+    z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (unsigned)((z ^ (z >> 31)) >> 32);
+}
+
+static int host_is_self(struct route_req *req, const struct route_host *h)
+{
+    struct match_ctx mc = { .conf = req->conf };
+
+    if (h->ip != NULL && netaddr_is_local(h->ip))
+        return 1;
+    return req->conf->main.hosts_treat_as_local != NULL
+           && mlist_match(req->conf->main.hosts_treat_as_local, h->name, &mc)
+              == MATCH_YES;
+}
+
+/* What the generic "self" option says when the best host is this host. */
+static enum route_verdict apply_self(struct router *r, struct route_req *req,
+                                     struct route_res *res, const char *why)
+{
+    const char *self = r->self ? r->self : "freeze";
+
+    if (strcmp(self, "pass") == 0)
+        return RV_PASS;
+    if (strcmp(self, "send") == 0)
+        return RV_ACCEPT;
+    if (strncmp(self, "reroute:", 8) == 0) {
+        res->children = pool_zalloc(req->pool, sizeof(*res->children));
+        res->children[0].kind = CHILD_ADDRESS;
+        res->children[0].text = pool_printf(req->pool, "%.*s@%s",
+            (int)(strrchr(req->addr->address, '@') - req->addr->address),
+            req->addr->address, self + 8);
+        res->nchildren = 1;
+        return RV_REDIRECT;
+    }
+    res->message = why;
+    return strcmp(self, "fail") == 0 ? RV_FAIL : RV_DEFER;
+}
+
+/* rt_check_self - Exim's rule when a host is this host: drop it and every
+ * host of equal or lower priority; if nothing better is left, "self"
+ * decides (why is the message for defer/fail) */
+enum route_verdict rt_check_self(struct router *r, struct route_req *req,
+                                 struct route_res *res, const char *why)
+{
+    size_t i, keep;
+
+    for (i = 0; i < res->nhosts; i++)
+        if (host_is_self(req, &res->hosts[i]))
+            break;
+    if (i == res->nhosts)
+        return RV_ACCEPT;
+    int pref = res->hosts[i].mx;
+    for (keep = 0; keep < res->nhosts && res->hosts[keep].mx < pref
+         && res->hosts[keep].mx >= 0; keep++)
+        ;
+    if (keep == 0)
+        return apply_self(r, req, res, why);
+    res->nhosts = keep;
+    return RV_ACCEPT;
 }

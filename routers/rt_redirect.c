@@ -27,6 +27,8 @@ struct rd_state {
     const struct redirect_policy *pol;
     size_t cap;
     enum route_verdict verdict;     /* RV_REDIRECT unless something stops */
+    int blackholed;                 /* a :blackhole: item was seen */
+    int skipped;                    /* syntax errors skipped */
 };
 
 static enum route_verdict stop(struct rd_state *st, enum route_verdict v,
@@ -139,8 +141,10 @@ static enum route_verdict do_address(struct rd_state *st, const char *item)
         item++;
     text = rt_qualify(p, item, st->pol->qualify_domain);
     if (addr_parse(text, strlen(text), ADDR_UTF8, &ap, &err) != 0) {
-        if (st->pol->skip_syntax_errors)
+        if (st->pol->skip_syntax_errors) {
+            st->skipped++;
             return RV_REDIRECT;
+        }
         return stop(st, RV_DEFER, pool_printf(p, "syntax error in "
                     "redirection data: \"%s\": %s", item, err));
     }
@@ -148,8 +152,11 @@ static enum route_verdict do_address(struct rd_state *st, const char *item)
     addr_format(ap.local_part, ap.domain, &sb);
     text = pool_strndup(p, sb_str(&sb), sb_len(&sb));
     sb_free(&sb);
-    if (!(st->pol->check_ancestor && is_ancestor(st->req->addr, text)))
-        add_child(st, CHILD_ADDRESS, text, NULL);
+    /* check_ancestor: an ancestor's address is replaced by the address
+     * being redirected (Exim), which the loop rule then routes onwards */
+    if (st->pol->check_ancestor && is_ancestor(st->req->addr->parent, text))
+        text = st->req->addr->address;
+    add_child(st, CHILD_ADDRESS, text, NULL);
     return RV_REDIRECT;
 }
 
@@ -173,6 +180,13 @@ static enum route_verdict do_delivery(struct rd_state *st, const char *item,
     return RV_REDIRECT;
 }
 
+/* The text after :fail: or :defer:, or a default when there is none. */
+static const char *text_or(struct pool *p, const char *s, const char *dflt)
+{
+    s += strspn(s, " \t");
+    return *s != '\0' ? pool_strdup(p, s) : dflt;
+}
+
 static enum route_verdict do_special(struct rd_state *st, const char *item,
                                      int depth)
 {
@@ -182,20 +196,20 @@ static enum route_verdict do_special(struct rd_state *st, const char *item,
         if (!st->pol->allow_fail)
             return stop(st, RV_DEFER, ":fail: is not permitted here "
                         "(allow_fail = true)");
-        return stop(st, RV_FAIL, pool_strdup(p, item + 6 + strspn(item + 6,
-                                                                " \t")));
+        return stop(st, RV_FAIL, text_or(p, item + 6, "forced rejection"));
     }
     if (strncasecmp(item, ":defer:", 7) == 0) {
         if (!st->pol->allow_defer)
             return stop(st, RV_DEFER, ":defer: is not permitted here "
                         "(allow_defer = true)");
-        return stop(st, RV_DEFER, pool_strdup(p, item + 7 + strspn(item + 7,
-                                                                 " \t")));
+        return stop(st, RV_DEFER, text_or(p, item + 7, "forced defer"));
     }
-    if (strcasecmp(item, ":blackhole:") == 0)
-        return st->pol->forbid_blackhole
-               ? stop(st, RV_DEFER, ":blackhole: is not permitted here")
-               : RV_REDIRECT;
+    if (strcasecmp(item, ":blackhole:") == 0) {
+        if (st->pol->forbid_blackhole)
+            return stop(st, RV_DEFER, ":blackhole: is not permitted here");
+        st->blackholed = 1;
+        return RV_REDIRECT;
+    }
     if (strncasecmp(item, ":include:", 9) == 0)
         return do_include(st, item + 9 + strspn(item + 9, " \t"), depth);
     return stop(st, RV_DEFER, pool_printf(p, "unknown special item in "
@@ -273,8 +287,17 @@ enum route_verdict rt_redirect_expand(struct route_req *req,
                                       const struct redirect_policy *pol,
                                       const char *data)
 {
-    struct rd_state st = { req, res, pol, 0, RV_REDIRECT };
+    struct rd_state st = { req, res, pol, 0, RV_REDIRECT, 0, 0 };
 
     res->nchildren = 0;
-    return parse_items(&st, data, 0);
+    if (parse_items(&st, data, 0) != RV_REDIRECT)
+        return st.verdict;
+    /* nothing generated and nothing discarded on purpose: decline (a
+     * .forward of comments only); all items bad: say so (Exim) */
+    if (res->nchildren == 0 && !st.blackholed) {
+        if (st.skipped > 0)
+            res->message = "syntax error in redirection data";
+        return RV_DECLINE;
+    }
+    return RV_REDIRECT;
 }

@@ -8,6 +8,8 @@
  *   :fail: TEXT      the address fails with TEXT (needs allow_fail)
  *   :defer: TEXT     the address is deferred (needs allow_defer)
  *   :blackhole:      the item is dropped; nothing left = discarded
+ * Data that yields nothing at all (only comments, or only syntax errors
+ * with skip_syntax_errors) declines.
  *   :include:PATH    the items of a file (not with forbid_include; under
  *                    include_directory when that is set)
  *   |COMMAND         a pipe, delivered by pipe_transport

@@ -1,0 +1,2 @@
+transport "remote_smtp" { driver = "smtp" }
+transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }

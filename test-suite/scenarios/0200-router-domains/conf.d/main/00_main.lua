@@ -1,0 +1,6 @@
+main {
+  primary_hostname = "mail.example.com",
+  local_domains = { "@", "example.com" },
+  dns_servers = "@DNS@",
+}
+domainlist "partners" { "partner-a.example", "*.partner-b.example" }

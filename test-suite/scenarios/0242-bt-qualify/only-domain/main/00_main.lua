@@ -1,0 +1,5 @@
+main {
+  primary_hostname = "mail.example.com",
+  qualify_domain = "q.example",
+  dns_servers = "@DNS@",
+}

@@ -1,0 +1,6 @@
+main {
+  primary_hostname = "mail.example.com",
+  local_domains = { "@", "example.com" },
+  dns_servers = "@DNS@",
+  dns_timeout = "2s",
+}

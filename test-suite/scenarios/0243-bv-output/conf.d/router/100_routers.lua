@@ -1,0 +1,25 @@
+router "dnslookup" {
+  driver = "dnslookup",
+  domains = "! +local_domains",
+  transport = "remote_smtp",
+  no_more = true,
+}
+router "aliases" {
+  driver = "redirect",
+  domains = "example.com",
+  lookup = "lsearch;@DIR@/aliases",
+  qualify_preserve_domain = true,
+}
+router "states" {
+  driver = "lua",
+  local_parts = "gone : later",
+  route = function(addr)
+    if addr.local_part == "gone" then return fail "no longer here" end
+    return defer "mailbox locked"
+  end,
+}
+router "users" {
+  driver = "lua",
+  local_parts = "alice : bob",
+  route = function() return accept { transport = "local" } end,
+}

@@ -1,0 +1,1 @@
+router "all" { driver = "lua", route = function() return accept { transport = "t" } end }

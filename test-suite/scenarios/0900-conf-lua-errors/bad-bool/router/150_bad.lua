@@ -1,0 +1,6 @@
+
+router "strict" {
+  driver = "lua",
+  no_more = "yes",
+  route = function() return nil end,
+}

@@ -1,0 +1,3 @@
+main {
+  dns_timeout = "soon",
+}

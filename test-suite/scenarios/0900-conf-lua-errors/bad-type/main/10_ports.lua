@@ -1,0 +1,1 @@
+main { dns_retry = { 1, 2 } }

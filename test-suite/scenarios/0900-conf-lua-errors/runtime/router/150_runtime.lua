@@ -1,0 +1,2 @@
+local settings = nil
+local domains = settings.domains

@@ -1,0 +1,4 @@
+main {
+  qualify_domain = "example.com"
+  qualify_recipient = "example.com",
+}

@@ -1,0 +1,2 @@
+-- a misspelt option
+main { primary_hostnam = "mail.example.com" }

@@ -1,0 +1,5 @@
+router "vars" {
+  driver = "lua",
+  condition = "$local_part_sufix",
+  route = function() return nil end,
+}

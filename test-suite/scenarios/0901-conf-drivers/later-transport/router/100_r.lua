@@ -1,0 +1,1 @@
+router "remote" { driver = "dnslookup", transport = "remote_smtp" }

@@ -1,0 +1,1 @@
+transport "remote_smtp" { driver = "smtp" }

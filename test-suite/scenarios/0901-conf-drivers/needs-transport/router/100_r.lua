@@ -1,0 +1,5 @@
+
+
+router "users" {
+  driver = "local_user",
+}

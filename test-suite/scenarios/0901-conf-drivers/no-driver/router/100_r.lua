@@ -1,0 +1,4 @@
+-- the driver was forgotten
+router "remote" {
+  transport = "t",
+}

@@ -1,0 +1,4 @@
+router "remote" {
+  driver = "dnslookup",
+  transport = "remote_smpt",
+}

@@ -1,0 +1,4 @@
+router "remote" {
+  driver = "dnslookpu",
+  transport = "t",
+}

@@ -1,0 +1,4 @@
+transport "box" {
+  driver = "mailbox",
+  file = "/var/mail/$local_part",
+}

@@ -1,0 +1,2 @@
+-- disabled without override: still a second definition
+router "middle" { disabled = true }

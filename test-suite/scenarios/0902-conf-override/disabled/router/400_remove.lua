@@ -1,0 +1,1 @@
+router "middle" { override = true, disabled = true }

@@ -1,0 +1,2 @@
+domainlist "hosted" { "a.example" }
+domainlist "hosted" { "b.example" }

@@ -1,0 +1,2 @@
+
+transport "t" { driver = "mbox", file = "/var/mail/$local_part" }

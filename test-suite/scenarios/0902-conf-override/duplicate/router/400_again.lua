@@ -1,0 +1,5 @@
+-- a second "middle" without override
+router "middle" {
+  driver = "lua",
+  route = function() return nil end,
+}

@@ -1,0 +1,5 @@
+router "midle" {
+  override = true,
+  driver = "lua",
+  route = function() return nil end,
+}

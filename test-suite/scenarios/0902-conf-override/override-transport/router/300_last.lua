@@ -1,0 +1,4 @@
+router "last" {
+  driver = "lua",
+  route = function() return accept { transport = "t" } end,
+}

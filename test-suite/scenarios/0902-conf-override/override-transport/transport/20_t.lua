@@ -1,0 +1,1 @@
+transport "t" { override = true, driver = "maildir", directory = "/srv/mail/$local_part" }

@@ -1,0 +1,1 @@
+retry { "*", "timed_out", "F,2h,15m" }

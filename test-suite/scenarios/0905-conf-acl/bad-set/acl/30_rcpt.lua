@@ -1,0 +1,3 @@
+acl "rcpt" {
+  warn { set = "seen = yes" },
+}

@@ -1,0 +1,3 @@
+acl "rcpt" {
+  require { verify = "recipient : senders" },
+}

@@ -1,0 +1,3 @@
+acl "connect" {
+  deny { domains = "example.net" },
+}

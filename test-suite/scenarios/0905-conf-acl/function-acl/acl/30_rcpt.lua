@@ -1,0 +1,2 @@
+-- a plain function in place of the statement list is fine
+acl "rcpt" (function(session) return accept() end)

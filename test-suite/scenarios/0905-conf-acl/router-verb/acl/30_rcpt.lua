@@ -1,0 +1,4 @@
+acl "rcpt" {
+  accept { hosts = "" },
+  pass { domains = "+local_domains" },
+}

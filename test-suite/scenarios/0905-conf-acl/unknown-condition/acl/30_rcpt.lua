@@ -1,0 +1,4 @@
+acl "rcpt" {
+  accept { hosts = "" },
+  accept { domain = "+local_domains" },
+}

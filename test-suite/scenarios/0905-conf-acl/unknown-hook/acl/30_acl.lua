@@ -1,0 +1,3 @@
+acl "recipient" {
+  accept {},
+}

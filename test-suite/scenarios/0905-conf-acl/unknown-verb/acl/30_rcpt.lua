@@ -1,0 +1,4 @@
+acl "rcpt" {
+  accept { hosts = "" },
+  allow { domains = "+local_domains" },
+}

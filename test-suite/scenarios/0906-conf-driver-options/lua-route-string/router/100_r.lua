@@ -1,0 +1,4 @@
+router "scripted" {
+  driver = "lua",
+  route = "accept",
+}

@@ -1,0 +1,5 @@
+
+transport "box" {
+  driver = "maildir",
+  create_directory = true,
+}

@@ -1,0 +1,5 @@
+router "aliases" {
+  driver = "redirect",
+  lookup = "lsearch;/etc/aliases",
+  data = "postmaster@example.com",
+}

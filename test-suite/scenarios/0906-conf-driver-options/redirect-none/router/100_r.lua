@@ -1,0 +1,3 @@
+router "aliases" {
+  driver = "redirect",
+}

@@ -1,0 +1,5 @@
+router "aliases" {
+  driver = "redirect",
+  data = "postmaster@example.com",
+  route_list = "* smarthost.test",
+}

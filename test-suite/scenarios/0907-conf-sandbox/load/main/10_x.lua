@@ -1,0 +1,2 @@
+
+local chunk = load("return 1")

@@ -1,0 +1,2 @@
+
+local huge = ("x"):rep(1e9)

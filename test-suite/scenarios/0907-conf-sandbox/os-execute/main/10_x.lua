@@ -1,0 +1,2 @@
+
+os.execute("touch sandbox-escaped")

@@ -1,0 +1,2 @@
+
+local lib = package.loadlib("libc.so.6", "system")

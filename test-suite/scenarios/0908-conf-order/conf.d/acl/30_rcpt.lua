@@ -1,0 +1,2 @@
+order = order .. ",acl"
+acl "rcpt" { accept {} }

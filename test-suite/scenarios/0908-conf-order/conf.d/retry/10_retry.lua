@@ -1,0 +1,2 @@
+order = order .. ",retry"
+retry "* * F,2h,15m"

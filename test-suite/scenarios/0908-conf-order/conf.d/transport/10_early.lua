@@ -1,0 +1,2 @@
+order = order .. ",transport"
+transport "early" { driver = "maildir", directory = "/var/mail/$local_part" }

@@ -1,0 +1,1 @@
+router "users" { driver = "lua", route = function() return accept { transport = "t" } end }

@@ -1,0 +1,1 @@
+main { primary_hostname = "mail.example.com", dns_servers = "@DNS@" }

@@ -1,0 +1,1 @@
+main { primary_hostname = "from-a-file.example" }

@@ -1,0 +1,6 @@
+router "aliases" {
+  driver = "redirect",
+  domains = "+local_domains",
+  data = "postmaster@example.com",
+  no_more = true,
+}

@@ -1,0 +1,7 @@
+-- remote delivery
+
+router "remote" {
+  driver = "dnslookup",
+  domains = "! +local_domains",
+  transport = "remote_smtp",
+}

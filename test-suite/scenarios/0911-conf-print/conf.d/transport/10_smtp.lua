@@ -1,0 +1,4 @@
+transport "remote_smtp" {
+  driver = "smtp",
+  port = 2525,
+}
