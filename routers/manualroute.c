@@ -93,17 +93,21 @@ static int manualroute_check(struct router *r, struct conf *c,
 }
 
 /* Next item of a host list: newline-separated (a Lua table's items) or,
- * without newlines, Exim's colon list with "::" for a literal colon. */
+ * without newlines, Exim's colon list with "::" for a literal colon; a
+ * colon inside "[...]" or right after "]" ("[ip]:port") does not split. */
 static const char *next_item(const char *t, int by_line, char *item,
                              size_t size)
 {
     size_t len = 0;
+    int bracket = 0;            /* inside "[ip]": colons are the address's */
 
     while (*t != '\0' && *t != '\n' && len < size - 1) {
-        if (!by_line && t[0] == ':') {
-            if (t[1] != ':')
+        bracket = *t == '[' ? 1 : *t == ']' ? 0 : bracket;
+        if (!by_line && !bracket && t[0] == ':') {
+            if (t[1] != ':' && !(len > 0 && item[len - 1] == ']'))
                 break;
-            t++;
+            if (t[1] == ':')
+                t++;
         }
         item[len++] = *t++;
     }

@@ -38,41 +38,33 @@ struct redirect_opts {
     struct xval lookup_key;
     struct xval data;
     struct xval file;
-    int allow_fail;
-    int allow_defer;
-    int forbid_pipe;
-    int forbid_file;
-    int forbid_include;
-    int forbid_blackhole;
-    int skip_syntax_errors;
-    int check_ancestor;
     int qualify_preserve_domain;
-    const char *include_directory;
     const char *pipe_transport;
     const char *file_transport;
     struct lookup_spec spec;            /* parsed lookup */
-    struct redirect_policy policy;      /* resolved at check time */
+    struct redirect_policy policy;      /* the allow/forbid options */
 };
 
 #define O(n) offsetof(struct redirect_opts, n)
+#define P(n) offsetof(struct redirect_opts, policy.n)
 
 static const struct opt_spec redirect_opts[] = {
     { "lookup", OPT_STR, O(lookup), NULL, 0, NULL },
     { "lookup_key", OPT_XVAL, O(lookup_key), "$local_part", 0, NULL },
     { "data", OPT_XVAL, O(data), NULL, 0, NULL },
     { "file", OPT_XVAL, O(file), NULL, 0, NULL },
-    { "allow_fail", OPT_BOOL, O(allow_fail), "false", 0, NULL },
-    { "allow_defer", OPT_BOOL, O(allow_defer), "false", 0, NULL },
-    { "forbid_pipe", OPT_BOOL, O(forbid_pipe), "false", 0, NULL },
-    { "forbid_file", OPT_BOOL, O(forbid_file), "false", 0, NULL },
-    { "forbid_include", OPT_BOOL, O(forbid_include), "false", 0, NULL },
-    { "forbid_blackhole", OPT_BOOL, O(forbid_blackhole), "false", 0, NULL },
-    { "skip_syntax_errors", OPT_BOOL, O(skip_syntax_errors), "false", 0,
+    { "allow_fail", OPT_BOOL, P(allow_fail), "false", 0, NULL },
+    { "allow_defer", OPT_BOOL, P(allow_defer), "false", 0, NULL },
+    { "forbid_pipe", OPT_BOOL, P(forbid_pipe), "false", 0, NULL },
+    { "forbid_file", OPT_BOOL, P(forbid_file), "false", 0, NULL },
+    { "forbid_include", OPT_BOOL, P(forbid_include), "false", 0, NULL },
+    { "forbid_blackhole", OPT_BOOL, P(forbid_blackhole), "false", 0, NULL },
+    { "skip_syntax_errors", OPT_BOOL, P(skip_syntax_errors), "false", 0,
       NULL },
-    { "check_ancestor", OPT_BOOL, O(check_ancestor), "false", 0, NULL },
+    { "check_ancestor", OPT_BOOL, P(check_ancestor), "false", 0, NULL },
     { "qualify_preserve_domain", OPT_BOOL, O(qualify_preserve_domain),
       "false", 0, NULL },
-    { "include_directory", OPT_STR, O(include_directory), NULL, 0, NULL },
+    { "include_directory", OPT_STR, P(include_directory), NULL, 0, NULL },
     { "pipe_transport", OPT_STR, O(pipe_transport), NULL, 0, NULL },
     { "file_transport", OPT_STR, O(file_transport), NULL, 0, NULL },
     OPT_END
@@ -105,12 +97,9 @@ static int redirect_check(struct router *r, struct conf *c,
         errbuf_set(eb, "exactly one of lookup, data and file is required");
         return -1;
     }
-    if (o->lookup != NULL && lookup_spec_parse_pool(c->pool, o->lookup, &o->spec, eb) != 0)
+    if (o->lookup != NULL
+        && lookup_spec_parse_pool(c->pool, o->lookup, &o->spec, eb) != 0)
         return -1;
-    *pol = (struct redirect_policy){
-        o->allow_fail, o->allow_defer, o->forbid_pipe, o->forbid_file,
-        o->forbid_include, o->forbid_blackhole, o->skip_syntax_errors,
-        o->check_ancestor, o->include_directory, NULL, NULL, NULL };
     return find_transport(c, o->pipe_transport, &pol->pipe_transport,
                           "pipe_transport", eb)
            || find_transport(c, o->file_transport, &pol->file_transport,
