@@ -58,12 +58,6 @@ size_t mlist_count(const struct mlist *l)
     return l ? l->n : 0;
 }
 
-/* mlist_kind_of - the kind the list was made for */
-enum mlist_kind mlist_kind_of(const struct mlist *l)
-{
-    return l->kind;
-}
-
 /* mlist_kind_name - "domain", "host", ... */
 const char *mlist_kind_name(enum mlist_kind kind)
 {

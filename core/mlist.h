@@ -52,7 +52,6 @@ enum match_result mlist_match(const struct mlist *l, const char *subject,
                               struct match_ctx *ctx);
 void mlist_text(const struct mlist *l, struct strbuf *out);
 size_t mlist_count(const struct mlist *l);
-enum mlist_kind mlist_kind_of(const struct mlist *l);
 const char *mlist_kind_name(enum mlist_kind kind);
 
 #endif

@@ -245,13 +245,6 @@ size_t lstate_mem_used(const struct lstate *ls)
     return ls->mem_used;
 }
 
-/* lstate_unref - release a registry reference (function option) */
-void lstate_unref(struct lstate *ls, int ref)
-{
-    if (ref >= 0)
-        luaL_unref(ls->L, LUA_REGISTRYINDEX, ref);
-}
-
 /* lstate_set_dns - answers for dnsdb lookups made by routing functions */
 void lstate_set_dns(struct lstate *ls, struct dns_cache *cache,
                     lstate_want_fn want, void *arg)

@@ -6,8 +6,7 @@
  *
  * INTERFACE: lstate_new/free, lstate_run_file (load one conf.d file into
  *            the shared DSL environment), lstate_set_dns (where dnsdb
- *            lookups in routing functions find answers), lstate_mem_used,
- *            lstate_unref.
+ *            lookups in routing functions find answers), lstate_mem_used.
  * ERRORS:    messages are "FILE:LINE: reason" in eb; a script that runs
  *            past the instruction budget or the memory cap is stopped with
  *            "instruction limit exceeded" / "not enough memory".
@@ -39,6 +38,5 @@ int lstate_run_file(struct lstate *ls, const char *path, struct errbuf *eb);
 void lstate_set_dns(struct lstate *ls, struct dns_cache *cache,
                     lstate_want_fn want, void *arg);
 size_t lstate_mem_used(const struct lstate *ls);
-void lstate_unref(struct lstate *ls, int ref);
 
 #endif

@@ -111,15 +111,6 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
     va_end(ap);
 }
 
-/* sb_steal - hand the storage to the caller; the handle is left empty */
-char *sb_steal(struct strbuf *sb)
-{
-    char *p = sb->data;
-
-    sb_init(sb);
-    return p;
-}
-
 /* bsnprintf - snprintf that returns -1 when the output did not fit */
 int bsnprintf(char *buf, size_t size, const char *fmt, ...)
 {

@@ -5,7 +5,7 @@
  * put while its storage grows, so pointers to the handle remain valid.
  *
  * INTERFACE: sb_init, sb_free, sb_reset, sb_truncate, sb_append, sb_puts,
- *            sb_putc, sb_printf, sb_vprintf, sb_steal, sb_str, sb_len;
+ *            sb_putc, sb_printf, sb_vprintf, sb_str, sb_len;
  *            bsnprintf - snprintf that reports truncation as -1.
  * ERRORS:    growth overflow or exhaustion calls fatal().
  */
@@ -34,7 +34,6 @@ void sb_putc(struct strbuf *sb, char c);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) TERN_PRINTF(2, 3);
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
-char *sb_steal(struct strbuf *sb);
 
 static inline const char *sb_str(const struct strbuf *sb) { return sb->data; }
 static inline size_t sb_len(const struct strbuf *sb) { return sb->len; }
