@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/log.h"
 #include "core/base/strbuf.h"
 #include "core/mlist.h"
 #include "core/pwcache.h"
@@ -145,6 +146,8 @@ static enum pre from_match(enum match_result m, struct errbuf *eb,
         errbuf_prefix(eb, "%s check: ", what);
         return PRE_DEFER;
     }
+    if (m == MATCH_NO)
+        errbuf_set(eb, "%s did not match", what);  /* for the trace */
     return m == MATCH_YES ? PRE_RUN : PRE_SKIP;
 }
 
@@ -173,11 +176,14 @@ static enum pre check_condition(struct job *j, const struct router *r,
         rc = lcall_truth(c->lua, r->condition.fn, v, &t, eb);
         if (rc != LC_OK)
             return from_lcall(rc);
-        return t ? PRE_RUN : PRE_SKIP;
+    } else {
+        if (expand_string(r->condition.str, v, j->top->pool, &s, eb) != 0)
+            return PRE_DEFER;
+        t = truthy_text(s);
     }
-    if (expand_string(r->condition.str, v, j->top->pool, &s, eb) != 0)
-        return PRE_DEFER;
-    return truthy_text(s) ? PRE_RUN : PRE_SKIP;
+    if (!t)
+        errbuf_set(eb, "condition is false");
+    return t ? PRE_RUN : PRE_SKIP;
 }
 
 /* address_data: evaluated once the router will run; nil declines */
@@ -217,8 +223,10 @@ static enum pre check_local_user(struct job *j, const struct router *r,
         errbuf_set(eb, "cannot look up local user %s", v->local_part);
         return PRE_DEFER;
     }
-    if (pw == NULL)
+    if (pw == NULL) {
+        errbuf_set(eb, "check_local_user: no such user");
         return PRE_SKIP;
+    }
     j->a->home = v->home = pw->home;
     return PRE_RUN;
 }
@@ -257,30 +265,65 @@ static int special_local_part(const struct raddr *a, const struct router *r)
            && strcmp(r->drv->name, "lua") != 0;
 }
 
+/* Why a router does not apply before any option is evaluated, or NULL. */
+static const char *early_skip(const struct job *j, const struct router *r)
+{
+    const struct route_run *rr = j->top->rr;
+
+    if (rr->verify && !r->verify)
+        return "verify = false";
+    if (!rr->verify && r->verify_only)
+        return "verify_only";
+    if (j->a->kind != CHILD_ADDRESS)
+        return "not an address";
+    if (loops_back(j->a, r))
+        return "it redirected an identical ancestor";
+    if (special_local_part(j->a, r))
+        return "'%', '!' or '@' in the local part";
+    return NULL;
+}
+
 static enum pre preconditions(struct job *j, const struct router *r,
                               struct xvars *v, struct affix *af,
                               struct errbuf *eb)
 {
-    const struct route_run *rr = j->top->rr;
     struct pool *p = j->top->pool;
+    const char *why = early_skip(j, r);
     enum pre pr;
 
-    if ((rr->verify && !r->verify) || (!rr->verify && r->verify_only)
-        || j->a->kind != CHILD_ADDRESS || loops_back(j->a, r)
-        || special_local_part(j->a, r))
+    if (why != NULL) {
+        log_debug(DBG_ROUTE, "%s: router %s skipped: %s", j->a->address,
+                  r->name, why);
         return PRE_SKIP;
+    }
     af->lp = r->caseful_local_part ? j->a->local_part
                                    : lowercase(p, j->a->local_part);
     af->prefix = af->suffix = NULL;
-    if (!strip_affixes(p, r, af))
+    if (!strip_affixes(p, r, af)) {
+        log_debug(DBG_ROUTE, "%s: router %s skipped: no local part prefix or "
+                  "suffix matched", j->a->address, r->name);
         return PRE_SKIP;
+    }
     fill_vars(j, r, af, v);
     if ((pr = check_lists(j, r, v, eb)) != PRE_RUN
         || (pr = check_local_user(j, r, v, eb)) != PRE_RUN
         || (pr = check_senders(j, r, eb)) != PRE_RUN
-        || (pr = check_condition(j, r, v, eb)) != PRE_RUN)
+        || (pr = check_condition(j, r, v, eb)) != PRE_RUN) {
+        if (pr == PRE_SKIP)
+            log_debug(DBG_ROUTE, "%s: router %s skipped: %s",
+                      j->a->address, r->name, eb->msg);
         return pr;
+    }
     return eval_address_data(j, r, v, eb);
+}
+
+static const char *verdict_name(enum route_verdict v)
+{
+    static const char *const names[] = { "accept", "pass", "decline",
+                                          "fail", "defer", "redirect",
+                                          "needs DNS" };
+
+    return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 
 struct want_ctx {
@@ -330,6 +373,10 @@ static int run_router(struct job *j, struct router *r)
     struct route_req req = { rr->conf, j->a, rr->dns, j->top->pool,
                              rr->sender, rr->client_ip, rr->verify, &v };
     enum route_verdict vd = r->drv->route(r, &req, &res);
+
+    log_debug(DBG_ROUTE, "%s: router %s (%s): %s%s%s", j->a->address,
+              r->name, r->drv->name, verdict_name(vd),
+              res.message ? ": " : "", res.message ? res.message : "");
     if (vd == RV_ACCEPT) {
         j->a->prefix = af.prefix;
         j->a->suffix = af.suffix;

@@ -1,0 +1,1 @@
+transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
