@@ -12,7 +12,7 @@ PKGS      := lua5.4 libcares openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 GDBM_LIBS := $(shell pkg-config --libs gdbm 2>/dev/null || echo -lgdbm)
-LIBS      := $(PKG_LIBS) $(GDBM_LIBS) -lcrypt -lm
+LIBS      := $(PKG_LIBS) $(GDBM_LIBS) -lcrypt -lm -pthread
 
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \

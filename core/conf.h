@@ -93,6 +93,33 @@ struct conf_main {
     long lua_memory_limit;
     long lua_instruction_limit;
     long redirect_max_depth;
+    /* the SMTP server */
+    long smtp_workers;
+    const char *tern_user;
+    const char *tern_group;
+    long smtp_accept_max;
+    long smtp_accept_max_per_host;
+    long smtp_accept_max_per_minute_per_host;
+    long smtp_receive_timeout;
+    long smtp_data_timeout;
+    long smtp_max_synprot_errors;
+    long smtp_max_unknown_commands;
+    long recipients_max;
+    long message_size_limit;
+    long header_size_limit;
+    long shutdown_timeout;
+    struct strlist tls_on_connect_ports;
+    const char *tls_certificate;
+    const char *tls_privatekey;
+    const char *tls_chain;
+    const char *tls_ciphers;
+    const char *tls_min_protocol;
+    struct mlist *tls_advertise_hosts;
+    struct mlist *auth_advertise_hosts;
+    const char *auth_passwords;
+    struct xval auth_check;
+    long auth_failure_max;
+    int queue_only;
 };
 
 /* A named list: domainlist, hostlist, addresslist, localpartlist. */

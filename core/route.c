@@ -172,9 +172,20 @@ int route_idle(const struct route_run *rr)
 static void job_dns_ready(void *arg)
 {
     struct job *j = arg;
+    struct route_run *rr = j->top->rr;
 
-    if (--j->waiting == 0)
-        job_queue(j->top->rr, j);
+    if (--j->waiting == 0) {
+        job_queue(rr, j);
+        if (rr->wakeup != NULL)
+            rr->wakeup(rr->wakeup_arg);
+    }
+}
+
+/* route_set_wakeup - see route.h */
+void route_set_wakeup(struct route_run *rr, void (*fn)(void *), void *arg)
+{
+    rr->wakeup = fn;
+    rr->wakeup_arg = arg;
 }
 
 /* Park j until every query it named is answered. */

@@ -66,6 +66,9 @@ struct route_top *route_add(struct route_run *rr, const char *text,
                             route_done_fn done, void *arg);
 /* route_step - route every runnable job as far as it goes */
 void route_step(struct route_run *rr);
+/* route_set_wakeup - call fn(arg) when a job becomes runnable again (a
+ * DNS answer arrived), so an event-driven caller knows to route_step */
+void route_set_wakeup(struct route_run *rr, void (*fn)(void *), void *arg);
 int route_idle(const struct route_run *rr);
 struct raddr *route_top_addr(const struct route_top *top);
 /* route_walk - call fn for every finished address of a top that is not

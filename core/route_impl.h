@@ -33,6 +33,8 @@ struct route_run {
     int verify;
     size_t ntops;
     struct job *head, *tail;    /* runnable jobs */
+    void (*wakeup)(void *);     /* a job became runnable (DNS answer) */
+    void *wakeup_arg;
 };
 
 void route_job_run(struct job *j);                  /* route_pre.c */

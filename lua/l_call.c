@@ -219,3 +219,29 @@ int lcall_route(struct lstate *ls, int fn, const struct xvars *v,
     lua_pop(L, 1);
     return rc;
 }
+
+/* lcall_check_password - call fn(user, password) under the budget */
+int lcall_check_password(struct lstate *ls, int fn, const char *user,
+                         const char *password, int *ok, struct errbuf *eb)
+{
+    lua_State *L = ls->L;
+    int rc;
+
+    lua_pushcfunction(L, traceback);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
+    lua_pushstring(L, user);
+    lua_pushstring(L, password);
+    lstate_arm(ls);
+    rc = lua_pcall(L, 2, 1, -4);
+    lstate_disarm(ls);
+    lua_remove(L, -2);
+    if (rc != LUA_OK) {
+        errbuf_set(eb, "error in auth_check: %s",
+                   lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        lua_pop(L, 1);
+        return LC_ERROR;
+    }
+    *ok = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return LC_OK;
+}

@@ -43,5 +43,8 @@ int lcall_truth(struct lstate *ls, int fn, const struct xvars *v, int *out,
                 struct errbuf *eb);
 int lcall_route(struct lstate *ls, int fn, const struct xvars *v,
                 struct pool *p, struct lroute *out, struct errbuf *eb);
+/* lcall_check_password - auth_check(user, password): *ok = its truth */
+int lcall_check_password(struct lstate *ls, int fn, const char *user,
+                         const char *password, int *ok, struct errbuf *eb);
 
 #endif

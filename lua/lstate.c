@@ -63,6 +63,21 @@ void lstate_arm(struct lstate *ls)
                                                        : ls->instr_limit));
 }
 
+/* lstate_arm_thread - a fresh budget for one resume of co */
+void lstate_arm_thread(struct lstate *ls, lua_State *co)
+{
+    if (ls->instr_limit > 0)
+        lua_sethook(co, budget_hook, LUA_MASKCOUNT,
+                    (int)(ls->instr_limit > 0x7fffffff ? 0x7fffffff
+                                                       : ls->instr_limit));
+}
+
+/* lstate_disarm_thread - no budget between resumes */
+void lstate_disarm_thread(lua_State *co)
+{
+    lua_sethook(co, NULL, 0, 0);
+}
+
 /* lstate_disarm - no budget outside calls */
 void lstate_disarm(struct lstate *ls)
 {
@@ -171,6 +186,7 @@ static void build_env(struct lstate *ls)
     l_conf_open(ls, env);
     l_lookup_open(ls, env);
     l_verbs_open(ls, env);
+    l_dns_open(ls, env);
     ls->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 

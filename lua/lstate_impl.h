@@ -36,5 +36,9 @@ void lstate_where(lua_State *L, int level, const char **file, int *line);
 void l_conf_open(struct lstate *ls, int env);      /* l_conf.c */
 void l_lookup_open(struct lstate *ls, int env);    /* l_lookup.c */
 void l_verbs_open(struct lstate *ls, int env);     /* l_verbs.c */
+void l_dns_open(struct lstate *ls, int env);       /* l_coro.c */
+/* the instruction budget of one resume of a coroutine */
+void lstate_arm_thread(struct lstate *ls, lua_State *co);
+void lstate_disarm_thread(lua_State *co);
 
 #endif

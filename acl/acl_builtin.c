@@ -1,0 +1,75 @@
+/*
+ * acl_builtin.c - the policy applied when no ACL is configured for a hook
+ *                 (DESIGN §7): never an open relay.
+ *
+ * PURPOSE: RCPT is accepted for local submission (no client host), for
+ * +local_domains and +relay_to_domains (local parts with '@', '%', '!',
+ * '/' or '|', or starting with '.', are refused there), for clients in
+ * +relay_from_hosts and for authenticated clients; everything else gets
+ * "550 5.7.1 relay not permitted". Every other hook accepts.
+ */
+#include <string.h>
+
+#include "acl/acl_impl.h"
+#include "core/mlist.h"
+
+static int listed(struct acl_check *chk, const struct mlist *l,
+                  const char *subject, enum acl_verdict *defer)
+{
+    struct errbuf eb;
+    struct match_ctx mc = { .conf = chk->req->conf, .eb = &eb,
+                            .host_name = chk->req->client_name };
+    enum match_result m;
+
+    if (l == NULL || subject == NULL)
+        return 0;
+    m = mlist_match(l, subject, &mc);
+    if (m == MATCH_DEFER)
+        *defer = ACL_DEFER;
+    return m == MATCH_YES;
+}
+
+static int restricted(const char *rcpt, const char *at)
+{
+    size_t n = (size_t)(at - rcpt);
+
+    return rcpt[0] == '.' || memchr(rcpt, '@', n) || memchr(rcpt, '%', n)
+           || memchr(rcpt, '!', n) || memchr(rcpt, '/', n)
+           || memchr(rcpt, '|', n);
+}
+
+static void builtin_rcpt(struct acl_check *chk)
+{
+    const struct acl_req *q = chk->req;
+    const struct conf_main *m = &q->conf->main;
+    const char *at = q->rcpt ? strrchr(q->rcpt, '@') : NULL;
+    enum acl_verdict defer = ACL_ACCEPT;
+
+    if (q->client_ip[0] == '\0' || q->auth_id != NULL
+        || listed(chk, m->relay_from_hosts, q->client_ip, &defer)) {
+        acl_finish(chk, ACL_ACCEPT, NULL);
+        return;
+    }
+    if (at != NULL && (listed(chk, m->local_domains, at + 1, &defer)
+                       || listed(chk, m->relay_to_domains, at + 1, &defer))) {
+        if (restricted(q->rcpt, at))
+            acl_finish(chk, ACL_DENY, "restricted characters in address");
+        else
+            acl_finish(chk, ACL_ACCEPT, NULL);
+        return;
+    }
+    if (defer == ACL_DEFER)
+        acl_finish(chk, ACL_DEFER, "temporary failure checking the relay "
+                   "policy");
+    else
+        acl_finish(chk, ACL_DENY, "relay not permitted");
+}
+
+/* acl_builtin - the default policy for chk's hook */
+void acl_builtin(struct acl_check *chk)
+{
+    if (strcmp(chk->req->hook, "rcpt") == 0)
+        builtin_rcpt(chk);
+    else
+        acl_finish(chk, ACL_ACCEPT, NULL);
+}

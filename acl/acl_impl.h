@@ -1,0 +1,66 @@
+/*
+ * acl_impl.h - private to the ACL engine (acl_run.c, acl_cond.c,
+ *              acl_verify.c, acl_builtin.c).
+ *
+ * A check walks the statements of one ACL. Each statement's conditions are
+ * evaluated in a fixed order; a condition answers yes, no, defer, or
+ * "pending" (it started something asynchronous and will call
+ * acl_cond_done later). Verbs act as in Exim: the first decisive verb
+ * ends the check; reaching the end denies.
+ */
+#ifndef TERN_ACL_IMPL_H
+#define TERN_ACL_IMPL_H
+
+#include "acl/acl.h"
+#include "core/base/pool.h"
+#include "core/base/strbuf.h"
+#include "core/conf.h"
+#include "core/policy.h"
+
+enum cond_result { C_NO = 0, C_YES = 1, C_DEFER = -1, C_PENDING = -2 };
+
+struct acl_check {
+    struct acl_req *req;
+    acl_done_fn done;
+    void *arg;
+    const struct acl_def *def;      /* NULL: the built-in policy */
+    size_t stmt;                    /* statement being evaluated */
+    int cond;                       /* next condition of the statement */
+    struct pool *pool;
+    struct acl_result res;
+    struct strbuf headers;          /* add_header results */
+    const char *cond_msg;           /* why the last condition failed */
+    struct ev_timer *timer;         /* delay, or the final callback */
+    void *async;                    /* a pending condition's state */
+    void (*async_cancel)(void *async);
+    int finished;
+};
+
+/* acl_cond.c: evaluate condition number *idx of statement f, advancing
+ * *idx; returns C_YES when all are true, C_NO/C_DEFER at the first that
+ * is not, or C_PENDING */
+enum cond_result acl_conditions(struct acl_check *chk,
+                                const struct acl_fields *f, int *idx);
+/* a pending condition finished */
+void acl_cond_done(struct acl_check *chk, enum cond_result r);
+
+/* acl_verify.c: verify = recipient/sender/helo/header_syntax/
+ * reverse_host_lookup, and dnslists */
+enum cond_result acl_verify(struct acl_check *chk, const char *what);
+enum cond_result acl_dnslists(struct acl_check *chk,
+                              const struct strlist *zones);
+
+/* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
+void acl_run_function(struct acl_check *chk);
+enum cond_result acl_lua_condition(struct acl_check *chk, int fn);
+
+/* acl_builtin.c: the policy when no ACL is configured for the hook */
+void acl_builtin(struct acl_check *chk);
+
+/* acl_run.c */
+void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg);
+void acl_trace(struct acl_check *chk, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *acl_expand(struct acl_check *chk, const struct xval *x);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * acl_lua.c - Lua functions in ACLs: acl "rcpt" (function(s) ... end)
+ *             decides the whole hook; condition = function(s) ... end is
+ *             one condition. Both run as coroutines (lua/lcoro.h), so a
+ *             dns.* call inside waits without blocking the worker.
+ *
+ * PURPOSE: map the function's result to the engine: an ACL function
+ * returns accept{}, deny{message=...}, defer{...}, discard{}, drop{} or
+ * the verb as a string (nil or false deny); a condition's truth is its
+ * first result. A script error defers (451), as a tempfail must.
+ */
+#include <string.h>
+
+#include "acl/acl_impl.h"
+#include "lua/lcoro.h"
+
+static void lco_cancel_cb(void *arg)
+{
+    lco_cancel(arg);
+}
+
+static void condition_done(int rc, const struct lco_result *res, void *arg)
+{
+    struct acl_check *chk = arg;
+
+    if (rc != 0) {
+        chk->cond_msg = pool_strdup(chk->pool, res->message);
+        acl_trace(chk, "condition function failed: %s", res->message);
+        acl_cond_done(chk, C_DEFER);
+        return;
+    }
+    acl_cond_done(chk, res->truthy ? C_YES : C_NO);
+}
+
+/* acl_lua_condition - condition = a Lua function */
+enum cond_result acl_lua_condition(struct acl_check *chk, int fn)
+{
+    struct acl_req *q = chk->req;
+
+    chk->async = lco_start(q->conf->lua, fn, q, q->ev, q->dns,
+                           condition_done, chk);
+    chk->async_cancel = lco_cancel_cb;
+    return C_PENDING;
+}
+
+static enum acl_verdict verdict_of(const char *verb, int truthy)
+{
+    static const struct { const char *verb; enum acl_verdict v; } map[] = {
+        { "accept", ACL_ACCEPT }, { "deny", ACL_DENY }, { "defer", ACL_DEFER },
+        { "discard", ACL_DISCARD }, { "drop", ACL_DROP } };
+
+    if (verb == NULL)
+        return truthy ? ACL_ACCEPT : ACL_DENY;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].verb, verb) == 0)
+            return map[i].v;
+    return ACL_DEFER;
+}
+
+static void function_done(int rc, const struct lco_result *res, void *arg)
+{
+    struct acl_check *chk = arg;
+    enum acl_verdict v;
+
+    chk->async = NULL;
+    chk->async_cancel = NULL;
+    if (rc != 0) {
+        acl_trace(chk, "ACL function failed: %s", res->message);
+        chk->res.log_message = pool_strdup(chk->pool, res->message);
+        acl_finish(chk, ACL_DEFER, NULL);
+        return;
+    }
+    v = verdict_of(res->verb, res->truthy);
+    chk->res.code = res->code;
+    if (res->log_message)
+        chk->res.log_message = pool_strdup(chk->pool, res->log_message);
+    acl_finish(chk, v, res->message ? pool_strdup(chk->pool, res->message)
+                                    : v == ACL_DEFER && res->verb
+                                      && strcmp(res->verb, "defer") != 0
+                                    ? "ACL function returned an unknown verb"
+                                    : NULL);
+}
+
+/* acl_run_function - the whole ACL is a Lua function */
+void acl_run_function(struct acl_check *chk)
+{
+    struct acl_req *q = chk->req;
+
+    chk->async = lco_start(q->conf->lua, chk->def->fn, q, q->ev, q->dns,
+                           function_done, chk);
+    chk->async_cancel = lco_cancel_cb;
+}

@@ -1,0 +1,303 @@
+/*
+ * acl_run.c - the ACL engine: statements, verbs and modifiers
+ *             (DESIGN §7), asynchronous from end to end.
+ *
+ * PURPOSE: acl_check() starts at the first statement of the hook's ACL.
+ * A statement whose conditions all hold applies its modifiers and its
+ * verb: accept, deny, defer, discard and drop end the check; require ends
+ * it with deny when a condition fails; warn goes on. Reaching the end is
+ * a deny, as in Exim. The result is always delivered from a 0 ms timer,
+ * so the caller's callback never runs inside acl_check().
+ * INTERFACE: acl_check, acl_cancel, acl_vars_free (core/policy.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl/acl_impl.h"
+#include "core/base/ev.h"
+#include "core/base/xalloc.h"
+#include "core/expand.h"
+#include "core/logfile.h"
+#include "lua/lcall.h"
+
+static void run_statements(struct acl_check *chk);
+
+/* acl_trace - -bh: say what the ACL did, on stderr */
+void acl_trace(struct acl_check *chk, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!chk->req->trace)
+        return;
+    fprintf(stderr, ">>> ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void deliver_cb(void *arg)
+{
+    struct acl_check *chk = arg;
+
+    chk->timer = NULL;
+    chk->done(&chk->res, chk->arg);
+    sb_free(&chk->headers);
+    pool_free(chk->pool);
+    free(chk);
+}
+
+/* acl_finish - the verdict; delivered from the loop */
+void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
+{
+    static const char *const names[] = { "accept", "deny", "defer",
+                                         "discard", "drop" };
+
+    chk->finished = 1;
+    chk->res.verdict = v;
+    if (msg != NULL && chk->res.message == NULL)
+        chk->res.message = msg;
+    if (sb_len(&chk->headers) > 0)
+        chk->res.add_headers = &chk->headers;
+    acl_trace(chk, "%s ACL returned %s%s%s", chk->req->hook, names[v],
+              chk->res.message ? ": " : "",
+              chk->res.message ? chk->res.message : "");
+    chk->timer = ev_timer_add(chk->req->ev, 0, deliver_cb, chk);
+}
+
+/* acl_expand - a message/log_message value for this check */
+const char *acl_expand(struct acl_check *chk, const struct xval *x)
+{
+    struct xvars v = { 0 };
+    struct errbuf eb;
+    const char *out = NULL;
+
+    if (!xval_set(x))
+        return NULL;
+    v.sender_address = chk->req->sender;
+    v.sender_host_address = chk->req->client_ip;
+    v.address = chk->req->rcpt;
+    v.primary_hostname = chk->req->conf->main.primary_hostname;
+    if (x->fn >= 0) {
+        if (lcall_value(chk->req->conf->lua, x->fn, &v, chk->pool, &out, &eb)
+            != LC_OK)
+            return pool_strdup(chk->pool, eb.msg);
+        return out;
+    }
+    if (expand_string(x->str, &v, chk->pool, &out, &eb) != 0)
+        return pool_strdup(chk->pool, eb.msg);
+    return out;
+}
+
+static void set_var(struct acl_vars *v, const char *name, size_t nlen,
+                    const char *value)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strlen(v->names[i]) == nlen
+            && strncmp(v->names[i], name, nlen) == 0) {
+            free(v->values[i]);
+            v->values[i] = xstrdup(value);
+            return;
+        }
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 4;
+        v->names = xreallocarray(v->names, v->cap, sizeof(char *));
+        v->values = xreallocarray(v->values, v->cap, sizeof(char *));
+    }
+    v->names[v->n] = xstrndup(name, nlen);
+    v->values[v->n++] = xstrdup(value);
+}
+
+/* The modifiers of a statement whose conditions held. */
+static void modifiers(struct acl_check *chk, const struct acl_fields *f)
+{
+    for (size_t i = 0; i < f->add_header.n; i++) {
+        const char *h = f->add_header.v[i];
+        for (; *h; h++)                 /* no CR/LF smuggled in */
+            sb_putc(&chk->headers, *h == '\r' || *h == '\n' ? ' ' : *h);
+        sb_puts(&chk->headers, "\r\n");
+    }
+    for (size_t i = 0; i < f->set.n; i++) {
+        const char *eq = strchr(f->set.v[i], '=');
+        size_t nlen = (size_t)(eq - f->set.v[i]);
+        while (nlen > 0 && f->set.v[i][nlen - 1] == ' ')
+            nlen--;
+        set_var(strncmp(f->set.v[i], "acl_c", 5) == 0 ? chk->req->conn_vars
+                                                     : chk->req->msg_vars,
+                f->set.v[i], nlen, eq + 1 + strspn(eq + 1, " "));
+    }
+    for (size_t i = 0; i < f->control.n; i++) {
+        const char *c = f->control.v[i];
+        chk->req->submission |= strcmp(c, "submission") == 0;
+        chk->req->queue_only |= strcmp(c, "queue_only") == 0;
+        chk->req->freeze |= strcmp(c, "freeze") == 0;
+    }
+}
+
+static void log_warn_message(struct acl_check *chk, const struct acl_fields *f)
+{
+    const char *lm = acl_expand(chk, &f->log_message);
+
+    if (lm != NULL)
+        log_main("H=[%s] Warning: %s", chk->req->client_ip, lm);
+}
+
+enum { V_ACCEPT, V_DENY, V_DEFER, V_DISCARD, V_DROP, V_REQUIRE, V_WARN };
+
+static int verb_code(const char *verb)
+{
+    static const char *const verbs[] = { "accept", "deny", "defer",
+                                         "discard", "drop", "require",
+                                         "warn" };
+
+    for (int i = 0; i < 7; i++)
+        if (strcmp(verbs[i], verb) == 0)
+            return i;
+    return V_DENY;
+}
+
+static const enum acl_verdict verdict_of[] = {
+    [V_ACCEPT] = ACL_ACCEPT, [V_DENY] = ACL_DENY, [V_DEFER] = ACL_DEFER,
+    [V_DISCARD] = ACL_DISCARD, [V_DROP] = ACL_DROP };
+
+static void delay_done(void *arg)
+{
+    struct acl_check *chk = arg;
+
+    chk->timer = NULL;
+    run_statements(chk);
+}
+
+/* Act on statement st whose conditions gave r; 1 = go on to the next */
+static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
+                      enum cond_result r)
+{
+    const struct acl_fields *f = st->fields;
+    int v = verb_code(st->verb);
+
+    acl_trace(chk, "%s (%s:%d): conditions %s", st->verb, st->origin.file,
+              st->origin.line, r == C_YES ? "true" : r == C_NO ? "false"
+                                                                : "deferred");
+    if (r == C_DEFER) {
+        acl_finish(chk, ACL_DEFER, chk->cond_msg);
+        return 0;
+    }
+    if (v == V_REQUIRE) {
+        if (r == C_YES)
+            return 1;
+        chk->res.log_message = acl_expand(chk, &f->log_message);
+        acl_finish(chk, ACL_DENY, acl_expand(chk, &f->message)
+                   ? acl_expand(chk, &f->message) : chk->cond_msg);
+        return 0;
+    }
+    if (r == C_NO)
+        return 1;
+    modifiers(chk, f);
+    if (v == V_WARN) {
+        log_warn_message(chk, f);
+        return 1;
+    }
+    chk->res.log_message = acl_expand(chk, &f->log_message);
+    acl_finish(chk, verdict_of[v], acl_expand(chk, &f->message));
+    return 0;
+}
+
+static void run_statements(struct acl_check *chk)
+{
+    const struct acl_def *d = chk->def;
+
+    while (!chk->finished && chk->stmt < d->n) {
+        const struct acl_stmt *st = &d->stmts[chk->stmt];
+        const struct acl_fields *f = st->fields;
+        enum cond_result r = acl_conditions(chk, f, &chk->cond);
+        if (r == C_PENDING)
+            return;
+        if (r == C_YES && f->delay > 0 && chk->cond >= 0) {
+            chk->cond = -1;             /* delay once, then decide */
+            chk->timer = ev_timer_add(chk->req->ev,
+                                      (uint64_t)f->delay * 1000, delay_done,
+                                      chk);
+            return;
+        }
+        int next = apply_verb(chk, st, r);
+        chk->cond = 0;
+        if (!next)
+            return;
+        chk->stmt++;
+    }
+    if (!chk->finished)
+        acl_finish(chk, ACL_DENY, NULL);    /* the implicit deny at the end */
+}
+
+/* acl_cond_done - a pending condition answered */
+void acl_cond_done(struct acl_check *chk, enum cond_result r)
+{
+    chk->async = NULL;
+    chk->async_cancel = NULL;
+    if (r != C_YES) {
+        const struct acl_stmt *st = &chk->def->stmts[chk->stmt];
+        chk->cond = 0;
+        if (apply_verb(chk, st, r)) {
+            chk->stmt++;
+            run_statements(chk);
+        }
+        return;
+    }
+    run_statements(chk);
+}
+
+static const struct acl_def *find_acl(const struct conf *c, const char *hook)
+{
+    for (size_t i = 0; i < c->nacls; i++)
+        if (strcmp(c->acls[i]->hook, hook) == 0)
+            return c->acls[i];
+    return NULL;
+}
+
+/* acl_check - start the check of req->hook */
+struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
+                            void *arg)
+{
+    struct acl_check *chk = xcalloc(1, sizeof(*chk));
+
+    chk->req = req;
+    chk->done = done;
+    chk->arg = arg;
+    chk->pool = pool_new();
+    sb_init(&chk->headers);
+    chk->def = find_acl(req->conf, req->hook);
+    if (chk->def == NULL)
+        acl_builtin(chk);
+    else if (chk->def->fn >= 0)
+        acl_run_function(chk);
+    else
+        run_statements(chk);
+    return chk;
+}
+
+/* acl_cancel - the session is gone: no callback (NULL ok) */
+void acl_cancel(struct acl_check *chk)
+{
+    if (chk == NULL)
+        return;
+    if (chk->async_cancel != NULL)
+        chk->async_cancel(chk->async);
+    ev_timer_cancel(chk->req->ev, chk->timer);
+    sb_free(&chk->headers);
+    pool_free(chk->pool);
+    free(chk);
+}
+
+/* acl_vars_free - release acl_c/acl_m variables (the struct stays) */
+void acl_vars_free(struct acl_vars *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->names[i]);
+        free(v->values[i]);
+    }
+    free(v->names);
+    free(v->values);
+    memset(v, 0, sizeof(*v));
+}

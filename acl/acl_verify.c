@@ -1,0 +1,369 @@
+/*
+ * acl_verify.c - the conditions that need the network: verify =
+ *                recipient | sender | helo | reverse_host_lookup, verify =
+ *                header_syntax, and dnslists.
+ *
+ * PURPOSE: recipient and sender verification run the real router chain
+ * (verify mode: verify_only routers included, verify = false ones
+ * skipped) on the event loop with a fresh DNS cache; helo, reverse lookup
+ * and DNS lists ask the resolver directly. All of them answer through
+ * acl_cond_done; a temporary failure is C_DEFER (451), never "no".
+ * SECURITY: DNS answers are compared, never trusted as text in replies.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acl/acl_impl.h"
+#include "core/address.h"
+#include "core/base/ev.h"
+#include "core/base/xalloc.h"
+#include "core/dns.h"
+#include "core/header.h"
+#include "core/route.h"
+
+/* ---- routing: verify = recipient / sender ---- */
+
+struct vroute {
+    struct acl_check *chk;
+    struct dns_cache *cache;
+    struct route_run *rr;
+    struct route_top *top;
+    struct ev_timer *timer;
+    int finished;
+};
+
+static void vroute_free(void *arg)
+{
+    struct vroute *v = arg;
+
+    ev_timer_cancel(v->chk->req->ev, v->timer);
+    route_top_release(v->top);
+    route_run_free(v->rr);
+    dns_cache_free(v->cache);
+    free(v);
+}
+
+struct verdict_scan {
+    int failed, deferred;
+    const char *msg;
+};
+
+static void scan_leaf(struct raddr *a, void *arg)
+{
+    struct verdict_scan *sc = arg;
+
+    if (a->state == RA_FAILED && !sc->failed++)
+        sc->msg = a->message;
+    if (a->state == RA_DEFERRED && !sc->deferred++ && !sc->failed)
+        sc->msg = a->message;
+}
+
+static void vroute_step(void *arg)
+{
+    struct vroute *v = arg;
+    struct acl_check *chk = v->chk;
+    struct verdict_scan sc = { 0, 0, NULL };
+
+    v->timer = NULL;
+    route_step(v->rr);
+    if (!v->finished)
+        return;
+    route_walk(v->top, scan_leaf, &sc);
+    if (sc.msg != NULL)
+        chk->cond_msg = pool_strdup(chk->pool, sc.msg);
+    vroute_free(v);
+    acl_cond_done(chk, sc.failed ? C_NO : sc.deferred ? C_DEFER : C_YES);
+}
+
+static void vroute_wake(void *arg)
+{
+    struct vroute *v = arg;
+
+    if (v->timer == NULL)
+        v->timer = ev_timer_add(v->chk->req->ev, 0, vroute_step, v);
+}
+
+static void vroute_done(struct route_top *top, void *arg)
+{
+    (void)top;
+    ((struct vroute *)arg)->finished = 1;
+    vroute_wake(arg);
+}
+
+static enum cond_result verify_route(struct acl_check *chk, const char *addr)
+{
+    struct acl_req *q = chk->req;
+    struct vroute *v = xcalloc(1, sizeof(*v));
+
+    v->chk = chk;
+    v->cache = dns_cache_new(q->dns);
+    v->rr = route_run_new(q->conf, v->cache, q->sender, q->client_ip, 1);
+    route_set_wakeup(v->rr, vroute_wake, v);
+    v->top = route_add(v->rr, addr, vroute_done, v);
+    vroute_wake(v);
+    chk->async = v;
+    chk->async_cancel = vroute_free;
+    return C_PENDING;
+}
+
+/* ---- DNS: helo, reverse_host_lookup, dnslists ---- */
+
+struct vdns {
+    struct acl_check *chk;      /* NULL once cancelled */
+    int outstanding;
+    int found;                  /* helo/reverse: address matched; lists */
+    int tempfail;
+    char names[4][256];         /* reverse lookup: PTR names to check */
+    int nnames;
+    const char *kind;
+};
+
+static void vdns_cancel(void *arg)
+{
+    ((struct vdns *)arg)->chk = NULL;     /* callbacks still arrive */
+}
+
+static void vdns_answered(struct vdns *v)
+{
+    struct acl_check *chk = v->chk;
+
+    if (--v->outstanding > 0)
+        return;
+    if (chk == NULL) {
+        free(v);
+        return;
+    }
+    if (!v->found && v->tempfail)
+        chk->cond_msg = pool_printf(chk->pool, "DNS lookup for %s failed "
+                                    "temporarily", v->kind);
+    else if (!v->found)
+        chk->cond_msg = pool_printf(chk->pool, "%s verification failed",
+                                    v->kind);
+    enum cond_result r = v->found ? C_YES : v->tempfail ? C_DEFER : C_NO;
+    free(v);
+    acl_cond_done(chk, r);
+}
+
+static int same_ip(const char *a, const char *b)
+{
+    unsigned char x[16], y[16];
+    int fa = strchr(a, ':') ? AF_INET6 : AF_INET;
+    int fb = strchr(b, ':') ? AF_INET6 : AF_INET;
+
+    return fa == fb && inet_pton(fa, a, x) == 1 && inet_pton(fb, b, y) == 1
+           && memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
+static void addr_cb(const struct dns_answer *ans, void *arg)
+{
+    struct vdns *v = arg;
+
+    if (v->chk != NULL) {
+        for (size_t i = 0; ans->status == DNS_OK && i < ans->n; i++)
+            v->found |= same_ip(ans->rr[i].data, v->chk->req->client_ip);
+        v->tempfail |= ans->status == DNS_TEMPFAIL;
+    }
+    vdns_answered(v);
+}
+
+static void ask_addresses(struct vdns *v, const char *name)
+{
+    v->outstanding += 2;
+    dns_query(v->chk->req->dns, DNS_T_A, name, addr_cb, v);
+    dns_query(v->chk->req->dns, DNS_T_AAAA, name, addr_cb, v);
+}
+
+static enum cond_result start_vdns(struct acl_check *chk, struct vdns *v)
+{
+    chk->async = v;
+    chk->async_cancel = vdns_cancel;
+    return C_PENDING;
+}
+
+static enum cond_result verify_helo(struct acl_check *chk)
+{
+    const char *helo = chk->req->helo;
+    size_t n = helo ? strlen(helo) : 0;
+    struct vdns *v;
+
+    if (chk->req->client_ip[0] == '\0')
+        return C_YES;                   /* local submission */
+    if (n > 2 && helo[0] == '[') {
+        char ip[64];
+        snprintf(ip, sizeof(ip), "%.*s", (int)(n - 2), helo + 1);
+        const char *bare = strncasecmp(ip, "ipv6:", 5) == 0 ? ip + 5 : ip;
+        return same_ip(bare, chk->req->client_ip) ? C_YES : C_NO;
+    }
+    if (n == 0 || chk->req->dns == NULL)
+        return C_NO;
+    v = xcalloc(1, sizeof(*v));
+    v->chk = chk;
+    v->kind = "HELO";
+    ask_addresses(v, helo);
+    return start_vdns(chk, v);
+}
+
+static void ptr_cb(const struct dns_answer *ans, void *arg)
+{
+    struct vdns *v = arg;
+
+    if (v->chk != NULL && ans->status == DNS_OK) {
+        for (size_t i = 0; i < ans->n && i < 4; i++) {
+            snprintf(v->names[v->nnames++], sizeof(v->names[0]), "%s",
+                     ans->rr[i].data);
+            ask_addresses(v, ans->rr[i].data);
+        }
+    } else if (v->chk != NULL) {
+        v->tempfail |= ans->status == DNS_TEMPFAIL;
+    }
+    vdns_answered(v);
+}
+
+static enum cond_result verify_reverse(struct acl_check *chk)
+{
+    struct vdns *v;
+
+    if (chk->req->client_ip[0] == '\0')
+        return C_YES;
+    if (chk->req->dns == NULL)
+        return C_DEFER;
+    v = xcalloc(1, sizeof(*v));
+    v->chk = chk;
+    v->kind = "reverse host lookup";
+    v->outstanding = 1;
+    dns_query(chk->req->dns, DNS_T_PTR, chk->req->client_ip, ptr_cb, v);
+    return start_vdns(chk, v);
+}
+
+static void list_cb(const struct dns_answer *ans, void *arg)
+{
+    struct vdns *v = arg;
+
+    if (v->chk != NULL) {
+        v->found |= ans->status == DNS_OK && ans->n > 0;
+        v->tempfail |= ans->status == DNS_TEMPFAIL;
+    }
+    vdns_answered(v);
+}
+
+/* The DNSBL query name: 4.3.2.1.zone for 1.2.3.4 (IPv4 only). */
+static int dnsbl_name(const char *ip, const char *zone, char *out,
+                      size_t size)
+{
+    unsigned char b[4];
+
+    if (inet_pton(AF_INET, ip, b) != 1)
+        return -1;
+    return snprintf(out, size, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0],
+                    zone) < (int)size ? 0 : -1;
+}
+
+/* acl_dnslists - true if the client is listed in any of the zones */
+enum cond_result acl_dnslists(struct acl_check *chk,
+                              const struct strlist *zones)
+{
+    struct vdns *v;
+    char name[300];
+
+    if (chk->req->client_ip[0] == '\0' || chk->req->dns == NULL)
+        return C_NO;
+    v = xcalloc(1, sizeof(*v));
+    v->chk = chk;
+    v->kind = "dnslists";
+    for (size_t i = 0; i < zones->n; i++)
+        if (dnsbl_name(chk->req->client_ip, zones->v[i], name,
+                       sizeof(name)) == 0) {
+            v->outstanding++;
+            dns_query(chk->req->dns, DNS_T_A, name, list_cb, v);
+        }
+    if (v->outstanding == 0) {
+        free(v);
+        return C_NO;
+    }
+    return start_vdns(chk, v);
+}
+
+/* ---- header syntax ---- */
+
+static int address_list_ok(const char *v, size_t n)
+{
+    char item[600];
+    size_t start = 0;
+    int quoted = 0, angle = 0;
+
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? v[i] : ',';
+        quoted = c == '"' ? !quoted : quoted;
+        angle += !quoted && c == '<' ? 1 : !quoted && c == '>' ? -1 : 0;
+        if (quoted || angle > 0 || c != ',')
+            continue;
+        size_t len = i - start;
+        if (len >= sizeof(item))
+            return 0;
+        memcpy(item, v + start, len);
+        item[len] = '\0';
+        start = i + 1;
+        char *lt = strchr(item, '<'), *gt = strrchr(item, '>');
+        char *a = lt && gt > lt ? (*gt = '\0', lt + 1) : item;
+        a += strspn(a, " \t\r\n");
+        size_t al = strcspn(a, " \t\r\n");
+        struct addr_parsed ap;
+        const char *err;
+        if (al == 0 && lt == NULL && strchr(item, ':') == NULL
+            && strspn(item, " \t\r\n") == strlen(item))
+            continue;                   /* empty element */
+        if (strchr(item, ':') && lt == NULL)
+            continue;                   /* a group "name: ...;" */
+        if (addr_parse(a, al, ADDR_UTF8 | ADDR_ALLOW_NULL, &ap, &err) != 0)
+            return 0;
+    }
+    return !quoted && angle == 0;
+}
+
+static enum cond_result verify_header_syntax(struct acl_check *chk)
+{
+    static const char *const names[] = { "From", "Sender", "Reply-To", "To",
+                                         "Cc", "Bcc", NULL };
+    struct hdr_list hl = { 0 };
+    const char *why;
+    enum cond_result r = C_YES;
+
+    if (chk->req->data == NULL)
+        return C_YES;
+    if (hdr_parse(chk->req->data, chk->req->data_len, &hl, &why) != 0) {
+        chk->cond_msg = pool_printf(chk->pool, "header syntax: %s", why);
+        return C_NO;
+    }
+    for (size_t i = 0; i < hl.n && r == C_YES; i++)
+        for (int k = 0; names[k] != NULL; k++)
+            if (hl.f[i].name_len == strlen(names[k])
+                && strncasecmp(hl.f[i].name, names[k], hl.f[i].name_len) == 0
+                && !address_list_ok(hl.f[i].value, hl.f[i].value_len)) {
+                chk->cond_msg = pool_printf(chk->pool, "syntax error in "
+                                            "'%s:' header", names[k]);
+                r = C_NO;
+            }
+    hdr_list_free(&hl);
+    return r;
+}
+
+/* acl_verify - one verify kind ("recipient", "sender/callout", ...) */
+enum cond_result acl_verify(struct acl_check *chk, const char *what)
+{
+    size_t n = strcspn(what, "/=");
+    const struct acl_req *q = chk->req;
+
+    if (strncmp(what, "recipient", n) == 0 && n == 9)
+        return q->rcpt ? verify_route(chk, q->rcpt) : C_YES;
+    if (strncmp(what, "sender", n) == 0 && n == 6)
+        return q->sender && q->sender[0] ? verify_route(chk, q->sender)
+                                         : C_YES;
+    if (strncmp(what, "helo", n) == 0 && n == 4)
+        return verify_helo(chk);
+    if (strncmp(what, "reverse_host_lookup", n) == 0)
+        return verify_reverse(chk);
+    return verify_header_syntax(chk);
+}

@@ -1,0 +1,320 @@
+/*
+ * daemon.c - the master process of tern -bd.
+ *
+ * PURPOSE: bind the listening sockets, drop privileges (tern_user) when
+ * started as root, write the pid file, start smtp_workers workers (default:
+ * one per CPU) and keep them running: a worker that dies is logged and
+ * restarted (at most one restart a second per slot). SIGHUP reloads the
+ * configuration: a configuration that does not load is refused and
+ * logged, and the running workers keep the old one; a good one replaces
+ * the workers gracefully. SIGTERM stops: workers finish their sessions
+ * within shutdown_timeout, then the master removes the pid file and exits.
+ * SIGUSR1 reopens the log files (logrotate).
+ * SECURITY: sockets are bound before privileges are dropped; the spool is
+ * handed to the unprivileged user.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/ev.h"
+#include "core/base/strbuf.h"
+#include "core/conf.h"
+#include "core/daemon.h"
+#include "core/limits.h"
+#include "core/listen.h"
+#include "core/logfile.h"
+#include "core/worker.h"
+
+struct slot {
+    pid_t pid;
+    time_t started;
+    int retiring;               /* told to stop (reload, shutdown) */
+};
+
+struct master {
+    const struct daemon_opts *o;
+    struct conf *conf;
+    struct listeners ls;
+    struct limits *lim;
+    struct ev *ev;
+    int nworkers;
+    struct slot slots[LIMITS_MAX_WORKERS];
+    struct slot old[LIMITS_MAX_WORKERS];    /* retiring after a reload */
+    int stopping;
+    char pidfile[1024];
+};
+
+static int worker_count(const struct conf *c)
+{
+    long n = c->main.smtp_workers > 0 ? c->main.smtp_workers
+                                      : sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > LIMITS_MAX_WORKERS ? LIMITS_MAX_WORKERS : (int)n;
+}
+
+static void spawn(struct master *m, int i)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        log_panic("cannot fork worker %d: %s", i, strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        ev_free(m->ev);             /* the worker builds its own loop */
+        worker_main(m->conf, &m->ls, m->lim, i);
+    }
+    m->slots[i].pid = pid;
+    m->slots[i].started = time(NULL);
+    m->slots[i].retiring = 0;
+}
+
+static void respawn_cb(void *arg);
+
+struct respawn {
+    struct master *m;
+    int i;
+};
+
+static void worker_died(struct master *m, int i, int status)
+{
+    char how[64];
+
+    limits_worker_gone(m->lim, i);
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof(how), "exited with status %d",
+                 WEXITSTATUS(status));
+    m->slots[i].pid = 0;
+    if (m->stopping)
+        return;
+    log_main("SMTP worker %d %s; restarting it", i, how);
+    if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+        log_panic("SMTP worker %d %s", i, how);
+    if (time(NULL) - m->slots[i].started < 1) {
+        static struct respawn r[LIMITS_MAX_WORKERS];
+        r[i] = (struct respawn){ m, i };
+        ev_timer_add(m->ev, 1000, respawn_cb, &r[i]);
+        return;
+    }
+    spawn(m, i);
+}
+
+static void respawn_cb(void *arg)
+{
+    struct respawn *r = arg;
+
+    if (!r->m->stopping && r->m->slots[r->i].pid == 0)
+        spawn(r->m, r->i);
+}
+
+static void reap(struct master *m)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
+            if (m->old[i].pid == pid) {
+                m->old[i].pid = 0;      /* a retired worker finished */
+                return;
+            }
+            if (m->slots[i].pid == pid) {
+                worker_died(m, i, status);
+                break;
+            }
+        }
+    }
+}
+
+static void reload(struct master *m)
+{
+    struct errbuf eb;
+    struct conf *c = conf_load(m->o->conf_dir, &eb);
+
+    logfile_reopen();
+    if (c == NULL) {
+        log_main("SIGHUP: configuration reload refused, old configuration "
+                 "kept: %s", eb.msg);
+        log_panic("configuration reload refused: %s", eb.msg);
+        return;
+    }
+    log_main("SIGHUP: configuration reloaded from %s", m->o->conf_dir);
+    for (int i = 0; i < m->nworkers; i++) {
+        if (m->slots[i].pid > 0) {
+            kill(m->slots[i].pid, SIGTERM);
+            m->old[i] = m->slots[i];
+        }
+        limits_worker_gone(m->lim, i);  /* new workers count afresh */
+    }
+    conf_free(m->conf);
+    m->conf = c;
+    m->nworkers = worker_count(c);
+    for (int i = 0; i < m->nworkers; i++)
+        spawn(m, i);
+}
+
+static void begin_stop(struct master *m)
+{
+    m->stopping = 1;
+    log_main("SIGTERM received: stopping");
+    for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
+        if (m->slots[i].pid > 0)
+            kill(m->slots[i].pid, SIGTERM);
+        if (m->old[i].pid > 0)
+            kill(m->old[i].pid, SIGTERM);
+    }
+}
+
+static void signal_cb(int fd, unsigned events, void *arg)
+{
+    struct master *m = arg;
+    struct signalfd_siginfo si;
+
+    (void)events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            reap(m);
+        else if (si.ssi_signo == SIGHUP && !m->stopping)
+            reload(m);
+        else if (si.ssi_signo == SIGUSR1)
+            logfile_reopen();
+        else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                 && !m->stopping)
+            begin_stop(m);
+    }
+}
+
+static int children_left(const struct master *m)
+{
+    for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
+        if (m->slots[i].pid > 0 || m->old[i].pid > 0)
+            return 1;
+    return 0;
+}
+
+static int drop_privileges(const struct conf *c)
+{
+    const char *user = c->main.tern_user;
+    struct passwd *pw;
+
+    if (geteuid() != 0 || user == NULL)
+        return 0;
+    if ((pw = getpwnam(user)) == NULL) {
+        fprintf(stderr, "tern: tern_user \"%s\" does not exist\n", user);
+        return -1;
+    }
+    if (chown(c->main.spool_directory, pw->pw_uid, pw->pw_gid) != 0
+        || initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0
+        || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "tern: cannot become %s: %s\n", user,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pidfile(struct master *m)
+{
+    const char *p = m->conf->main.pid_file_path;
+    FILE *f;
+
+    snprintf(m->pidfile, sizeof(m->pidfile), "%s", p ? p : "");
+    if (p == NULL)
+        snprintf(m->pidfile, sizeof(m->pidfile), "%s/tern-daemon.pid",
+                 m->conf->main.spool_directory);
+    if ((f = fopen(m->pidfile, "w")) == NULL
+        || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "tern: cannot write pid file %s: %s\n", m->pidfile,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int go_background(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    return 0;
+}
+
+static int setup(struct master *m)
+{
+    struct errbuf eb;
+    sigset_t set;
+    int sfd;
+
+    mkdir(m->conf->main.spool_directory, 0750);
+    if (listen_open(m->conf, m->o->ports, &m->ls, &eb) != 0) {
+        fprintf(stderr, "tern: %s\n", eb.msg);
+        return -1;
+    }
+    if (drop_privileges(m->conf) != 0 || (!m->o->foreground
+                                          && go_background() != 0)
+        || write_pidfile(m) != 0 || (m->lim = limits_new()) == NULL)
+        return -1;
+    sigemptyset(&set);
+    for (int s = 0; s < 5; s++)
+        sigaddset(&set, (int[]){ SIGCHLD, SIGHUP, SIGTERM, SIGINT,
+                                 SIGUSR1 }[s]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    m->ev = ev_new();
+    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return sfd < 0 ? -1 : ev_io_set(m->ev, sfd, EV_READ, signal_cb, m);
+}
+
+/* daemon_run - the master loop; returns the exit status */
+int daemon_run(struct conf *c, const struct daemon_opts *o)
+{
+    struct master *m = calloc(1, sizeof(*m));
+    struct strbuf ports;
+
+    if (m == NULL)
+        return 71;
+    m->o = o;
+    m->conf = c;
+    if (setup(m) != 0)
+        return 71;
+    m->nworkers = worker_count(c);
+    sb_init(&ports);
+    for (size_t i = 0; i < m->ls.n; i++)
+        sb_printf(&ports, "%s[%s]:%d", i ? ", " : "", m->ls.v[i].addr,
+                  m->ls.v[i].port);
+    log_main("tern daemon started: pid=%d, %d workers, listening on %s",
+             (int)getpid(), m->nworkers, sb_str(&ports));
+    sb_free(&ports);
+    for (int i = 0; i < m->nworkers; i++)
+        spawn(m, i);
+    while (!(m->stopping && !children_left(m)))
+        ev_run_once(m->ev, -1);
+    unlink(m->pidfile);
+    log_main("tern daemon stopped");
+    return 0;
+}

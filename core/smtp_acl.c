@@ -1,0 +1,128 @@
+/*
+ * smtp_acl.c - the session's side of ACL checks: build the request from
+ *              what the session knows, wait for the verdict without
+ *              blocking, answer and log a refusal as Exim does.
+ *
+ * PURPOSE: every hook goes through sess_acl(): the session is busy (no
+ * more input is interpreted) until the ACL engine calls back; then the
+ * continuation runs and, unless it started another step, input resumes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/xalloc.h"
+#include "core/conf.h"
+#include "core/logfile.h"
+#include "core/smtp_sess.h"
+#include "core/smtp_tls.h"
+
+struct acl_call {
+    struct sess *s;
+    const char *hook;
+    void (*then)(struct sess *s, const struct acl_result *r);
+    struct acl_req req;
+};
+
+static void acl_cb(const struct acl_result *r, void *arg)
+{
+    struct acl_call *c = arg;
+    struct sess *s = c->s;
+
+    s->acl = NULL;
+    s->busy = 0;
+    c->then(s, r);
+    free(c);
+    if (!s->busy && !s->closed)
+        sess_resume(s);
+}
+
+static void fill_req(struct sess *s, struct acl_req *q, const char *hook,
+                     const char *rcpt)
+{
+    q->conf = s->srv->o.conf;
+    q->ev = s->srv->o.ev;
+    q->dns = s->srv->o.dns;
+    q->hook = hook;
+    q->client_ip = s->ip;
+    q->client_port = s->port;
+    q->client_name = s->name;
+    q->helo = s->helo;
+    q->sender = s->txn.sender;
+    q->rcpt = rcpt;
+    q->nrcpts = s->txn.nrcpt;
+    q->rcpts = (const char *const *)s->txn.rcpts;
+    q->auth_id = s->auth_id;
+    q->tls_cipher = s->tls ? stls_cipher(s) : NULL;
+    q->data = sb_str(&s->txn.msg);
+    q->data_len = sb_len(&s->txn.msg);
+    q->conn_vars = &s->conn_vars;
+    q->msg_vars = &s->txn.vars;
+    q->trace = s->srv->o.fake;
+}
+
+/* sess_acl - run the ACL of hook, then call then(s, result) */
+void sess_acl(struct sess *s, const char *hook, const char *rcpt,
+              void (*then)(struct sess *s, const struct acl_result *r))
+{
+    struct acl_call *c = xcalloc(1, sizeof(*c));
+
+    c->s = s;
+    c->hook = hook;
+    c->then = then;
+    fill_req(s, &c->req, hook, rcpt);
+    s->busy = 1;
+    s->acl = acl_check(&c->req, acl_cb, c);
+}
+
+static void log_refusal(struct sess *s, const char *what,
+                        const struct acl_result *r, const char *text)
+{
+    struct strbuf line;
+    const char *why = r->log_message ? r->log_message : text;
+
+    sb_init(&line);
+    sess_host_text(s, &line);
+    if (s->txn.sender != NULL && strcmp(what, "MAIL") != 0)
+        sb_printf(&line, " F=<%s>", s->txn.sender);
+    if (strcmp(what, "RCPT") == 0)
+        sb_printf(&line, " %s RCPT <%s>: ", r->verdict == ACL_DEFER
+                  ? "temporarily rejected" : "rejected",
+                  s->pending ? (const char *)s->pending : "");
+    else if (strcmp(what, "MAIL") == 0)
+        sb_printf(&line, " rejected MAIL <%s>: ",
+                  s->pending ? (const char *)s->pending : "");
+    else if (strcmp(what, "DATA") == 0)
+        sb_puts(&line, " rejected after DATA: ");
+    else
+        sb_printf(&line, " rejected %s: ", what);
+    logfile_escape(&line, why, strlen(why));
+    log_reject("%s", sb_str(&line));
+    if (strcmp(what, "DATA") == 0 && sb_len(&s->txn.msg) > 0)
+        log_reject("headers of the rejected message:\n%.*s",
+                   (int)(sb_len(&s->txn.msg) < 4096 ? sb_len(&s->txn.msg)
+                                                    : 4096),
+                   sb_str(&s->txn.msg));
+    sb_free(&line);
+}
+
+/* sess_acl_refused - answer a deny/defer/drop; 0 when the ACL accepted */
+int sess_acl_refused(struct sess *s, const struct acl_result *r,
+                     int dflt_code, const char *what)
+{
+    int deny = r->verdict == ACL_DENY || r->verdict == ACL_DROP;
+    int code = r->code ? r->code : deny ? dflt_code : 451;
+    const char *text = r->message ? r->message : deny
+                       ? "Administrative prohibition"
+                       : "Temporary local problem - please try later";
+
+    if (r->verdict == ACL_ACCEPT || r->verdict == ACL_DISCARD)
+        return 0;
+    sess_reply_multi(s, code, code >= 500 ? "5.7.1" : "4.7.1", text);
+    log_refusal(s, what, r, text);
+    if (r->verdict == ACL_DROP) {
+        if (code < 500)
+            sess_reply(s, 421, "4.7.0", "closing connection");
+        s->state = SS_CLOSING;
+    }
+    return 1;
+}

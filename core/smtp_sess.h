@@ -1,0 +1,127 @@
+/*
+ * smtp_sess.h - private to the SMTP server files (smtp_*.c): the session
+ *               and the server a worker runs.
+ *
+ * A session owns: a small input buffer (commands; DATA bytes pass through
+ * it in chunks), an output buffer (replies are batched while pipelined
+ * commands remain, flushed when input runs dry), the transaction
+ * (sender, recipients, message buffer) and at most one asynchronous
+ * operation at a time (an ACL check, a spool commit, a TLS handshake, an
+ * AUTH delay), during which no further input is interpreted.
+ */
+#ifndef TERN_SMTP_SESS_H
+#define TERN_SMTP_SESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/strbuf.h"
+#include "core/policy.h"
+#include "core/smtp_in.h"
+#include "core/smtp_parse.h"
+
+#define SESS_IN_MAX 8192        /* input buffer: commands, DATA chunks */
+
+enum sess_state {
+    SS_START,       /* connect ACL running */
+    SS_CMD,         /* reading commands */
+    SS_DATA,        /* reading DATA until CRLF.CRLF */
+    SS_BDAT,        /* reading a BDAT chunk */
+    SS_AUTH,        /* reading SASL responses */
+    SS_CLOSING,     /* flushing the last reply, then close */
+};
+
+struct smtp_server {
+    struct smtp_server_opts o;
+    unsigned nsessions;
+    int draining;
+    size_t buffered;            /* message bytes held by all sessions */
+    uint64_t next_id;           /* session ids, for stale callbacks */
+};
+
+struct sess_txn {
+    char *sender;               /* NULL: no MAIL yet; "" null sender */
+    size_t nrcpt, cap;
+    char **rcpts;
+    long size_hint;             /* SIZE= */
+    int body_8bit;
+    int smtputf8;
+    struct strbuf msg;          /* the message as received */
+    struct strbuf added;        /* headers added by ACLs */
+    struct acl_vars vars;       /* acl_m_* */
+    int discard;                /* an ACL said discard */
+    int queue_only;
+    int submission;
+    unsigned long long bdat_left;   /* bytes of the current chunk */
+    int bdat_last;
+    int bdat_failed;            /* a chunk error: refuse until RSET */
+};
+
+struct sess {
+    struct smtp_server *srv;
+    uint64_t id;
+    int fd_in, fd_out;          /* the same socket, or stdin/stdout */
+    struct tls_conn *tls;
+    enum sess_state state;
+    int busy;                   /* an asynchronous step is running */
+    int committing;             /* a spool commit will call back */
+    int closed;                 /* the connection is gone */
+    char in[SESS_IN_MAX];
+    size_t in_len;
+    struct strbuf out;
+    struct ev_timer *timer;     /* command / data timeout */
+    struct ev_timer *delay;     /* ACL delay, AUTH failure delay */
+    struct acl_check *acl;      /* running ACL check */
+    /* the client */
+    char ip[64];
+    int port;
+    int local_port;
+    char *name;                 /* verified reverse name, or NULL */
+    char *helo;
+    int esmtp;
+    char *auth_id;
+    int auth_failures;
+    int bad_commands;
+    int unknown_commands;
+    struct acl_vars conn_vars;  /* acl_c_* */
+    struct data_parser dp;
+    struct sess_txn txn;
+    void *sasl;                 /* SASL exchange in progress */
+    void *pending;              /* what an async step will act on */
+};
+
+/* smtp_io.c */
+void sess_reply(struct sess *s, int code, const char *status,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sess_reply_multi(struct sess *s, int code, const char *status,
+                      const char *text);
+void sess_flush(struct sess *s);
+void sess_close(struct sess *s, const char *why);
+void sess_resume(struct sess *s);
+void sess_commit_done(struct sess *s);
+void sess_arm_timeout(struct sess *s);
+const char *sess_host_text(const struct sess *s, struct strbuf *sb);
+
+/* smtp_cmd.c */
+void sess_command_line(struct sess *s, const char *line, size_t len);
+void sess_reset_txn(struct sess *s);
+void sess_greet(struct sess *s);
+
+/* smtp_msg.c */
+void sess_data_start(struct sess *s);
+size_t sess_data_input(struct sess *s, const char *p, size_t n);
+void sess_bdat_start(struct sess *s, const struct smtp_cmd *cmd);
+size_t sess_bdat_input(struct sess *s, const char *p, size_t n);
+
+/* smtp_auth.c */
+void sess_auth_start(struct sess *s, const struct smtp_cmd *cmd);
+void sess_auth_line(struct sess *s, const char *line, size_t len);
+int sess_auth_advertise(const struct sess *s);
+
+/* smtp_acl.c */
+void sess_acl(struct sess *s, const char *hook, const char *rcpt,
+              void (*then)(struct sess *s, const struct acl_result *r));
+int sess_acl_refused(struct sess *s, const struct acl_result *r,
+                     int dflt_code, const char *what);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * worker.c - an SMTP worker: accepts connections on the inherited
+ *            listening sockets and serves them on one event loop.
+ *
+ * PURPOSE: each accepted connection is checked against the shared limits
+ * (refused with 421 and a log line when over), then handed to
+ * smtp_session_start. SIGTERM: stop accepting, let sessions finish for at
+ * most shutdown_timeout, then exit. SIGUSR1/SIGHUP: reopen the logs. The
+ * worker dies with the master (PR_SET_PDEATHSIG), so a killed master
+ * leaves no orphan serving an old configuration.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/base/ev.h"
+#include "core/base/strbuf.h"
+#include "core/conf.h"
+#include "core/dns.h"
+#include "core/limits.h"
+#include "core/listen.h"
+#include "core/logfile.h"
+#include "core/smtp_in.h"
+#include "core/spool.h"
+#include "core/tls.h"
+#include "core/worker.h"
+
+struct worker {
+    struct conf *conf;
+    const struct listeners *ls;
+    struct limits *lim;
+    int index;
+    struct ev *ev;
+    struct smtp_server *srv;
+    int stopping;
+    int sigfd;
+};
+
+static void refuse(struct worker *w, int fd, const char *ip, const char *why)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "421 4.7.0 %s: %s\r\n",
+                     w->conf->main.primary_hostname, why);
+
+    if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        n = 0;
+    close(fd);
+    log_main("Connection from [%s] refused: %s", ip, why);
+    log_reject("Connection from [%s] refused: %s", ip, why);
+}
+
+static void ip_of(const struct sockaddr_storage *ss, char *ip, size_t size)
+{
+    const void *a = ss->ss_family == AF_INET
+                    ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                    : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+    if (inet_ntop(ss->ss_family, a, ip, (socklen_t)size) == NULL)
+        ip[0] = '\0';
+    if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.') != NULL)
+        memmove(ip, ip + 7, strlen(ip + 7) + 1);
+}
+
+static void accept_one(struct worker *w, const struct listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const char *why;
+    char ip[64];
+    int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    ip_of(&ss, ip, sizeof(ip));
+    if (limits_enter(w->lim, w->index, ip, &w->conf->main, &why) != 0) {
+        refuse(w, fd, ip, why);
+        return;
+    }
+    smtp_session_start(w->srv, fd, (struct sockaddr *)&ss, len, l->port,
+                       l->tls_on_connect);
+}
+
+static void accept_cb(int fd, unsigned events, void *arg)
+{
+    struct worker *w = arg;
+
+    (void)events;
+    for (size_t i = 0; i < w->ls->n; i++)
+        if (w->ls->v[i].fd == fd)
+            for (int k = 0; k < 64 && !w->stopping; k++)
+                accept_one(w, &w->ls->v[i]);
+}
+
+static void session_gone(const char *ip, void *arg)
+{
+    struct worker *w = arg;
+
+    limits_leave(w->lim, w->index, ip);
+}
+
+static void stop_listening(struct worker *w)
+{
+    w->stopping = 1;
+    for (size_t i = 0; i < w->ls->n; i++)
+        ev_io_del(w->ev, w->ls->v[i].fd);
+    smtp_server_drain(w->srv);
+}
+
+static void shutdown_cb(void *arg)
+{
+    struct worker *w = arg;
+
+    log_main("worker %d: %u session(s) still open at shutdown; closing",
+             w->index, smtp_server_count(w->srv));
+    exit(0);
+}
+
+static void signal_cb(int fd, unsigned events, void *arg)
+{
+    struct worker *w = arg;
+    struct signalfd_siginfo si;
+
+    (void)events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGTERM && !w->stopping) {
+            stop_listening(w);
+            ev_timer_add(w->ev, (uint64_t)w->conf->main.shutdown_timeout
+                         * 1000, shutdown_cb, w);
+        } else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGHUP) {
+            logfile_reopen();
+        }
+    }
+}
+
+static int setup_signals(struct worker *w)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    w->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return w->sigfd < 0 ? -1 : ev_io_set(w->ev, w->sigfd, EV_READ,
+                                         signal_cb, w);
+}
+
+static struct tls_ctx *server_tls(const struct conf *c)
+{
+    struct tls_config tc = { 0 };
+    struct errbuf eb;
+    struct tls_ctx *ctx;
+
+    if (c->main.tls_certificate == NULL)
+        return NULL;
+    tc.certificate = c->main.tls_certificate;
+    tc.privatekey = c->main.tls_privatekey ? c->main.tls_privatekey
+                                           : c->main.tls_certificate;
+    tc.chain = c->main.tls_chain;
+    tc.ciphers = c->main.tls_ciphers;
+    tc.min_protocol = c->main.tls_min_protocol;
+    ctx = tls_server_ctx_new(&tc, &eb);
+    if (ctx == NULL)
+        log_panic("TLS disabled: %s", eb.msg);
+    return ctx;
+}
+
+static void serve(struct worker *w)
+{
+    struct errbuf eb;
+    struct smtp_server_opts o = { 0 };
+    struct strbuf servers;
+
+    sb_init(&servers);
+    for (size_t i = 0; i < w->conf->main.dns_servers.n; i++)
+        sb_printf(&servers, "%s%s", i ? "," : "", w->conf->main.dns_servers.v[i]);
+    o.conf = w->conf;
+    o.ev = w->ev;
+    o.dns = dns_new(w->ev, sb_len(&servers) ? sb_str(&servers) : NULL,
+                    (unsigned)w->conf->main.dns_timeout * 1000,
+                    (unsigned)w->conf->main.dns_retry, &eb);
+    sb_free(&servers);
+    o.spool = spool_open(w->conf->main.spool_directory, w->ev, &eb);
+    if (o.spool == NULL) {
+        log_panic("worker %d: cannot open the spool: %s", w->index, eb.msg);
+        exit(75);
+    }
+    o.tls = server_tls(w->conf);
+    o.limits = w->lim;
+    o.on_close = session_gone;
+    o.on_close_arg = w;
+    w->srv = smtp_server_new(&o);
+}
+
+/* worker_main - serve until stopped */
+void worker_main(struct conf *c, const struct listeners *ls,
+                 struct limits *lim, int index)
+{
+    struct worker w = { c, ls, lim, index, NULL, NULL, 0, -1 };
+
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1)
+        exit(0);
+    w.ev = ev_new();
+    if (setup_signals(&w) != 0)
+        exit(71);
+    serve(&w);
+    for (size_t i = 0; i < ls->n; i++)
+        ev_io_set(w.ev, ls->v[i].fd, EV_READ, accept_cb, &w);
+    while (!(w.stopping && smtp_server_done(w.srv)))
+        ev_run_once(w.ev, -1);
+    exit(0);
+}
