@@ -5,11 +5,12 @@
 # user: prints the exact command to run. With --check: only reports.
 # Libraries: Lua 5.4, OpenSSL 3, c-ares, GDBM (the -dev packages), found
 # with pkg-config. Tests: dnsmasq-base (the binary, no system service),
-# python3, swaks, clang for the libFuzzer targets.
+# python3, swaks, clang for the libFuzzer targets, openssl (the command,
+# for test certificates).
 set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
-libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang"
+libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl"
 
 missing=""
 for p in $PKGS; do
