@@ -1,12 +1,12 @@
 /*
  * main.c - the tern command line (Exim- and sendmail-compatible, DESIGN §9).
  *
- * PURPOSE: parse options, load the configuration, run the mode asked for.
- * Modes available in this build: -bt, -bv (address testing), -bV, -bP.
- * The SMTP daemon, -bs, -bh, the queue commands and the sendmail
- * interface report that they are not available yet instead of pretending.
- * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; 64 usage error;
- * 78 configuration error; 70 internal error.
+ * PURPOSE: parse options, load the configuration, run the mode asked for:
+ * -bd/-bdf (daemon), -bs, -bh IP, -bt, -bv, -bV, -bP, and without a -b
+ * mode the sendmail interface (recipients as arguments or -t). The queue
+ * commands report that they are not available yet instead of pretending.
+ * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; sendmail's sysexits;
+ * 64 usage error; 78 configuration error; 70 internal error.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +17,10 @@
 #include "core/bt.h"
 #include "core/conf.h"
 #include "core/conf_print.h"
+#include "core/daemon.h"
+#include "core/logfile.h"
+#include "core/oneshot.h"
+#include "core/sendmail.h"
 #include "core/version.h"
 
 #ifndef TERN_CONF_DIR
@@ -26,7 +30,8 @@
 #define EX_USAGE 64
 #define EX_CONFIG 78
 
-enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_LATER, M_HELP, M_VERSION };
+enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_LATER, M_HELP, M_VERSION,
+            M_BD, M_BS, M_BH };
 
 struct cli {
     enum mode mode;
@@ -34,6 +39,11 @@ struct cli {
     const char *conf_dir;
     const char *sender;
     const char *client_ip;
+    const char *ports;          /* -oX */
+    const char *full_name;      /* -F */
+    int foreground;             /* -bdf */
+    int extract;                /* -t */
+    int no_dot;                 /* -i, -oi */
     char **args;
     int nargs;
 };
@@ -42,7 +52,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: tern [-C DIR] [-d[CLASSES]] MODE [ARGS]\n"
+"       tern [-f SENDER] [-F NAME] [-t] [-i] [RECIPIENT...] < message\n"
 "\n"
+"  -bd, -bdf        run the SMTP daemon (-bdf: in the foreground);\n"
+"                   -oX PORT[,PORT] overrides daemon_smtp_ports\n"
+"  -bs              one SMTP session on stdin/stdout (local submission)\n"
+"  -bh IP           a test SMTP session from IP on stdin/stdout: every ACL\n"
+"                   decision is shown on stderr, nothing is queued\n"
 "  -bt ADDRESS...   show how each address would be routed (stdin when none)\n"
 "  -bv ADDRESS...   verify addresses (routers with verify_only included)\n"
 "  -bV              check the configuration; print version and files read\n"
@@ -53,6 +69,8 @@ static void usage(FILE *out)
 "  -f SENDER        envelope sender for -bt/-bv conditions (\"<>\" for null)\n"
 "  -oMa IP          client address for -bt/-bv conditions\n"
 "  -d[CLASSES]      debug trace to stderr: all or route,dns,lua,lookup,conf\n"
+"  -t, -i/-oi, -F   sendmail: recipients from the headers, a lone dot does\n"
+"                   not end the message, the sender's full name\n"
 "  --help, --version\n"
 "\n"
 "Exit status of -bt/-bv: 0 all routed, 1 some deferred, 2 some failed;\n"
@@ -87,8 +105,7 @@ static int set_mode(struct cli *c, enum mode m, const char *flag)
 static int mode_flag(struct cli *c, const char *a)
 {
     static const char *const later[] = {
-        "-bd", "-bdf", "-bs", "-bh", "-bp", "-bpc", "-q", "-M", "-Mrm",
-        "-Mf", "-Mt", "-bm", "-t", NULL };
+        "-bp", "-bpc", "-q", "-M", "-Mrm", "-Mf", "-Mt", NULL };
 
     if (strcmp(a, "-bt") == 0)
         return set_mode(c, M_BT, a);
@@ -98,9 +115,25 @@ static int mode_flag(struct cli *c, const char *a)
         return set_mode(c, M_BVERSION, a);
     if (strcmp(a, "-bP") == 0)
         return set_mode(c, M_BP, a);
+    if (strcmp(a, "-bd") == 0 || strcmp(a, "-bdf") == 0) {
+        c->foreground = a[3] == 'f';
+        return set_mode(c, M_BD, a);
+    }
+    if (strcmp(a, "-bs") == 0)
+        return set_mode(c, M_BS, a);
+    if (a[1] == 'q' && c->mode == M_BD)
+        return 0;               /* -bd -q30m: queue runs arrive later */
     for (int i = 0; later[i] != NULL; i++)
         if (strcmp(a, later[i]) == 0 || (a[1] == 'q' && a[2] != '\0'))
             return set_mode(c, M_LATER, a);
+    if (strcmp(a, "-t") == 0)
+        return c->extract = 1, 0;
+    if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0)
+        return c->no_dot = 1, 0;
+    if (strncmp(a, "-od", 3) == 0 || strncmp(a, "-oe", 3) == 0
+        || strcmp(a, "-bm") == 0 || strcmp(a, "-v") == 0
+        || strcmp(a, "-U") == 0 || strcmp(a, "-om") == 0)
+        return 0;               /* sendmail options with no effect here */
     return -1;
 }
 
@@ -113,6 +146,16 @@ static int value_flag(struct cli *c, char **argv, int argc, int *i)
 
     if (strncmp(a, "-C", 2) == 0)
         slot = &c->conf_dir, n = 2;
+    else if (strncmp(a, "-oX", 3) == 0)
+        slot = &c->ports, n = 3;
+    else if (strncmp(a, "-bh", 3) == 0) {
+        if (c->mode != M_NONE)
+            return bad_usage("only one mode may be given (%s)", a);
+        c->mode = M_BH;
+        c->mode_flag = "-bh";
+        slot = &c->client_ip, n = 3;
+    } else if (strncmp(a, "-F", 2) == 0)
+        slot = &c->full_name, n = 2;
     else if (strncmp(a, "-oMa", 4) == 0)
         slot = &c->client_ip, n = 4;
     else if (strncmp(a, "-f", 2) == 0)
@@ -182,11 +225,49 @@ static const char *sender_address(struct conf *c, const char *s)
     return pool_printf(c->pool, "%s@%s", s, c->main.qualify_domain);
 }
 
+static int sendmail_mode(struct cli *cli, struct conf *c)
+{
+    struct sendmail_opts so = { cli->sender, cli->full_name, cli->extract,
+                                !cli->no_dot, cli->args, cli->nargs };
+
+    return sendmail_submit(c, &so);
+}
+
+static int daemon_mode(struct cli *cli, struct conf *c)
+{
+    struct daemon_opts d = { cli->conf_dir, cli->ports, cli->foreground };
+
+    return daemon_run(c, &d);
+}
+
+static int open_logs(struct conf *c)
+{
+    if (logfile_open(c->main.log_file_path, "tern") != 0) {
+        fprintf(stderr, "tern: cannot open the log files %s\n",
+                c->main.log_file_path);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_mode(struct cli *cli, struct conf *c)
 {
     struct bt_opts bo = { 0 };
 
+    if ((cli->mode == M_BD || cli->mode == M_BS || cli->mode == M_NONE)
+        && open_logs(c) != 0)
+        return 73;
     switch (cli->mode) {
+    case M_NONE:
+        return sendmail_mode(cli, c);
+    case M_BD:
+        return daemon_mode(cli, c);
+    case M_BS:
+        return oneshot_smtp(c, NULL, 0);
+    case M_BH:
+        if (cli->client_ip == NULL || cli->client_ip[0] == '\0')
+            return bad_usage("-bh needs the client's IP address");
+        return oneshot_smtp(c, cli->client_ip, 1);
     case M_BVERSION:
         conf_print_version(c, stdout);
         return 0;
@@ -219,7 +300,7 @@ int main(int argc, char **argv)
         return usage(stdout), 0;
     if (cli.mode == M_VERSION)
         return printf("tern version %s\n", TERN_VERSION), 0;
-    if (cli.mode == M_NONE)
+    if (cli.mode == M_NONE && cli.nargs == 0 && !cli.extract)
         return usage(stderr), EX_USAGE;
     if (cli.mode == M_LATER)
         return bad_usage("%s is not available in this version of tern yet "
