@@ -19,6 +19,7 @@
 
 #include "core/address.h"
 #include "core/base/ev.h"
+#include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
 #include "core/conf.h"
 #include "core/header.h"
@@ -252,7 +253,7 @@ static int spool_message(struct submission *sm, struct spool_env *env)
     struct hdr_received r = { .by = sm->conf->main.primary_hostname,
                               .protocol = "local", .id = env->id,
                               .local_user = sm->user,
-                              .envelope_from = sm->sender,
+                              .sender = sm->sender,
                               .when = env->received_sec };
     struct strbuf rcv;
     struct errbuf eb;

@@ -224,7 +224,7 @@ static void received_header(struct sess *s, const struct spool_env *env,
                                                ? env->tls_cipher : NULL,
         .auth_id = s->auth_id, .id = env->id,
         .for_rcpt = s->txn.nrcpt == 1 ? s->txn.rcpts[0] : NULL,
-        .envelope_from = s->txn.sender, .when = env->received_sec };
+        .sender = s->txn.sender, .when = env->received_sec };
 
     hdr_received(out, &r);
 }

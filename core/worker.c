@@ -52,7 +52,6 @@ static void refuse(struct worker *w, int fd, const char *ip, const char *why)
     if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         n = 0;
     close(fd);
-    log_main("Connection from [%s] refused: %s", ip, why);
     log_reject("Connection from [%s] refused: %s", ip, why);
 }
 
