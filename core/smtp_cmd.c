@@ -155,7 +155,7 @@ static void helo_done(struct sess *s, const struct acl_result *r)
 
 static void do_helo(struct sess *s, struct smtp_cmd *cmd)
 {
-    if (!helo_valid(cmd->arg)) {
+    if (cmd->arg == NULL || !helo_valid(cmd->arg)) {
         protocol_error(s, 501, "5.5.4", "Syntactically invalid argument(s)");
         return;
     }
@@ -277,6 +277,11 @@ static void do_rcpt(struct sess *s, struct smtp_cmd *cmd)
         sess_reply(s, 452, "4.5.3", "Too many recipients");
         log_reject("%s: too many recipients (recipients_max = %ld)", s->ip,
                    max);
+        return;
+    }
+    if (cmd->path_8bit && !s->txn.smtputf8) {
+        protocol_error(s, 553, "5.6.7", "Non-ASCII address without "
+                       "SMTPUTF8");
         return;
     }
     sb_init(&sb);
@@ -408,6 +413,7 @@ void sess_command_line(struct sess *s, const char *line, size_t len)
 {
     struct smtp_cmd cmd;
     struct smtp_reply_err err;
+    char arg[SMTP_LINE_MAX];
 
     if (s->srv->draining && s->txn.sender == NULL) {
         sess_reply(s, 421, "4.3.2", "%s: service shutting down",
@@ -423,6 +429,13 @@ void sess_command_line(struct sess *s, const char *line, size_t len)
         sess_reply(s, err.code, err.status, "%s", err.text);
         too_many_errors(s);
         return;
+    }
+    /* the parser's argument points into the unterminated line */
+    if (cmd.arg != NULL) {
+        size_t n = cmd.arg_len < sizeof(arg) ? cmd.arg_len : sizeof(arg) - 1;
+        memcpy(arg, cmd.arg, n);
+        arg[n] = '\0';
+        cmd.arg = arg;
     }
     handlers[cmd.verb](s, &cmd);
 }

@@ -90,20 +90,12 @@ static void reject_message(struct sess *s, int code, const char *status,
 
 static int data_error_reply(struct sess *s, enum dp_error e)
 {
-    switch (e) {
-    case DPE_NONE:
+    struct smtp_reply_err err;
+
+    if (e == DPE_NONE)
         return 0;
-    case DPE_TOO_BIG:
-        reject_message(s, 552, "5.3.4", "Message size exceeds fixed maximum "
-                       "message size");
-        break;
-    case DPE_HEADER_LONG:
-        reject_message(s, 552, "5.3.4", "Header section too big");
-        break;
-    default:
-        reject_message(s, 554, "5.6.0", dp_error_text(e));
-        break;
-    }
+    dp_error_reply(e, &err);
+    reject_message(s, err.code, err.status, err.text);
     return 1;
 }
 
