@@ -23,8 +23,16 @@
  *            every pending batch now), spool_read (a message file),
  *            spool_list (ids in the spool), spool_remove,
  *            spool_journal_append/read, spool_quarantine.
+ *            Additions: msgid_decode, spool_tidy.
  * ERRORS: -1 with errno/eb; a failed commit is reported to its callback
  *         with the reason (disk full, EIO) and leaves no file behind.
+ *         spool_read tells a damaged file (errno EBADMSG: quarantine it)
+ *         from a failure to read it (ENOENT, EIO, EMFILE...: retry).
+ * The format (spool_format.c): "tern-spool 1", "key value" records with
+ * %XX escapes, "data LEN", LEN raw bytes, "\nEND\n". Limits: 100000
+ * recipients, 1000 ACL variables, 64 KiB per record, 1 GiB per file.
+ * A spool handle belongs to the process that opened it (temp names carry
+ * its pid); close it before freeing its event loop.
  */
 #ifndef TERN_SPOOL_H
 #define TERN_SPOOL_H
@@ -43,13 +51,19 @@ struct ev;
 void msgid_new(char *out);
 /* msgid_valid - 23 characters of the right shape */
 int msgid_valid(const char *id);
+/* msgid_decode - the seconds, pid and microseconds an id was minted with;
+ * -1 (EINVAL) if id is not msgid_valid (addition: queue ages, tests) */
+int msgid_decode(const char *id, long long *sec, long long *pid,
+                 long *usec);
 
 struct spool_var {
     const char *name;           /* acl_m_..., acl_c_... */
     const char *value;
 };
 
-/* The envelope of a message. Strings may contain any byte but NUL. */
+/* The envelope of a message. Strings may contain any byte but NUL; the
+ * writer takes a NULL string as "". Numbers must be in range: port
+ * 0..65535 (0 for local), usec 0..999999, flags 0/1, times >= 0. */
 struct spool_env {
     char id[MSGID_LEN + 1];
     const char *sender;         /* "" for the null sender */
@@ -75,7 +89,9 @@ struct spool_env {
 struct spool;
 struct spool_writer;
 
-/* spool_commit_cb - result of a commit: ok 0, or -1 with the reason */
+/* spool_commit_cb - result of a commit: ok 0 (why ""), or -1 with the
+ * reason (valid during the call). A callback may commit or abort other
+ * writers but must not close the spool. */
 typedef void (*spool_commit_cb)(int rc, const char *why, void *arg);
 
 /* spool_open - the spool under dir (created: input/, corrupt/, db/) */
@@ -101,30 +117,38 @@ void spool_flush(struct spool *sp);
 
 /* A message read back. */
 struct spool_msg {
-    struct spool_env env;
-    const char *data;           /* the message bytes */
+    struct spool_env env;       /* env.rcpts has a NULL after the last */
+    const char *data;           /* the message bytes, NUL after data[len] */
     size_t len;
-    void *priv;
+    void *priv;                 /* the pool everything above lives in */
 };
 
-/* spool_read - read message id; -1 with eb (a corrupt file is moved to
- * corrupt/ and the reason logged by the caller) */
+/* spool_read - read message id, validating every byte; -1 with eb. A
+ * damaged file gives errno EBADMSG and is left in place: the caller logs
+ * the reason and calls spool_quarantine. */
 int spool_read(struct spool *sp, const char *id, struct spool_msg *out,
                struct errbuf *eb);
+/* spool_msg_free - release a message from spool_read (NULL ok) */
 void spool_msg_free(struct spool_msg *m);
 /* spool_list - ids of all committed messages, sorted; caller frees each
  * and the array */
 int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb);
 /* spool_remove - delete a message and its journal (delivery finished) */
 int spool_remove(struct spool *sp, const char *id, struct errbuf *eb);
-/* spool_quarantine - move a message's files to corrupt/ */
+/* spool_quarantine - move a message's files to corrupt/ (same name, or
+ * name.1, name.2... if taken) */
 int spool_quarantine(struct spool *sp, const char *id, struct errbuf *eb);
-/* spool_journal_append - append one line ("D rcpt", "F rcpt ...") and
- * fsync it before returning */
+/* spool_journal_append - append one line ("D rcpt", "F rcpt ...": at
+ * most 8192 bytes, no newline) and fsync it before returning */
 int spool_journal_append(struct spool *sp, const char *id, const char *line,
                          struct errbuf *eb);
-/* spool_journal_read - the journal's lines (caller frees each + array) */
+/* spool_journal_read - the journal's lines (caller frees each + array);
+ * no journal is 0 lines; a last line without its newline (an append cut
+ * by a crash, never acknowledged) is left out */
 int spool_journal_read(struct spool *sp, const char *id, char ***lines,
                        size_t *n, struct errbuf *eb);
+/* spool_tidy - remove temp files left by processes that no longer exist
+ * (daemon start-up); *removed counts them (addition) */
+int spool_tidy(struct spool *sp, unsigned *removed, struct errbuf *eb);
 
 #endif

@@ -1,0 +1,468 @@
+/*
+ * spool_files.c - reading, listing, removing and quarantining message
+ * files, and the per-message journals.
+ *
+ * PURPOSE:   everything the scheduler and the queue commands do with
+ *            committed messages.
+ * INTERFACE: spool_read, spool_msg_free, spool_list, spool_remove,
+ *            spool_quarantine, spool_journal_append, spool_journal_read,
+ *            spool_tidy (spool.h).
+ * ERRORS:    -1 with errno and eb. spool_read sets errno EBADMSG for a
+ *            damaged file (the caller quarantines it) and keeps the
+ *            system's errno for an I/O failure (retry later).
+ * SECURITY:  ids are checked with msgid_valid() before they name a file;
+ *            a journal line may not contain a newline.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/errbuf.h"
+#include "core/base/pool.h"
+#include "core/base/safe_io.h"
+#include "core/base/strbuf.h"
+#include "core/base/xalloc.h"
+#include "core/spool_impl.h"
+
+#define JOURNAL_LINE_MAX 8192
+#define JOURNAL_MAX (64L << 20)
+#define QUARANTINE_TRIES 1000
+#define JNAME_SIZE (MSGID_LEN + 3)  /* "<id>.J" */
+
+/* check_id - an id that may name a file; its directory fd */
+static int check_id(struct spool *sp, const char *id, struct errbuf *eb)
+{
+    if (!msgid_valid(id)) {
+        errbuf_set(eb, "spool: bad message id");
+        errno = EINVAL;
+        return -1;
+    }
+    return sp->subfd[spool_sub_index(id)];
+}
+
+static void jname(char *out, const char *id)
+{
+    memcpy(out, id, MSGID_LEN);
+    memcpy(out + MSGID_LEN, ".J", 3);
+}
+
+/* sys_fail - eb "spool: what input/<c>/name: strerror"; -1, errno kept */
+static int sys_fail(struct errbuf *eb, const char *what, const char *name)
+{
+    int err = errno;
+
+    errbuf_set(eb, "spool: %s input/%c/%s: %s", what, name[MSGID_LEN - 1],
+               name, strerror(err));
+    errno = err;
+    return -1;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* slurp - the whole file into the pool; its length, or -1 */
+static ssize_t slurp(int fd, struct pool *pool, off_t max, char **buf)
+{
+    struct stat st;
+    ssize_t got;
+
+    if (fstat(fd, &st) < 0)
+        return -1;
+    if (st.st_size > max) {
+        errno = EFBIG;
+        return -1;
+    }
+    /* one byte more than the size: a file that grew is caught as
+     * trailing garbage rather than cut silently */
+    *buf = pool_alloc(pool, (size_t)st.st_size + 1);
+    got = safe_read_full(fd, *buf, (size_t)st.st_size + 1);
+    return got;
+}
+
+/* spool_read - read message id and validate every byte of it */
+int spool_read(struct spool *sp, const char *id, struct spool_msg *out,
+               struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb), fd, err;
+    struct pool *pool = NULL;
+    char why[256], *buf;
+    ssize_t len;
+
+    memset(out, 0, sizeof(*out));
+    if (dfd < 0 || (fd = openat(dfd, id, O_RDONLY | O_CLOEXEC)) < 0)
+        return dfd < 0 ? -1 : sys_fail(eb, "open", id);
+    pool = pool_new();
+    len = slurp(fd, pool, SPOOL_FILE_MAX, &buf);
+    err = errno;
+    (void)close(fd);            /* read-only: nothing to report */
+    errno = err;
+    if (len < 0) {
+        (void)sys_fail(eb, "read", id);
+        goto fail;
+    }
+    if (spool_fmt_parse(buf, (size_t)len, id, pool, out, why, sizeof why) < 0) {
+        errbuf_set(eb, "spool file input/%c/%s: %s", id[MSGID_LEN - 1], id,
+                   why);
+        err = EBADMSG;
+        goto fail;
+    }
+    out->priv = pool;
+    return 0;
+fail:
+    pool_free(pool);
+    memset(out, 0, sizeof(*out));
+    errno = err;
+    return -1;
+}
+
+/* spool_msg_free - release what spool_read filled in (NULL ok) */
+void spool_msg_free(struct spool_msg *m)
+{
+    if (m == NULL)
+        return;
+    pool_free(m->priv);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- listing ----------------------------------------------------------- */
+
+struct idvec {
+    char **v;
+    size_t n, cap;
+};
+
+static void idvec_push(struct idvec *iv, const char *id)
+{
+    if (iv->n == iv->cap) {
+        iv->cap = iv->cap ? iv->cap * 2 : 64;
+        iv->v = xreallocarray(iv->v, iv->cap, sizeof(*iv->v));
+    }
+    iv->v[iv->n++] = xstrdup(id);
+}
+
+static void idvec_free(struct idvec *iv)
+{
+    for (size_t i = 0; i < iv->n; i++)
+        free(iv->v[i]);
+    free(iv->v);
+}
+
+/* open_sub - a directory stream on input/<c> (its own descriptor: the
+ * kept subfd must not share a read offset) */
+static DIR *open_sub(struct spool *sp, int i)
+{
+    char name[2] = { spool_sub_char(i), 0 };
+    int fd = openat(sp->inputfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+
+    if (fd < 0)
+        return NULL;
+    if ((d = fdopendir(fd)) == NULL)
+        (void)close(fd);        /* read-only directory */
+    return d;
+}
+
+/* end_dir - closedir, reporting a readdir error first */
+static int end_dir(DIR *d)
+{
+    int err = errno;
+
+    if (err != 0) {
+        (void)closedir(d);
+        errno = err;
+        return -1;
+    }
+    return closedir(d);
+}
+
+/* list_sub - the ids in input/<c>: a valid id whose last character is c
+ * (temp files and journals fail msgid_valid) */
+static int list_sub(struct spool *sp, int i, struct idvec *iv)
+{
+    DIR *d = open_sub(sp, i);
+    struct dirent *de;
+
+    if (d == NULL)
+        return -1;
+    for (errno = 0; (de = readdir(d)) != NULL; errno = 0)
+        if (msgid_valid(de->d_name)
+            && de->d_name[MSGID_LEN - 1] == spool_sub_char(i))
+            idvec_push(iv, de->d_name);
+    return end_dir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* spool_list - ids of all committed messages, sorted */
+int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb)
+{
+    struct idvec iv = { NULL, 0, 0 };
+
+    *ids = NULL;
+    *n = 0;
+    for (int i = 0; i < SPOOL_NSUB; i++) {
+        if (list_sub(sp, i, &iv) < 0) {
+            int err = errno;
+
+            errbuf_set(eb, "spool: list %s/input: %s", sp->dir,
+                       strerror(err));
+            idvec_free(&iv);
+            errno = err;
+            return -1;
+        }
+    }
+    if (iv.n > 0)
+        qsort(iv.v, iv.n, sizeof(*iv.v), cmp_str);
+    *ids = iv.v;
+    *n = iv.n;
+    return 0;
+}
+
+/* ---- removing and quarantining ----------------------------------------- */
+
+/* spool_remove - delete a message, then its journal, sync the directory
+ * (in that order: a crash in between leaves an orphan journal, never a
+ * message whose deliveries are forgotten) */
+int spool_remove(struct spool *sp, const char *id, struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb);
+    char j[JNAME_SIZE];
+
+    int gone;
+
+    if (dfd < 0)
+        return -1;
+    gone = unlinkat(dfd, id, 0) < 0;
+    if (gone && errno != ENOENT)
+        return sys_fail(eb, "remove", id);
+    /* a missing message: still drop an orphan journal */
+    jname(j, id);
+    if (unlinkat(dfd, j, 0) < 0 && errno != ENOENT)
+        return sys_fail(eb, "remove", j);
+    if (fsync(dfd) < 0)
+        return sys_fail(eb, "fsync of the directory of", id);
+    if (gone) {
+        errno = ENOENT;
+        return sys_fail(eb, "remove", id);
+    }
+    return 0;
+}
+
+/* move_noreplace - rename unless to exists (EEXIST); falls back to a
+ * check + rename where the filesystem lacks RENAME_NOREPLACE */
+static int move_noreplace(int fromfd, const char *from, int tofd,
+                          const char *to)
+{
+    struct stat st;
+
+    if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (fstatat(tofd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return renameat(fromfd, from, tofd, to);
+}
+
+/* move_aside - input/<c>/name to corrupt/name, or name.1, name.2... */
+static int move_aside(struct spool *sp, int dfd, const char *name)
+{
+    char to[JNAME_SIZE + 8];
+
+    for (int k = 0; k < QUARANTINE_TRIES; k++) {
+        if (k == 0)
+            memcpy(to, name, strlen(name) + 1);
+        else if (bsnprintf(to, sizeof to, "%s.%d", name, k) < 0)
+            break;
+        if (move_noreplace(dfd, name, sp->corruptfd, to) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* spool_quarantine - move a message's files to corrupt/ */
+int spool_quarantine(struct spool *sp, const char *id, struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb);
+    char j[JNAME_SIZE];
+
+    if (dfd < 0)
+        return -1;
+    if (move_aside(sp, dfd, id) < 0)
+        return sys_fail(eb, "quarantine", id);
+    jname(j, id);
+    if (move_aside(sp, dfd, j) < 0 && errno != ENOENT)
+        return sys_fail(eb, "quarantine", j);
+    if (fsync(sp->corruptfd) < 0 || fsync(dfd) < 0)
+        return sys_fail(eb, "fsync after quarantine of", id);
+    return 0;
+}
+
+/* ---- journals ---------------------------------------------------------- */
+
+/* journal_open - open for appending, creating it; *created says so */
+static int journal_open(int dfd, const char *j, int *created)
+{
+    int fd = openat(dfd, j, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+    *created = 0;
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    fd = openat(dfd, j, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+                0600);
+    if (fd >= 0)
+        *created = 1;
+    else if (errno == EEXIST)   /* another process was quicker */
+        fd = openat(dfd, j, O_WRONLY | O_APPEND | O_CLOEXEC);
+    return fd;
+}
+
+/* journal_write - the line and its newline in one write, then fsync */
+static int journal_write(int fd, const char *line, size_t len)
+{
+    char buf[JOURNAL_LINE_MAX + 1];
+    int err;
+
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    if (safe_write_all(fd, buf, len + 1) < 0 || fsync(fd) < 0) {
+        err = errno;
+        (void)close(fd);        /* the write error is the one to report */
+        errno = err;
+        return -1;
+    }
+    return safe_close(fd);
+}
+
+/* spool_journal_append - append one line and fsync it (and the directory
+ * when the journal is new) before returning */
+int spool_journal_append(struct spool *sp, const char *id, const char *line,
+                         struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb), fd, created;
+    size_t len = strlen(line);
+    char j[JNAME_SIZE];
+
+    if (dfd < 0)
+        return -1;
+    if (len > JOURNAL_LINE_MAX || memchr(line, '\n', len) != NULL) {
+        errbuf_set(eb, "spool: journal line too long or with a newline");
+        errno = EINVAL;
+        return -1;
+    }
+    jname(j, id);
+    if ((fd = journal_open(dfd, j, &created)) < 0)
+        return sys_fail(eb, "open", j);
+    if (journal_write(fd, line, len) < 0)
+        return sys_fail(eb, "append to", j);
+    if (created && fsync(dfd) < 0)
+        return sys_fail(eb, "fsync of the directory of", j);
+    return 0;
+}
+
+/* split_lines - complete lines of buf; a last line without its newline
+ * is an append cut short by a crash (never fsynced, never acted on) */
+static void split_lines(const char *buf, size_t len, char ***lines, size_t *n)
+{
+    size_t cnt = 0, k = 0;
+    const char *p = buf, *end = buf + len, *lf;
+
+    for (size_t i = 0; i < len; i++)
+        cnt += buf[i] == '\n';
+    *lines = xcalloc(cnt + 1, sizeof(**lines));
+    for (; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1)
+        (*lines)[k++] = xstrndup(p, (size_t)(lf - p));
+    *n = k;
+}
+
+/* spool_journal_read - the journal's complete lines (none if no journal) */
+int spool_journal_read(struct spool *sp, const char *id, char ***lines,
+                       size_t *n, struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb), fd, err;
+    struct pool *pool;
+    char j[JNAME_SIZE], *buf;
+    ssize_t len;
+
+    *lines = NULL;
+    *n = 0;
+    if (dfd < 0)
+        return -1;
+    jname(j, id);
+    if ((fd = openat(dfd, j, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : sys_fail(eb, "open", j);
+    pool = pool_new();
+    len = slurp(fd, pool, JOURNAL_MAX, &buf);
+    err = errno;
+    (void)close(fd);            /* read-only: nothing to report */
+    if (len < 0) {
+        pool_free(pool);
+        errno = err;
+        return sys_fail(eb, "read", j);
+    }
+    split_lines(buf, (size_t)len, lines, n);
+    pool_free(pool);
+    return 0;
+}
+
+/* ---- tidying ----------------------------------------------------------- */
+
+/* stale_tmp - is name ".tmp.<id>.<pid>" of a process that is gone */
+static int stale_tmp(const char *name, long self)
+{
+    const char *p;
+    char *end;
+    long pid;
+
+    if (strncmp(name, ".tmp.", 5) != 0 || strlen(name) < 5 + MSGID_LEN + 2)
+        return 0;
+    p = name + 5 + MSGID_LEN;
+    if (*p != '.')
+        return 0;
+    errno = 0;
+    pid = strtol(p + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || pid <= 0 || pid == self)
+        return 0;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int tidy_sub(struct spool *sp, int i, unsigned *removed)
+{
+    DIR *d = open_sub(sp, i);
+    struct dirent *de;
+
+    if (d == NULL)
+        return -1;
+    for (errno = 0; (de = readdir(d)) != NULL; errno = 0)
+        if (stale_tmp(de->d_name, sp->pid)
+            && unlinkat(sp->subfd[i], de->d_name, 0) == 0)
+            (*removed)++;
+    return end_dir(d);
+}
+
+/* spool_tidy - remove temp files whose writing process no longer exists */
+int spool_tidy(struct spool *sp, unsigned *removed, struct errbuf *eb)
+{
+    *removed = 0;
+    for (int i = 0; i < SPOOL_NSUB; i++) {
+        if (tidy_sub(sp, i, removed) < 0) {
+            errbuf_set(eb, "spool: tidy %s/input: %s", sp->dir,
+                       strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
