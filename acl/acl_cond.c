@@ -108,7 +108,10 @@ static enum cond_result simple_step(struct acl_check *chk,
     case 4: return any_recipient(chk, f->recipients);
     case 5: return match(chk, f->authenticated, q->auth_id, "authenticated");
     case 6: return match(chk, f->encrypted, q->tls_cipher, "encrypted");
-    case 7: return regex_data(chk, &f->regex);
+    case 7: {
+        enum cond_result r = regex_data(chk, &f->regex);
+        return r == C_YES ? regex_data(chk, &f->mime_regex) : r;
+    }
     default: return C_YES;
     }
 }

@@ -135,6 +135,12 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
         || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0)
         return -1;
+    if (f->ratelimit != NULL || f->greylist != NULL || f->spf.n > 0) {
+        errbuf_set(eb, "%s is not supported by this version of tern",
+                   f->ratelimit ? "ratelimit" : f->greylist ? "greylist"
+                                                            : "spf");
+        return -1;
+    }
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");
         return -1;

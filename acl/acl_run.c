@@ -119,6 +119,11 @@ static void modifiers(struct acl_check *chk, const struct acl_fields *f)
             sb_putc(&chk->headers, *h == '\r' || *h == '\n' ? ' ' : *h);
         sb_puts(&chk->headers, "\r\n");
     }
+    for (size_t i = 0; i < f->remove_header.n; i++)
+        chk->res.remove_headers = chk->res.remove_headers == NULL
+            ? pool_strdup(chk->pool, f->remove_header.v[i])
+            : pool_printf(chk->pool, "%s:%s", chk->res.remove_headers,
+                          f->remove_header.v[i]);
     for (size_t i = 0; i < f->set.n; i++) {
         const char *eq = strchr(f->set.v[i], '=');
         size_t nlen = (size_t)(eq - f->set.v[i]);

@@ -34,6 +34,7 @@
 #include "core/limits.h"
 #include "core/listen.h"
 #include "core/logfile.h"
+#include "core/spool.h"
 #include "core/worker.h"
 
 struct slot {
@@ -264,6 +265,27 @@ static int go_background(void)
     return 0;
 }
 
+/* Temp files of processes that died (kill -9, power loss) were never
+ * acknowledged: remove them before serving. */
+static void tidy_spool(const struct conf *c)
+{
+    struct errbuf eb;
+    struct spool *sp = spool_open(c->main.spool_directory, NULL, &eb);
+    unsigned removed = 0;
+
+    if (sp == NULL) {
+        log_panic("cannot open the spool %s: %s", c->main.spool_directory,
+                  eb.msg);
+        return;
+    }
+    if (spool_tidy(sp, &removed, &eb) != 0)
+        log_panic("spool tidy: %s", eb.msg);
+    else if (removed > 0)
+        log_main("removed %u unfinished spool file%s left by a crash",
+                 removed, removed == 1 ? "" : "s");
+    spool_close(sp);
+}
+
 static int setup(struct master *m)
 {
     struct errbuf eb;
@@ -279,6 +301,7 @@ static int setup(struct master *m)
                                           && go_background() != 0)
         || write_pidfile(m) != 0 || (m->lim = limits_new()) == NULL)
         return -1;
+    tidy_spool(m->conf);
     sigemptyset(&set);
     for (int s = 0; s < 5; s++)
         sigaddset(&set, (int[]){ SIGCHLD, SIGHUP, SIGTERM, SIGINT,

@@ -374,3 +374,71 @@ void hdr_message_id(struct strbuf *out, const char *id,
     put_clean(out, primary_hostname, HOST_MAX, CLEAN_ASCII);
     sb_putc(out, '>');
 }
+
+static int name_listed(const char *names, const char *name, size_t len)
+{
+    while (*names != '\0') {
+        size_t n = strcspn(names, ":");
+        const char *b = names, *e = names + n;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - b) == len && strncasecmp(b, name, len) == 0)
+            return 1;
+        names += n + (names[n] == ':');
+    }
+    return 0;
+}
+
+/* hdr_remove - drop the named fields from the header section */
+size_t hdr_remove(struct strbuf *msg, const char *names)
+{
+    struct hdr_list hl;
+    const char *why;
+    size_t removed = 0;
+
+    if (hdr_parse(msg->data, msg->len, &hl, &why) != 0)
+        return 0;
+    for (size_t i = hl.n; i-- > 0;) {
+        const struct hdr_field *f = &hl.f[i];
+        if (!name_listed(names, f->name, f->name_len))
+            continue;
+        memmove(msg->data + f->offset, msg->data + f->offset + f->len,
+                msg->len - f->offset - f->len);
+        msg->len -= f->len;
+        msg->data[msg->len] = '\0';
+        removed += f->len;
+    }
+    hdr_list_free(&hl);
+    return removed;
+}
+
+/* hdr_add_missing - Message-ID:, Date:, From: when the message lacks them */
+void hdr_add_missing(struct strbuf *out, const char *msg, size_t len,
+                     const char *id, const char *host, long long now,
+                     const char *from, const char *display_name)
+{
+    struct hdr_list hl;
+    const char *why;
+
+    if (hdr_parse(msg, len, &hl, &why) != 0)
+        hl.n = 0;
+    if (hdr_find(&hl, "Message-ID") == NULL) {
+        sb_puts(out, "Message-ID: ");
+        hdr_message_id(out, id, host);
+        sb_puts(out, "\r\n");
+    }
+    if (hdr_find(&hl, "Date") == NULL) {
+        sb_puts(out, "Date: ");
+        hdr_date(out, now);
+        sb_puts(out, "\r\n");
+    }
+    if (hdr_find(&hl, "From") == NULL && from != NULL) {
+        if (display_name != NULL && strpbrk(display_name, "\r\n<>\"") == NULL)
+            sb_printf(out, "From: %s <%s>\r\n", display_name, from);
+        else
+            sb_printf(out, "From: %s\r\n", from);
+    }
+    hdr_list_free(&hl);
+}

@@ -102,4 +102,14 @@ void hdr_date(struct strbuf *out, long long when);
 void hdr_message_id(struct strbuf *out, const char *id,
                     const char *primary_hostname);
 
+/* hdr_remove - cut every field whose name is in the colon list names
+ * from the header section of msg (in place); returns bytes removed */
+size_t hdr_remove(struct strbuf *msg, const char *names);
+/* hdr_add_missing - append to out the Message-ID: ("<E" id "@" host ">"),
+ * Date: and From: (from, with an optional display name) fields that the
+ * message msg lacks, as done for locally submitted mail */
+void hdr_add_missing(struct strbuf *out, const char *msg, size_t len,
+                     const char *id, const char *host, long long now,
+                     const char *from, const char *display_name);
+
 #endif

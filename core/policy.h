@@ -53,8 +53,10 @@ struct acl_req {
     const char *const *rcpts;   /* accepted so far (data ACLs: all) */
     const char *auth_id;        /* NULL unless authenticated */
     const char *tls_cipher;     /* NULL unless encrypted */
-    const char *data;           /* data/mime: the message */
+    const char *data;           /* data: the message; mime: the part */
     size_t data_len;
+    const char *mime_content_type;  /* mime: the part's type/subtype */
+    const char *mime_filename;      /* mime: its filename, or "" */
     struct acl_vars *conn_vars; /* acl_c_* */
     struct acl_vars *msg_vars;  /* acl_m_* */
     int trace;                  /* -bh: print each statement's result */

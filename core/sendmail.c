@@ -157,36 +157,6 @@ static int extract_rcpts(struct submission *sm)
     return rc;
 }
 
-static void missing_headers(struct submission *sm, const char *id,
-                            long long now)
-{
-    struct hdr_list hl = { 0 };
-    const char *why;
-    const char *host = sm->conf->main.primary_hostname;
-
-    hdr_parse(sb_str(&sm->msg), sb_len(&sm->msg), &hl, &why);
-    if (hdr_find(&hl, "Message-ID") == NULL) {
-        sb_puts(&sm->extra, "Message-ID: ");
-        hdr_message_id(&sm->extra, id, host);
-        sb_puts(&sm->extra, "\r\n");
-    }
-    if (hdr_find(&hl, "Date") == NULL) {
-        sb_puts(&sm->extra, "Date: ");
-        hdr_date(&sm->extra, now);
-        sb_puts(&sm->extra, "\r\n");
-    }
-    if (hdr_find(&hl, "From") == NULL) {
-        if (sm->o->full_name != NULL && strpbrk(sm->o->full_name, "\r\n")
-            == NULL)
-            sb_printf(&sm->extra, "From: %s <%s>\r\n", sm->o->full_name,
-                      sm->sender[0] ? sm->sender : sm->user);
-        else
-            sb_printf(&sm->extra, "From: %s\r\n", sm->sender[0]
-                      ? sm->sender : sm->user);
-    }
-    hdr_list_free(&hl);
-}
-
 struct acl_wait {
     int done;
     struct acl_result res;
@@ -360,7 +330,9 @@ int sendmail_submit(struct conf *c, const struct sendmail_opts *o)
         env.local_user = sm.user;
         env.received_sec = now.tv_sec;
         env.received_usec = now.tv_usec;
-        missing_headers(&sm, env.id, now.tv_sec);
+        hdr_add_missing(&sm.extra, sb_str(&sm.msg), sb_len(&sm.msg), env.id,
+                        c->main.primary_hostname, now.tv_sec,
+                        sm.sender[0] ? sm.sender : sm.user, o->full_name);
         rc = spool_message(&sm, &env);
     }
     submission_free(&sm);

@@ -7,12 +7,14 @@
  * more input is interpreted) until the ACL engine calls back; then the
  * continuation runs and, unless it started another step, input resumes.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/base/xalloc.h"
 #include "core/conf.h"
 #include "core/logfile.h"
+#include "core/mime.h"
 #include "core/smtp_sess.h"
 #include "core/smtp_tls.h"
 
@@ -30,6 +32,8 @@ static void acl_cb(const struct acl_result *r, void *arg)
 
     s->acl = NULL;
     s->busy = 0;
+    s->txn.submission |= c->req.submission;
+    s->txn.queue_only |= c->req.queue_only;
     c->then(s, r);
     free(c);
     if (!s->busy && !s->closed)
@@ -55,6 +59,13 @@ static void fill_req(struct sess *s, struct acl_req *q, const char *hook,
     q->tls_cipher = s->tls ? stls_cipher(s) : NULL;
     q->data = sb_str(&s->txn.msg);
     q->data_len = sb_len(&s->txn.msg);
+    if (s->txn.mime != NULL && s->txn.mime_next > 0) {
+        const struct mime_part *mp = &s->txn.mime->parts[s->txn.mime_next - 1];
+        q->data = mp->body;
+        q->data_len = mp->body_len;
+        q->mime_content_type = mp->content_type;
+        q->mime_filename = mp->filename;
+    }
     q->conn_vars = &s->conn_vars;
     q->msg_vars = &s->txn.vars;
     q->trace = s->srv->o.fake;
@@ -125,4 +136,67 @@ int sess_acl_refused(struct sess *s, const struct acl_result *r,
         s->state = SS_CLOSING;
     }
     return 1;
+}
+
+/* The notquit ACL outlives its session: it owns copies of what it needs. */
+struct notquit {
+    struct acl_req req;
+    struct acl_vars conn_vars, msg_vars;
+    char ip[64];
+    char *helo, *sender, *auth_id, *why;
+};
+
+static void notquit_done(const struct acl_result *r, void *arg)
+{
+    struct notquit *n = arg;
+
+    if (r->log_message != NULL)
+        log_main("H=[%s] notquit: %s", n->ip, r->log_message);
+    acl_vars_free(&n->conn_vars);
+    acl_vars_free(&n->msg_vars);
+    free(n->helo);
+    free(n->sender);
+    free(n->auth_id);
+    free(n->why);
+    free(n);
+}
+
+static int notquit_configured(const struct conf *c)
+{
+    for (size_t i = 0; i < c->nacls; i++)
+        if (strcmp(c->acls[i]->hook, "notquit") == 0)
+            return 1;
+    return 0;
+}
+
+/* sess_notquit - run the notquit ACL for a session that ends without
+ * QUIT (for logging and counters: nothing can be said to the client) */
+void sess_notquit(struct sess *s, const char *why)
+{
+    struct notquit *n;
+
+    if (!notquit_configured(s->srv->o.conf))
+        return;
+    n = xcalloc(1, sizeof(*n));
+    fill_req(s, &n->req, "notquit", NULL);
+    snprintf(n->ip, sizeof(n->ip), "%s", s->ip);
+    n->helo = s->helo ? xstrdup(s->helo) : NULL;
+    n->sender = s->txn.sender ? xstrdup(s->txn.sender) : NULL;
+    n->auth_id = s->auth_id ? xstrdup(s->auth_id) : NULL;
+    n->conn_vars = s->conn_vars;
+    memset(&s->conn_vars, 0, sizeof(s->conn_vars));
+    n->req.client_ip = n->ip;
+    n->req.helo = n->helo;
+    n->req.sender = n->sender;
+    n->req.auth_id = n->auth_id;
+    n->why = xstrdup(why);
+    n->req.rcpt = n->why;
+    n->req.nrcpts = 0;
+    n->req.rcpts = NULL;
+    n->req.data = NULL;
+    n->req.data_len = 0;
+    n->req.tls_cipher = NULL;
+    n->req.conn_vars = &n->conn_vars;
+    n->req.msg_vars = &n->msg_vars;
+    acl_check(&n->req, notquit_done, n);
 }

@@ -46,6 +46,9 @@ void sess_reset_txn(struct sess *s)
         sb_reset(&t->added);
     }
     acl_vars_free(&t->vars);
+    free(t->mime);
+    t->mime = NULL;
+    t->mime_next = 0;
     t->size_hint = -1;
     t->body_8bit = t->smtputf8 = t->discard = 0;
     t->queue_only = t->submission = 0;
@@ -356,6 +359,7 @@ static void quit_done(struct sess *s, const struct acl_result *r)
 static void do_quit(struct sess *s, struct smtp_cmd *cmd)
 {
     (void)cmd;
+    s->quit_seen = 1;
     sess_acl(s, "quit", NULL, quit_done);
 }
 

@@ -143,6 +143,8 @@ void sess_close(struct sess *s, const char *why)
     if (why != NULL && s->ip[0] != '\0')
         log_main("SMTP connection from [%s]:%d lost: %s", s->ip, s->port,
                  why);
+    if (!s->quit_seen && s->state != SS_START)
+        sess_notquit(s, why ? why : "connection closed");
     acl_cancel(s->acl);
     s->acl = NULL;
     ev_timer_cancel(ev, s->timer);

@@ -21,6 +21,7 @@
 #include "core/conf.h"
 #include "core/header.h"
 #include "core/logfile.h"
+#include "core/mime.h"
 #include "core/smtp_sess.h"
 #include "core/smtp_tls.h"
 #include "core/spool.h"
@@ -201,8 +202,20 @@ static void build_env(struct sess *s, struct spool_env *env,
     env->received_sec = now->tv_sec;
     env->received_usec = now->tv_usec;
     env->frozen = 0;
-    env->nvars = s->txn.vars.n;
+    env->nvars = 0;             /* acl_m_* variables: set by the caller */
     env->vars = NULL;
+}
+
+/* The message's ACL variables (acl_m_*) for the envelope; free() it. */
+static struct spool_var *env_vars(const struct sess *s, size_t *n)
+{
+    const struct acl_vars *v = &s->txn.vars;
+    struct spool_var *sv = xcalloc(v->n + 1, sizeof(*sv));
+
+    for (size_t i = 0; i < v->n; i++)
+        sv[i] = (struct spool_var){ v->names[i], v->values[i] };
+    *n = v->n;
+    return sv;
 }
 
 static void received_header(struct sess *s, const struct spool_env *env,
@@ -229,6 +242,11 @@ static int write_message(struct sess *s, struct spool_writer *w,
 
     sb_init(&rcv);
     received_header(s, env, &rcv);
+    if (s->txn.submission)      /* control = submission: fix up headers */
+        hdr_add_missing(&rcv, sb_str(&s->txn.msg), sb_len(&s->txn.msg),
+                        env->id, s->srv->o.conf->main.primary_hostname,
+                        env->received_sec, s->txn.sender[0] ? s->txn.sender
+                                                            : NULL, NULL);
     rc = spool_writer_write(w, sb_str(&rcv), sb_len(&rcv)) != 0
          || spool_writer_write(w, sb_str(&s->txn.added),
                                sb_len(&s->txn.added)) != 0
@@ -256,7 +274,10 @@ static void accept_message(struct sess *s)
     }
     gettimeofday(&now, NULL);
     build_env(s, &env, &now);
+    struct spool_var *vars = env_vars(s, &env.nvars);
+    env.vars = vars;
     w = spool_writer_new(s->srv->o.spool, &env, &eb);
+    free(vars);
     cc = xcalloc(1, sizeof(*cc));
     if (w == NULL || write_message(s, w, &env, &cc->size) != 0) {
         log_panic("cannot write spool file for a message from [%s]: %s",
@@ -278,6 +299,8 @@ static void accept_message(struct sess *s)
 
 static void data_acl_done(struct sess *s, const struct acl_result *r)
 {
+    if (r->remove_headers != NULL && r->verdict != ACL_DENY)
+        s->srv->buffered -= hdr_remove(&s->txn.msg, r->remove_headers);
     if (r->add_headers != NULL)
         sb_append(&s->txn.added, sb_str(r->add_headers),
                   sb_len(r->add_headers));
@@ -290,12 +313,53 @@ static void data_acl_done(struct sess *s, const struct acl_result *r)
     accept_message(s);
 }
 
+static int has_acl(const struct sess *s, const char *hook)
+{
+    const struct conf *c = s->srv->o.conf;
+
+    for (size_t i = 0; i < c->nacls; i++)
+        if (strcmp(c->acls[i]->hook, hook) == 0)
+            return 1;
+    return 0;
+}
+
+/* The mime ACL runs once per MIME part, then the data ACL. */
+static void mime_acl_done(struct sess *s, const struct acl_result *r)
+{
+    struct sess_txn *t = &s->txn;
+
+    if (sess_acl_refused(s, r, 550, "DATA")) {
+        sess_reset_txn(s);
+        return;
+    }
+    if (r->verdict == ACL_DISCARD)
+        t->discard = 1;
+    if (t->mime_next < t->mime->n) {
+        t->mime_next++;
+        sess_acl(s, "mime", NULL, mime_acl_done);
+        return;
+    }
+    t->mime_next = 0;
+    sess_acl(s, "data", NULL, data_acl_done);
+}
+
 /* The message is complete (DATA terminator or BDAT LAST). */
 static void message_complete(struct sess *s, enum dp_error e)
 {
+    struct sess_txn *t = &s->txn;
+
     s->state = SS_CMD;
     if (data_error_reply(s, e))
         return;
+    if (has_acl(s, "mime")) {
+        t->mime = xcalloc(1, sizeof(*t->mime));
+        mime_parts(sb_str(&t->msg), sb_len(&t->msg), t->mime);
+        if (t->mime->n > 0) {
+            t->mime_next = 1;
+            sess_acl(s, "mime", NULL, mime_acl_done);
+            return;
+        }
+    }
     sess_acl(s, "data", NULL, data_acl_done);
 }
 

@@ -55,6 +55,8 @@ struct sess_txn {
     unsigned long long bdat_left;   /* bytes of the current chunk */
     int bdat_last;
     int bdat_failed;            /* a chunk error: refuse until RSET */
+    struct mime_list *mime;     /* parts for the mime ACL */
+    size_t mime_next;           /* the part being checked + 1 */
 };
 
 struct sess {
@@ -81,6 +83,7 @@ struct sess {
     int esmtp;
     char *auth_id;
     int auth_failures;
+    int quit_seen;              /* QUIT was received */
     int bad_commands;
     int unknown_commands;
     struct acl_vars conn_vars;  /* acl_c_* */
@@ -123,5 +126,6 @@ void sess_acl(struct sess *s, const char *hook, const char *rcpt,
               void (*then)(struct sess *s, const struct acl_result *r));
 int sess_acl_refused(struct sess *s, const struct acl_result *r,
                      int dflt_code, const char *what);
+void sess_notquit(struct sess *s, const char *why);
 
 #endif

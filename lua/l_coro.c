@@ -153,6 +153,8 @@ static void push_session(lua_State *L, const struct acl_req *q)
     SET_STR("rcpt", q->rcpt);
     SET_STR("authenticated", q->auth_id);
     SET_STR("tls_cipher", q->tls_cipher);
+    SET_STR("mime_content_type", q->mime_content_type);
+    SET_STR("mime_filename", q->mime_filename);
 #undef SET_STR
     lua_createtable(L, (int)q->nrcpts, 0);
     for (size_t i = 0; i < q->nrcpts; i++) {
