@@ -79,6 +79,12 @@ const char *acl_expand(struct acl_check *chk, const struct xval *x)
     v.sender_address = chk->req->sender;
     v.sender_host_address = chk->req->client_ip;
     v.address = chk->req->rcpt;
+    if (chk->req->rcpt != NULL && strrchr(chk->req->rcpt, '@') != NULL) {
+        const char *at = strrchr(chk->req->rcpt, '@');
+        v.local_part = pool_strndup(chk->pool, chk->req->rcpt,
+                                    (size_t)(at - chk->req->rcpt));
+        v.domain = at + 1;
+    }
     v.primary_hostname = chk->req->conf->main.primary_hostname;
     if (x->fn >= 0) {
         if (lcall_value(chk->req->conf->lua, x->fn, &v, chk->pool, &out, &eb)

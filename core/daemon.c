@@ -179,6 +179,14 @@ static void begin_stop(struct master *m)
     }
 }
 
+static void reopen_logs(struct master *m)
+{
+    logfile_reopen();
+    for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
+        if (m->slots[i].pid > 0)
+            kill(m->slots[i].pid, SIGUSR1);
+}
+
 static void signal_cb(int fd, unsigned events, void *arg)
 {
     struct master *m = arg;
@@ -191,7 +199,7 @@ static void signal_cb(int fd, unsigned events, void *arg)
         else if (si.ssi_signo == SIGHUP && !m->stopping)
             reload(m);
         else if (si.ssi_signo == SIGUSR1)
-            logfile_reopen();
+            reopen_logs(m);
         else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
                  && !m->stopping)
             begin_stop(m);

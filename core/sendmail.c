@@ -205,6 +205,28 @@ static int not_smtp_acl(struct submission *sm)
     return rc;
 }
 
+/* The Message-ID: the message has, or the one tern added. */
+static const char *message_id(struct submission *sm, const char *id)
+{
+    struct hdr_list hl;
+    const struct hdr_field *f;
+    const char *why;
+    static char out[256];
+
+    snprintf(out, sizeof(out), "<E%s@%s>", id, sm->conf->main.primary_hostname);
+    if (hdr_parse(sb_str(&sm->msg), sb_len(&sm->msg), &hl, &why) != 0)
+        return out;
+    if ((f = hdr_find(&hl, "Message-ID")) != NULL) {
+        size_t b = strspn(f->value, " \t"), n = f->value_len;
+        while (n > b && strchr(" \t\r\n", f->value[n - 1]) != NULL)
+            n--;
+        if (n > b && n - b < sizeof(out))
+            snprintf(out, sizeof(out), "%.*s", (int)(n - b), f->value + b);
+    }
+    hdr_list_free(&hl);
+    return out;
+}
+
 struct commit_res {
     int rc;
     char why[256];
@@ -248,9 +270,10 @@ static int spool_message(struct submission *sm, struct spool_env *env)
         fprintf(stderr, "tern: cannot queue the message: %s\n", eb.msg);
         log_panic("cannot spool locally submitted message: %s", eb.msg);
     } else {
-        log_main("%s <= %s U=%s P=local S=%zu", env->id,
+        log_main("%s <= %s U=%s P=local S=%zu id=%s", env->id,
                  sm->sender[0] ? sm->sender : "<>", sm->user,
-                 sb_len(&rcv) + sb_len(&sm->extra) + sb_len(&sm->msg));
+                 sb_len(&rcv) + sb_len(&sm->extra) + sb_len(&sm->msg),
+                 message_id(sm, env->id));
     }
     sb_free(&rcv);
     spool_close(sp);

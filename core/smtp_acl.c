@@ -34,6 +34,10 @@ static void acl_cb(const struct acl_result *r, void *arg)
     s->busy = 0;
     s->txn.submission |= c->req.submission;
     s->txn.queue_only |= c->req.queue_only;
+    if (r->add_headers != NULL && r->verdict != ACL_DENY
+        && r->verdict != ACL_DROP)
+        sb_append(&s->txn.added, sb_str(r->add_headers),
+                  sb_len(r->add_headers));
     c->then(s, r);
     free(c);
     if (!s->busy && !s->closed)
@@ -52,6 +56,8 @@ static void fill_req(struct sess *s, struct acl_req *q, const char *hook,
     q->client_name = s->name;
     q->helo = s->helo;
     q->sender = s->txn.sender;
+    if (strcmp(hook, "mail") == 0)      /* not accepted yet: pending */
+        q->sender = s->pending;
     q->rcpt = rcpt;
     q->nrcpts = s->txn.nrcpt;
     q->rcpts = (const char *const *)s->txn.rcpts;
@@ -104,6 +110,8 @@ static void log_refusal(struct sess *s, const char *what,
                   s->pending ? (const char *)s->pending : "");
     else if (strcmp(what, "DATA") == 0)
         sb_puts(&line, " rejected after DATA: ");
+    else if (strcmp(what, "predata") == 0)
+        sb_puts(&line, " rejected DATA: ");
     else
         sb_printf(&line, " rejected %s: ", what);
     logfile_escape(&line, why, strlen(why));

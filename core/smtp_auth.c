@@ -10,6 +10,7 @@
  * SECURITY: credentials are wiped after use and never logged; the user
  * name is logged escaped.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,8 @@ void sess_auth_start(struct sess *s, const struct smtp_cmd *cmd)
     }
     memcpy(mech, arg, (size_t)(sp - arg));
     mech[sp - arg] = '\0';
+    for (size_t i = 0; i < sizeof(s->auth_mech) - 1 && mech[i]; i++)
+        s->auth_mech[i] = (char)tolower((unsigned char)mech[i]);
     sp += strspn(sp, " ");
     s->sasl = xcalloc(1, sizeof(struct sasl_state));
     handle(s, sasl_start(s->sasl, mech, *sp ? sp : NULL, strlen(sp)));

@@ -50,6 +50,7 @@ void sess_reset_txn(struct sess *s)
     t->mime = NULL;
     t->mime_next = 0;
     t->size_hint = -1;
+    t->discarded = 0;
     t->body_8bit = t->smtputf8 = t->discard = 0;
     t->queue_only = t->submission = 0;
     t->bdat_left = 0;
@@ -188,10 +189,11 @@ static int parse_path(struct sess *s, const char *path, unsigned opts,
 
 static void mail_done(struct sess *s, const struct acl_result *r)
 {
+    int refused = sess_acl_refused(s, r, 550, "MAIL");
     char *sender = s->pending;
 
     s->pending = NULL;
-    if (sess_acl_refused(s, r, 550, "MAIL")) {
+    if (refused) {
         free(sender);
         return;
     }
@@ -251,11 +253,16 @@ static void do_mail(struct sess *s, struct smtp_cmd *cmd)
 
 static void rcpt_done(struct sess *s, const struct acl_result *r)
 {
+    int refused = sess_acl_refused(s, r, 550, "RCPT");
     char *rcpt = s->pending;
     struct sess_txn *t = &s->txn;
 
     s->pending = NULL;
-    if (sess_acl_refused(s, r, 550, "RCPT")) {
+    if (refused || r->verdict == ACL_DISCARD) {
+        if (!refused) {             /* accepted, then thrown away */
+            t->discarded++;
+            sess_reply(s, 250, "2.1.5", "Accepted");
+        }
         free(rcpt);
         return;
     }
@@ -309,10 +316,12 @@ static int txn_ready(struct sess *s)
         protocol_error(s, 503, "5.5.1", "MAIL first");
         return 0;
     }
-    if (s->txn.nrcpt == 0) {
+    if (s->txn.nrcpt == 0 && s->txn.discarded == 0) {
         protocol_error(s, 554, "5.5.1", "No valid recipients");
         return 0;
     }
+    if (s->txn.nrcpt == 0)
+        s->txn.discard = 1;     /* every recipient was discarded */
     return 1;
 }
 

@@ -66,7 +66,7 @@ static void watch(struct sess *s)
 {
     unsigned want = 0;
 
-    if (s->closed)
+    if (s->closed || s->handshaking)    /* smtp_tls.c watches the fd */
         return;
     if (sb_len(&s->out) > 0)
         want |= EV_WRITE;
@@ -221,20 +221,31 @@ static int next_line(struct sess *s)
     if (lf == NULL) {
         if (s->in_len < SESS_IN_MAX)
             return 0;
-        sess_reply(s, 500, "5.5.2", "Line too long");
-        s->in_len = 0;          /* the rest of the line is dropped too */
-        s->bad_commands++;
+        if (!s->skip_line) {
+            sess_reply(s, 500, "5.5.2", "Line too long");
+            s->bad_commands++;
+        }
+        s->skip_line = 1;       /* the rest of the line is dropped too */
+        s->in_len = 0;
         return 0;
     }
     len = (size_t)(lf - s->in);
+    if (s->skip_line) {         /* the tail of an overlong line */
+        s->skip_line = 0;
+        consume(s, len + 1);
+        return 1;
+    }
     if (len > 0 && s->in[len - 1] == '\r')
         len--;
+    size_t used = (size_t)(lf - s->in) + 1;
+
     if (s->state == SS_AUTH)
         sess_auth_line(s, s->in, len);
     else
         sess_command_line(s, s->in, len);
-    if (!s->closed)
-        consume(s, (size_t)(lf - s->in) + 1);
+    /* STARTTLS empties the buffer: pipelined plain text is discarded */
+    if (!s->closed && s->in_len >= used)
+        consume(s, used);
     return 1;
 }
 
@@ -347,9 +358,10 @@ void smtp_session_start(struct smtp_server *srv, int fd,
     (void)peerlen;
     peer_text(s, peer);
     s->local_port = local_port;
-    if (tls_on_connect && sess_start_tls(s) != 0)
-        return;
-    sess_greet(s);
+    if (tls_on_connect)
+        sess_start_tls(s);      /* greets once the handshake is done */
+    else
+        sess_greet(s);
 }
 
 /* smtp_session_stdio - one session on stdin/stdout (-bs, -bh) */

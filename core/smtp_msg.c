@@ -49,7 +49,7 @@ static unsigned long long size_max(const struct sess *s)
 
 static void predata_done(struct sess *s, const struct acl_result *r)
 {
-    if (sess_acl_refused(s, r, 554, "DATA"))
+    if (sess_acl_refused(s, r, 554, "predata"))
         return;
     dp_init(&s->dp, (size_t)s->srv->o.conf->main.header_size_limit,
             size_max(s), data_sink, s);
@@ -130,7 +130,7 @@ static void log_arrival(struct sess *s, const struct commit_ctx *cc)
     if (s->tls && stls_cipher(s))
         sb_printf(&line, "X=%s ", stls_cipher(s));
     if (s->auth_id)
-        sb_printf(&line, "A=plain:%s ", s->auth_id);
+        sb_printf(&line, "A=%s:%s ", s->auth_mech, s->auth_id);
     sb_printf(&line, "S=%zu", cc->size);
     if (cc->msgid_hdr)
         sb_printf(&line, " id=%s", cc->msgid_hdr);
@@ -301,9 +301,6 @@ static void data_acl_done(struct sess *s, const struct acl_result *r)
 {
     if (r->remove_headers != NULL && r->verdict != ACL_DENY)
         s->srv->buffered -= hdr_remove(&s->txn.msg, r->remove_headers);
-    if (r->add_headers != NULL)
-        sb_append(&s->txn.added, sb_str(r->add_headers),
-                  sb_len(r->add_headers));
     if (r->verdict == ACL_DISCARD)
         s->txn.discard = 1;
     if (sess_acl_refused(s, r, 550, "DATA")) {
@@ -402,8 +399,11 @@ void sess_bdat_start(struct sess *s, const struct smtp_cmd *cmd)
 
     t->bdat_left = cmd->chunk;
     t->bdat_last = cmd->last;
-    if (!t->bdat_failed && (t->sender == NULL || t->nrcpt == 0))
+    if (!t->bdat_failed && (t->sender == NULL
+                            || (t->nrcpt == 0 && t->discarded == 0)))
         t->bdat_failed = 503;
+    if (t->nrcpt == 0 && t->discarded > 0)
+        t->discard = 1;         /* every recipient was discarded */
     if (!t->bdat_failed && size_max(s)
         && sb_len(&t->msg) + cmd->chunk > size_max(s))
         t->bdat_failed = 552;

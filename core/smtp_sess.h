@@ -50,6 +50,7 @@ struct sess_txn {
     struct strbuf added;        /* headers added by ACLs */
     struct acl_vars vars;       /* acl_m_* */
     int discard;                /* an ACL said discard */
+    size_t discarded;           /* recipients discarded by the rcpt ACL */
     int queue_only;
     int submission;
     unsigned long long bdat_left;   /* bytes of the current chunk */
@@ -82,8 +83,11 @@ struct sess {
     char *helo;
     int esmtp;
     char *auth_id;
+    char auth_mech[16];         /* "plain", "login" */
     int auth_failures;
     int quit_seen;              /* QUIT was received */
+    int skip_line;              /* dropping the rest of an overlong line */
+    int handshaking;            /* a TLS handshake owns the fd */
     int bad_commands;
     int unknown_commands;
     struct acl_vars conn_vars;  /* acl_c_* */

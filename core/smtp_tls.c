@@ -39,6 +39,7 @@ static void tls_ready(struct sess *s)
     sess_reset_txn(s);
     s->in_len = 0;
     ev_io_set(s->srv->o.ev, s->fd_in, 0, handshake_cb, s);
+    s->handshaking = 0;
     s->busy = 0;
     if (on_connect)
         sess_greet(s);
@@ -61,6 +62,7 @@ static void handshake(struct sess *s)
     default:
         log_main("TLS error on connection from [%s]:%d (SSL_accept): %s",
                  s->ip, s->port, tls_error(s->tls));
+        s->handshaking = 0;
         s->busy = 0;
         sess_close(s, NULL);
     }
@@ -76,6 +78,7 @@ int sess_start_tls(struct sess *s)
         return -1;
     }
     s->busy = 1;
+    s->handshaking = 1;
     s->in_len = 0;
     sess_arm_timeout(s);
     handshake(s);

@@ -555,7 +555,7 @@ static int def_acl(lua_State *L, struct conf *c, const char *hook, int idx,
     struct acl_def *a = pool_zalloc(c->pool, sizeof(*a));
     struct errbuf eb;
 
-    a->hook = hook;
+    a->hook = pool_strdup(c->pool, hook);   /* hook is Lua-owned memory */
     a->origin = *org;
     a->fn = -1;
     if (!find_word(acl_hooks, hook))
