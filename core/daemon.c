@@ -171,6 +171,7 @@ static void begin_stop(struct master *m)
 {
     m->stopping = 1;
     log_main("SIGTERM received: stopping");
+    listen_close(&m->ls);       /* new connections are refused at once */
     for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
         if (m->slots[i].pid > 0)
             kill(m->slots[i].pid, SIGTERM);
@@ -347,5 +348,9 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
         ev_run_once(m->ev, -1);
     unlink(m->pidfile);
     log_main("tern daemon stopped");
+    conf_free(m->conf);         /* the current generation (see daemon.h) */
+    limits_free(m->lim);
+    ev_free(m->ev);
+    free(m);
     return 0;
 }

@@ -16,6 +16,8 @@ struct daemon_opts {
 
 struct conf;
 
+/* daemon_run - takes ownership of c: a reload replaces it, and the
+ * daemon frees whichever generation is current when it stops */
 int daemon_run(struct conf *c, const struct daemon_opts *o);
 
 #endif

@@ -318,6 +318,7 @@ int main(int argc, char **argv)
         perror("tern: writing output");
         rc = 70;
     }
-    conf_free(c);
+    if (cli.mode != M_BD)       /* the daemon owns (and reloads) its conf */
+        conf_free(c);
     return rc;
 }

@@ -128,6 +128,12 @@ static void sess_free(struct sess *s)
     free(s->sasl);
     if (srv->o.on_close != NULL && s->fd_in > 2)
         srv->o.on_close(s->ip, srv->o.on_close_arg);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
     free(s);
     srv->nsessions--;
 }
@@ -329,6 +335,10 @@ static struct sess *sess_new(struct smtp_server *srv, int fd_in, int fd_out)
     sb_init(&s->out);
     sb_init(&s->txn.msg);
     sb_init(&s->txn.added);
+    s->next = srv->sessions;
+    if (s->next != NULL)
+        s->next->prev = s;
+    srv->sessions = s;
     srv->nsessions++;
     return s;
 }
@@ -400,7 +410,19 @@ unsigned smtp_server_count(const struct smtp_server *srv)
 /* smtp_server_drain - stop taking commands; see smtp_in.h */
 void smtp_server_drain(struct smtp_server *srv)
 {
+    struct sess *s, *next;
+
     srv->draining = 1;
+    for (s = srv->sessions; s != NULL; s = next) {
+        next = s->next;
+        if (s->busy || s->closed || s->state != SS_CMD
+            || s->txn.sender != NULL || s->in_len > 0)
+            continue;           /* busy ones are told after their step */
+        sess_reply(s, 421, "4.3.2", "%s: service shutting down",
+                   srv->o.conf->main.primary_hostname);
+        s->state = SS_CLOSING;
+        sess_flush(s);
+    }
 }
 
 /* smtp_server_done - nothing left to serve */

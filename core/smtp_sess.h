@@ -33,6 +33,7 @@ enum sess_state {
 
 struct smtp_server {
     struct smtp_server_opts o;
+    struct sess *sessions;      /* all open sessions (drain walks them) */
     unsigned nsessions;
     int draining;
     size_t buffered;            /* message bytes held by all sessions */
@@ -62,6 +63,7 @@ struct sess_txn {
 
 struct sess {
     struct smtp_server *srv;
+    struct sess *next, *prev;   /* the server's list */
     uint64_t id;
     int fd_in, fd_out;          /* the same socket, or stdin/stdout */
     struct tls_conn *tls;

@@ -108,8 +108,10 @@ static void session_gone(const char *ip, void *arg)
 static void stop_listening(struct worker *w)
 {
     w->stopping = 1;
-    for (size_t i = 0; i < w->ls->n; i++)
+    for (size_t i = 0; i < w->ls->n; i++) {
         ev_io_del(w->ev, w->ls->v[i].fd);
+        close(w->ls->v[i].fd);  /* the socket closes with the last copy */
+    }
     smtp_server_drain(w->srv);
 }
 
