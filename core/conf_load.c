@@ -255,10 +255,35 @@ static int main_lists(struct conf *c, struct errbuf *eb)
     return 0;
 }
 
+/* TLS files named in main{} must be readable: a daemon that quietly
+ * serves without STARTTLS is worse than one that refuses to start. */
+static int check_tls_files(struct conf *c, struct errbuf *eb)
+{
+    static const char *const names[] = { "tls_certificate", "tls_privatekey",
+                                         "tls_chain" };
+    const char *files[] = { c->main.tls_certificate, c->main.tls_privatekey,
+                            c->main.tls_chain };
+
+    for (int i = 0; i < 3; i++) {
+        const struct opt_spec *o = opt_find(conf_main_opts(), names[i]);
+        const struct origin *org = &c->main_origin[o - conf_main_opts()];
+        if (files[i] == NULL || access(files[i], R_OK) == 0)
+            continue;
+        errbuf_set(eb, "%s:%d: main: %s %s: %s", org->file, org->line,
+                   names[i], files[i], strerror(errno));
+        return -1;
+    }
+    if (c->main.tls_privatekey != NULL && c->main.tls_certificate == NULL) {
+        errbuf_set(eb, "tls_privatekey is set but tls_certificate is not");
+        return -1;
+    }
+    return 0;
+}
+
 static int finish(struct conf *c, struct errbuf *eb)
 {
     default_names(c);
-    if (main_lists(c, eb) != 0)
+    if (main_lists(c, eb) != 0 || check_tls_files(c, eb) != 0)
         return -1;
     if (default_retry(c, eb) != 0)
         return -1;

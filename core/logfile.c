@@ -406,6 +406,17 @@ void log_reject(const char *fmt, ...)
     va_end(ap);
 }
 
+/* log_reject_detail - a line in the reject log only (the header lines
+ * that follow a data-time rejection, as Exim writes them) */
+void log_reject_detail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite(TO_REJECT, fmt, ap);
+    va_end(ap);
+}
+
 /* log_panic - a line in the panic log, the main log and a tty stderr */
 void log_panic(const char *fmt, ...)
 {

@@ -56,6 +56,7 @@ void log_main(const char *fmt, ...) TERN_PRINTF(1, 2);
 void log_reject(const char *fmt, ...) TERN_PRINTF(1, 2);
 /* log_panic - a line in the panic log and the main log (and on a tty) */
 void log_panic(const char *fmt, ...) TERN_PRINTF(1, 2);
+void log_reject_detail(const char *fmt, ...) TERN_PRINTF(1, 2);
 /* logfile_set_pid - nonzero: put "[pid] " after the time of each line */
 void logfile_set_pid(int on);
 /* logfile_escape - append s with control characters and backslash written

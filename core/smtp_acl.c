@@ -91,6 +91,30 @@ void sess_acl(struct sess *s, const char *hook, const char *rcpt,
     s->acl = acl_check(&c->req, acl_cb, c);
 }
 
+/* The header section of a message refused after DATA, one reject-log
+ * line per header line (never the body). */
+static void log_headers(const struct strbuf *msg)
+{
+    const char *p = sb_str(msg), *end = p + sb_len(msg);
+    struct strbuf line;
+    int n = 0;
+
+    sb_init(&line);
+    while (p < end && n++ < 200) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (len > 0 && p[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            break;                      /* the end of the header section */
+        sb_reset(&line);
+        logfile_escape(&line, p, len);
+        log_reject_detail("  %s", sb_str(&line));
+        p = nl ? nl + 1 : end;
+    }
+    sb_free(&line);
+}
+
 static void log_refusal(struct sess *s, const char *what,
                         const struct acl_result *r, const char *text)
 {
@@ -116,11 +140,8 @@ static void log_refusal(struct sess *s, const char *what,
         sb_printf(&line, " rejected %s: ", what);
     logfile_escape(&line, why, strlen(why));
     log_reject("%s", sb_str(&line));
-    if (strcmp(what, "DATA") == 0 && sb_len(&s->txn.msg) > 0)
-        log_reject("headers of the rejected message:\n%.*s",
-                   (int)(sb_len(&s->txn.msg) < 4096 ? sb_len(&s->txn.msg)
-                                                    : 4096),
-                   sb_str(&s->txn.msg));
+    if (strcmp(what, "DATA") == 0)
+        log_headers(&s->txn.msg);
     sb_free(&line);
 }
 

@@ -387,10 +387,19 @@ static void do_expn(struct sess *s, struct smtp_cmd *cmd)
 
 static void do_help(struct sess *s, struct smtp_cmd *cmd)
 {
+    struct strbuf t;
+
     (void)cmd;
-    sess_reply_multi(s, 214, "2.0.0", "Commands supported:\n"
-                     "AUTH HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP "
-                     "VRFY STARTTLS\n");
+    sb_init(&t);
+    sb_puts(&t, "Commands supported:\n");
+    if (sess_auth_advertise(s))
+        sb_puts(&t, "AUTH ");
+    sb_puts(&t, "HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP VRFY");
+    if (s->srv->o.tls != NULL && s->tls == NULL)
+        sb_puts(&t, " STARTTLS");
+    sb_putc(&t, '\n');
+    sess_reply_multi(s, 214, "2.0.0", sb_str(&t));
+    sb_free(&t);
 }
 
 static void do_starttls(struct sess *s, struct smtp_cmd *cmd)

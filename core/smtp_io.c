@@ -138,6 +138,11 @@ static void sess_free(struct sess *s)
     srv->nsessions--;
 }
 
+static void free_cb(void *arg)
+{
+    sess_free(arg);
+}
+
 /* sess_close - end the session now (why: logged unless NULL) */
 void sess_close(struct sess *s, const char *why)
 {
@@ -164,16 +169,21 @@ void sess_close(struct sess *s, const char *why)
         close(s->fd_in);
     if (s->fd_out > 2 && s->fd_out != s->fd_in)
         close(s->fd_out);
-    if (!s->committing)         /* a spool commit always calls back */
-        sess_free(s);
+    /* freed from the loop, after the callback that closed it returns;
+     * a spool commit in progress frees it when it calls back */
+    if (!s->committing)
+        ev_timer_add(ev, 0, free_cb, s);
 }
 
-/* sess_commit_done - the spool commit callback found the session closed */
-void sess_commit_done(struct sess *s)
+/* sess_commit_done - a commit called back; 1 if the session is gone (and
+ * freed), so the caller must not touch it */
+int sess_commit_done(struct sess *s)
 {
     s->committing = 0;
-    if (s->closed)
-        sess_free(s);
+    if (!s->closed)
+        return 0;
+    sess_free(s);
+    return 1;
 }
 
 static void timeout_cb(void *arg)

@@ -143,20 +143,20 @@ static void commit_cb(int rc, const char *why, void *arg)
     struct commit_ctx *cc = arg;
     struct sess *s = cc->s;
 
-    sess_commit_done(s);
-    if (s->closed || s->id != cc->sess_id) {
+    if (rc == 0)                    /* accepted even if the client left */
+        log_arrival(s, cc);
+    else
+        log_panic("cannot spool message from [%s]: %s", s->ip, why);
+    if (sess_commit_done(s)) {      /* the client went away meanwhile */
         free(cc->msgid_hdr);
         free(cc);
         return;
     }
-    if (rc == 0) {
-        log_arrival(s, cc);
+    if (rc == 0)
         sess_reply(s, 250, "2.0.0", "OK id=%s", cc->id);
-    } else {
-        log_panic("cannot spool message from [%s]: %s", s->ip, why);
+    else
         sess_reply(s, 451, "4.3.0", "Temporary local problem - please try "
                    "later");
-    }
     free(cc->msgid_hdr);
     free(cc);
     sess_reset_txn(s);
