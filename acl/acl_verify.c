@@ -22,90 +22,34 @@
 #include "core/base/xalloc.h"
 #include "core/dns.h"
 #include "core/header.h"
-#include "core/route.h"
+#include "core/route_verify.h"
 
 /* ---- routing: verify = recipient / sender ---- */
 
-struct vroute {
-    struct acl_check *chk;
-    struct dns_cache *cache;
-    struct route_run *rr;
-    struct route_top *top;
-    struct ev_timer *timer;
-    int finished;
-};
-
-static void vroute_free(void *arg)
+static void verified(enum verify_result r, const char *msg, void *arg)
 {
-    struct vroute *v = arg;
+    struct acl_check *chk = arg;
 
-    ev_timer_cancel(v->chk->req->ev, v->timer);
-    route_top_release(v->top);
-    route_run_free(v->rr);
-    dns_cache_free(v->cache);
-    free(v);
+    chk->async = NULL;
+    chk->async_cancel = NULL;
+    if (msg != NULL)
+        chk->cond_msg = pool_strdup(chk->pool, msg);
+    acl_cond_done(chk, r == VERIFY_FAILED ? C_NO : r == VERIFY_DEFERRED
+                       ? C_DEFER : C_YES);
 }
 
-struct verdict_scan {
-    int failed, deferred;
-    const char *msg;
-};
-
-static void scan_leaf(struct raddr *a, void *arg)
+static void verify_cancel(void *arg)
 {
-    struct verdict_scan *sc = arg;
-
-    if (a->state == RA_FAILED && !sc->failed++)
-        sc->msg = a->message;
-    if (a->state == RA_DEFERRED && !sc->deferred++ && !sc->failed)
-        sc->msg = a->message;
-}
-
-static void vroute_step(void *arg)
-{
-    struct vroute *v = arg;
-    struct acl_check *chk = v->chk;
-    struct verdict_scan sc = { 0, 0, NULL };
-
-    v->timer = NULL;
-    route_step(v->rr);
-    if (!v->finished)
-        return;
-    route_walk(v->top, scan_leaf, &sc);
-    if (sc.msg != NULL)
-        chk->cond_msg = pool_strdup(chk->pool, sc.msg);
-    vroute_free(v);
-    acl_cond_done(chk, sc.failed ? C_NO : sc.deferred ? C_DEFER : C_YES);
-}
-
-static void vroute_wake(void *arg)
-{
-    struct vroute *v = arg;
-
-    if (v->timer == NULL)
-        v->timer = ev_timer_add(v->chk->req->ev, 0, vroute_step, v);
-}
-
-static void vroute_done(struct route_top *top, void *arg)
-{
-    (void)top;
-    ((struct vroute *)arg)->finished = 1;
-    vroute_wake(arg);
+    route_verify_cancel(arg);
 }
 
 static enum cond_result verify_route(struct acl_check *chk, const char *addr)
 {
     struct acl_req *q = chk->req;
-    struct vroute *v = xcalloc(1, sizeof(*v));
 
-    v->chk = chk;
-    v->cache = dns_cache_new(q->dns);
-    v->rr = route_run_new(q->conf, v->cache, q->sender, q->client_ip, 1);
-    route_set_wakeup(v->rr, vroute_wake, v);
-    v->top = route_add(v->rr, addr, vroute_done, v);
-    vroute_wake(v);
-    chk->async = v;
-    chk->async_cancel = vroute_free;
+    chk->async = route_verify_start(q->conf, q->ev, q->dns, q->sender,
+                                    q->client_ip, addr, verified, chk);
+    chk->async_cancel = verify_cancel;
     return C_PENDING;
 }
 

@@ -83,6 +83,7 @@ static const struct opt_spec main_opts[] = {
     { "auth_passwords", OPT_STR, M(auth_passwords), NULL, 0, NULL },
     { "auth_check", OPT_FUNC, M(auth_check), NULL, 0, NULL },
     { "auth_failure_max", OPT_INT, M(auth_failure_max), "3", 0, NULL },
+    { "smtp_vrfy_hosts", OPT_MLIST, M(smtp_vrfy_hosts), NULL, ML_HOST, NULL },
     { "queue_only", OPT_BOOL, M(queue_only), "false", 0, NULL },
     OPT_END
 };

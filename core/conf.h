@@ -119,6 +119,7 @@ struct conf_main {
     const char *auth_passwords;
     struct xval auth_check;
     long auth_failure_max;
+    struct mlist *smtp_vrfy_hosts;
     int queue_only;
 };
 

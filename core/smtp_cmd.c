@@ -18,6 +18,8 @@
 #include "core/base/xalloc.h"
 #include "core/conf.h"
 #include "core/logfile.h"
+#include "core/mlist.h"
+#include "core/route_verify.h"
 #include "core/smtp_sess.h"
 #include "core/smtp_tls.h"
 
@@ -372,11 +374,62 @@ static void do_quit(struct sess *s, struct smtp_cmd *cmd)
     sess_acl(s, "quit", NULL, quit_done);
 }
 
+static void vrfy_done(enum verify_result r, const char *msg, void *arg)
+{
+    struct sess *s = arg;
+    char *addr = s->pending;
+
+    s->verify = NULL;
+    s->pending = NULL;
+    if (r == VERIFY_OK)
+        sess_reply(s, 250, "2.1.5", "<%s> is deliverable", addr);
+    else if (r == VERIFY_FAILED)
+        sess_reply(s, 550, "5.1.1", "<%s>: %s", addr,
+                   msg ? msg : "Unrouteable address");
+    else
+        sess_reply(s, 451, "4.4.3", "<%s>: %s", addr,
+                   msg ? msg : "cannot be verified at this time");
+    free(addr);
+    sess_resume(s);
+}
+
+/* VRFY: 252 unless the client is in smtp_vrfy_hosts; then the address is
+ * routed in verify mode and the answer is the router chain's. */
 static void do_vrfy(struct sess *s, struct smtp_cmd *cmd)
 {
-    (void)cmd;
-    sess_reply(s, 252, "2.1.5", "Cannot VRFY user, but will accept message "
-               "and attempt delivery");
+    const struct conf_main *m = &s->srv->o.conf->main;
+    struct match_ctx mc = { .conf = s->srv->o.conf };
+    struct strbuf sb;
+    const char *a = cmd->arg;
+    size_t n = strlen(a);
+    char path[SMTP_PATH_MAX + 1];
+
+    if (m->smtp_vrfy_hosts == NULL
+        || mlist_match(m->smtp_vrfy_hosts, s->ip, &mc) != MATCH_YES) {
+        sess_reply(s, 252, "2.1.5", "Cannot VRFY user, but will accept "
+                   "message and attempt delivery");
+        return;
+    }
+    if (n > 2 && a[0] == '<' && a[n - 1] == '>') {
+        a++;
+        n -= 2;
+    }
+    if (n > SMTP_PATH_MAX) {
+        sess_reply(s, 501, "5.1.3", "Path too long");
+        return;
+    }
+    memcpy(path, a, n);
+    path[n] = '\0';
+    sb_init(&sb);
+    if (parse_path(s, path, ADDR_UTF8, &sb) == 0) {
+        free(s->pending);
+        s->pending = xstrdup(sb_str(&sb));
+        s->busy = 1;
+        s->verify = route_verify_start(s->srv->o.conf, s->srv->o.ev,
+                                       s->srv->o.dns, "", s->ip, s->pending,
+                                       vrfy_done, s);
+    }
+    sb_free(&sb);
 }
 
 static void do_expn(struct sess *s, struct smtp_cmd *cmd)

@@ -24,6 +24,7 @@
 #include "core/base/xalloc.h"
 #include "core/conf.h"
 #include "core/logfile.h"
+#include "core/route_verify.h"
 #include "core/smtp_sess.h"
 #include "core/smtp_tls.h"
 
@@ -70,7 +71,7 @@ static void watch(struct sess *s)
         return;
     if (sb_len(&s->out) > 0)
         want |= EV_WRITE;
-    else if (!s->busy && s->state != SS_CLOSING)
+    else if (!s->busy && s->state != SS_CLOSING && !s->eof)
         want |= EV_READ;
     if (s->fd_in == s->fd_out) {
         ev_io_set(s->srv->o.ev, s->fd_in, want, sess_io_cb, s);
@@ -158,6 +159,8 @@ void sess_close(struct sess *s, const char *why)
         sess_notquit(s, why ? why : "connection closed");
     acl_cancel(s->acl);
     s->acl = NULL;
+    route_verify_cancel(s->verify);
+    s->verify = NULL;
     ev_timer_cancel(ev, s->timer);
     ev_timer_cancel(ev, s->delay);
     s->timer = s->delay = NULL;
@@ -286,6 +289,8 @@ static void process_input(struct sess *s)
     if (!s->closed) {
         if (!s->busy)
             sess_arm_timeout(s);
+        if (s->eof && !s->busy && s->state != SS_CLOSING)
+            s->state = SS_CLOSING;  /* input ended: close once flushed */
         sess_flush(s);
     }
 }
@@ -305,6 +310,10 @@ static void read_input(struct sess *s)
 
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
+    if (r == 0 && (s->busy || s->in_len > 0 || sb_len(&s->out) > 0)) {
+        s->eof = 1;     /* finish what was sent, then close (half-close) */
+        return;
+    }
     if (r <= 0) {
         int quiet = s->state == SS_CLOSING || s->srv->o.exit_when_idle;
         sess_close(s, quiet ? NULL : r == 0 ? "connection closed by client"

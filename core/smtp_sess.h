@@ -77,6 +77,7 @@ struct sess {
     struct ev_timer *timer;     /* command / data timeout */
     struct ev_timer *delay;     /* ACL delay, AUTH failure delay */
     struct acl_check *acl;      /* running ACL check */
+    struct route_verify *verify;    /* running VRFY verification */
     /* the client */
     char ip[64];
     int port;
@@ -90,6 +91,7 @@ struct sess {
     int quit_seen;              /* QUIT was received */
     int skip_line;              /* dropping the rest of an overlong line */
     int handshaking;            /* a TLS handshake owns the fd */
+    int eof;                    /* the client sent everything it will */
     int bad_commands;
     int unknown_commands;
     struct acl_vars conn_vars;  /* acl_c_* */

@@ -1,0 +1,1 @@
+transport "local" { driver = "maildir", directory = "$home/Maildir" }
