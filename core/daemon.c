@@ -328,12 +328,20 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
     struct master *m = calloc(1, sizeof(*m));
     struct strbuf ports;
 
-    if (m == NULL)
+    if (m == NULL) {
+        conf_free(c);
         return 71;
+    }
     m->o = o;
     m->conf = c;
-    if (setup(m) != 0)
+    if (setup(m) != 0) {
+        listen_close(&m->ls);
+        limits_free(m->lim);
+        ev_free(m->ev);
+        conf_free(c);
+        free(m);
         return 71;
+    }
     m->nworkers = worker_count(c);
     sb_init(&ports);
     for (size_t i = 0; i < m->ls.n; i++)

@@ -1,10 +1,14 @@
 #!/bin/bash
-# bench.sh - `make bench`, part 1: address routing, tern against Exim 4.96.
+# bench.sh - `make bench`: part 1, address routing, tern against Exim 4.96;
+# part 2, SMTP (smtp.sh), tern against Postfix 3.7 and Exim 4.96.
 #
 # Usage (as root): bash test-suite/bench/bench.sh BUILD_DIR
 #   BUILD_DIR holds tern and tern_dbmbuild (make's $(BUILD), e.g. "build").
+#   BENCH_PARTS="routing smtp" (the default) runs setup.sh, then the
+#   routing part below, then smtp.sh (see its header: accept throughput
+#   with smtp-source, idle-connection memory, tern's fsync check).
 #
-# Both MTAs route the same addresses, each in ONE process reading all of them
+# Routing: both MTAs route the same addresses, each in ONE process reading all of them
 # on stdin (`-bt`), and the bench prints addresses/second, the ratio and
 # tern's peak RSS:
 #   (a) 100,000 addresses of local.bench, half aliases (redirect through a
@@ -20,10 +24,11 @@
 #
 # Every output is checked against the routing gen_routing.py says each
 # address must get (check_bt.py). Exit status: 0 when everything ran and
-# every output was right, even if a target was MISSED; non-zero when
-# something failed to run or an output was wrong.
+# every output (and every SMTP spool count) was right, even if a target was
+# MISSED; non-zero when something failed to run or an output was wrong.
 #
 # Environment (defaults in brackets):
+#   BENCH_PARTS ["routing smtp"]  (smtp.sh lists the SMTP part's knobs)
 #   BENCH_SIDES ["tern exim"]  BENCH_MIXES ["a b"]  BENCH_SKIP_SETUP [0]
 #   TERN_RUNS [3]  EXIM_A_RUNS [3]  EXIM_B_RUNS [1]  (medians are reported)
 #   DNS_LISTEN [127.0.0.153:53]  DNS_DELAY_MS [5]  IP_PREFIX [198.51.100]
@@ -42,6 +47,8 @@ EXIM_ROOT=$STATE/exim-root
 EXIM=$EXIM_ROOT/usr/sbin/exim4
 EXIM_DBMBUILD=$EXIM_ROOT/usr/sbin/exim_dbmbuild
 
+BENCH_PARTS=${BENCH_PARTS:-"routing smtp"}
+export BENCH_PARTS  # setup.sh installs what the chosen parts need
 BENCH_SIDES=${BENCH_SIDES:-"tern exim"}
 BENCH_MIXES=${BENCH_MIXES:-"a b"}
 TERN_RUNS=${TERN_RUNS:-3}
@@ -82,6 +89,7 @@ preflight() {
   if [ "${BENCH_SKIP_SETUP:-0}" != 1 ]; then
     timeout 900 bash "$HERE/setup.sh" || die "setup.sh failed"
   fi
+  has "$BENCH_PARTS" routing || return 0
   if has "$BENCH_SIDES" tern; then
     [ -d "$BUILD_ARG" ] || die "build directory $BUILD_ARG missing (run make all)"
     BUILD=$(cd "$BUILD_ARG" && pwd)
@@ -183,12 +191,14 @@ dns_start() {  # STATSFILE
   die "DNS responder did not start on $DNS_LISTEN"
 }
 
-dns_stop() {  # STATSFILE -> prints "QUERIES DROPS"
+# Not in a $(...) subshell: there `wait` does not know the responder, returns
+# at once, and the counts were read before its last write (0 queries).
+dns_stop() {  # STATSFILE -> sets DNS_COUNTS="QUERIES DROPS"
   local stats=$1
   kill -TERM "$DNS_PID" 2>/dev/null || true
   wait "$DNS_PID" 2>/dev/null || true
   DNS_PID=
-  awk -F= '$1=="queries"{q=$2} $1=="drops"{d=$2} END{print q+0, d+0}' "$stats"
+  DNS_COUNTS=$(awk -F= '$1=="queries"{q=$2} $1=="drops"{d=$2} END{print q+0, d+0}' "$stats")
 }
 
 # ---------------------------------------------------------------- timing helpers
@@ -243,7 +253,7 @@ bench_side() {
         fi;;
     esac
     if [ "$mix" = b ]; then
-      q=$(dns_stop "$WORK/out/$tag.dns")
+      dns_stop "$WORK/out/$tag.dns"; q=$DNS_COUNTS
       q="$q $(( $(udp_rcvbuf_errors) - rcvbuf0 ))"
       dns+=("$(echo "$q" | tr ' ' /)")
     fi
@@ -309,25 +319,35 @@ report() {
 }
 
 # ---------------------------------------------------------------- main
-preflight
-prepare_data
-build_dbs
-write_exim_conf
-write_tern_conf
-for mix in $BENCH_MIXES; do
-  if has "$BENCH_SIDES" tern; then bench_side tern "$mix" "$TERN_RUNS"; fi
-  if has "$BENCH_SIDES" exim; then
-    if [ "$mix" = a ]; then bench_side exim a "$EXIM_A_RUNS"; else bench_side exim b "$EXIM_B_RUNS"; fi
-  fi
-done
+routing_part() {
+  prepare_data
+  build_dbs
+  write_exim_conf
+  write_tern_conf
+  for mix in $BENCH_MIXES; do
+    if has "$BENCH_SIDES" tern; then bench_side tern "$mix" "$TERN_RUNS"; fi
+    if has "$BENCH_SIDES" exim; then
+      if [ "$mix" = a ]; then bench_side exim a "$EXIM_A_RUNS"; else bench_side exim b "$EXIM_B_RUNS"; fi
+    fi
+  done
 
-mkdir -p "$RESULTS"
-summary=$RESULTS/routing-$(date +%Y%m%d-%H%M%S).txt
-report | tee "$summary"
-echo "(summary: $summary; data, configs and outputs: $WORK)"
-if [ "${#FAILURES[@]}" -gt 0 ]; then
-  printf '\nFAILED:\n' >&2
-  printf '  %s\n' "${FAILURES[@]}" >&2
-  exit 1
+  mkdir -p "$RESULTS"
+  summary=$RESULTS/routing-$(date +%Y%m%d-%H%M%S).txt
+  report | tee "$summary"
+  echo "(summary: $summary; data, configs and outputs: $WORK)"
+}
+
+preflight
+status=0
+if has "$BENCH_PARTS" routing; then
+  routing_part
+  if [ "${#FAILURES[@]}" -gt 0 ]; then
+    printf '\nFAILED (routing):\n' >&2
+    printf '  %s\n' "${FAILURES[@]}" >&2
+    status=1
+  fi
 fi
-exit 0
+if has "$BENCH_PARTS" smtp; then
+  BENCH_SKIP_SETUP=1 bash "$HERE/smtp.sh" "$BUILD_ARG" || status=1
+fi
+exit $status

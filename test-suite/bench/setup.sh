@@ -1,5 +1,5 @@
 #!/bin/bash
-# setup.sh - prepare the machine for `make bench` (routing part).
+# setup.sh - prepare the machine for `make bench` (routing and SMTP parts).
 #
 #   * Exim 4.96 from Debian: the .debs of exim4-daemon-light and exim4-base are
 #     fetched with `apt-get download` and unpacked with `dpkg -x` into
@@ -9,13 +9,21 @@
 #     plus the tools the bench uses: util-linux (unshare, mount), time
 #     (/usr/bin/time -f %M), python3.
 #   * The Debian-exim user and group (EXIM_USER compiled into Debian's build).
+#   * SMTP part (when BENCH_PARTS names smtp): Postfix 3.7 from Debian,
+#     apt-installed for smtp-source and for the private instance the bench
+#     runs. A policy-rc.d that forbids starting services is put in place for
+#     the install when none exists, so no system Postfix starts on port 25;
+#     one that is running anyway is stopped (postfix stop). Also strace (the
+#     fsync check), and the mtabench user the peers' delivery settings name.
 #
 # Run as root on Debian 12. Idempotent: a second run does no network access
 # unless something is missing. Usage: bash test-suite/bench/setup.sh
+# Environment: BENCH_PARTS ["routing smtp"]
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${BENCH_STATE:-$HERE/state}
 EXIM_ROOT=$STATE/exim-root
+BENCH_PARTS=${BENCH_PARTS:-"routing smtp"}
 export DEBIAN_FRONTEND=noninteractive
 
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root" >&2; exit 1; }
@@ -37,6 +45,44 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "setup: apt-get install ${need_pkgs[*]}"
   apt_update_once
   timeout 600 apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# SMTP part: Postfix (smtp-source, and the peer itself) and strace.
+smtp_part=0
+case " $BENCH_PARTS " in *" smtp "*) smtp_part=1;; esac
+if [ "$smtp_part" = 1 ]; then
+  need_pkgs=()
+  for p in postfix strace; do
+    dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+  done
+  if [ "${#need_pkgs[@]}" -gt 0 ]; then
+    echo "setup: apt-get install ${need_pkgs[*]}"
+    echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
+    echo "postfix postfix/mailname string bench.local" | debconf-set-selections
+    # The maintainer scripts must not start a system Postfix: a policy-rc.d
+    # that answers 101 forbids it; put one in only for the install.
+    tmp_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod 755 /usr/sbin/policy-rc.d; tmp_policy=1
+    fi
+    apt_update_once
+    rc=0
+    timeout 600 apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null || rc=$?
+    [ "$tmp_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$rc" = 0 ] || { echo "setup: apt-get install ${need_pkgs[*]} failed" >&2; exit 1; }
+  fi
+  # The bench runs private instances on 127.0.0.1:2530 only: a system
+  # Postfix (e.g. on port 25) is stopped.
+  if postfix status >/dev/null 2>&1; then
+    echo "setup: stopping the system postfix instance"; postfix stop || true
+  fi
+  getent group mtabench >/dev/null || groupadd --system mtabench
+  getent passwd mtabench >/dev/null \
+    || useradd --system -g mtabench -d /nonexistent -s /usr/sbin/nologin mtabench
+  for t in smtp-source postfix strace; do
+    command -v "$t" >/dev/null || { echo "setup: $t missing" >&2; exit 1; }
+  done
 fi
 
 # Exim: download and unpack, never install.
@@ -80,3 +126,4 @@ for t in unshare mount python3 /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "setup: $t missing" >&2; exit 1; }
 done
 echo "setup: $("$EXIM_ROOT/usr/sbin/exim4" -C /dev/null -bV 2>/dev/null | head -1)"
+if [ "$smtp_part" = 1 ]; then echo "setup: Postfix $(postconf -h mail_version), $(command -v smtp-source)"; fi
