@@ -237,7 +237,8 @@ static int set_key(lua_State *L, struct conf *c, const char *key,
 static int is_keyword(const char *key)
 {
     return strcmp(key, "driver") == 0 || strcmp(key, "override") == 0
-           || strcmp(key, "disabled") == 0 || strcmp(key, "_verb") == 0;
+           || strcmp(key, "disabled") == 0 || strcmp(key, "_verb") == 0
+           || strcmp(key, "_line") == 0;
 }
 
 /* Walk the string keys of the table at idx into the option tables. */
@@ -534,6 +535,10 @@ static int acl_statement(lua_State *L, struct conf *c, const char *hook,
         return -1;
     }
     st->origin = *org;
+    lua_getfield(L, idx, "_line");      /* the statement's own line */
+    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0)
+        st->origin.line = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
     st->fields = pool_zalloc(c->pool, acl_stmt_size);
     if (opt_defaults(c, acl_stmt_opts, st->fields, eb) != 0
         || set_table(L, idx, c, acl_stmt_opts, st->fields, NULL, NULL, org,

@@ -35,6 +35,13 @@ static int l_verb(lua_State *L)
     }
     lua_pushstring(L, verb);
     lua_setfield(L, -2, "_verb");
+    {                               /* where the statement was written */
+        const char *file;
+        int line;
+        lstate_where(L, 1, &file, &line);
+        lua_pushinteger(L, line);
+        lua_setfield(L, -2, "_line");
+    }
     return 1;
 }
 
