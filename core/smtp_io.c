@@ -73,6 +73,9 @@ static void watch(struct sess *s)
         want |= EV_WRITE;
     else if (!s->busy && s->state != SS_CLOSING && !s->eof)
         want |= EV_READ;
+    if (want == s->watching && s->watching != (unsigned)-1)
+        return;                 /* unchanged: no epoll_ctl */
+    s->watching = want;
     if (s->fd_in == s->fd_out) {
         ev_io_set(s->srv->o.ev, s->fd_in, want, sess_io_cb, s);
     } else {
@@ -351,6 +354,7 @@ static struct sess *sess_new(struct smtp_server *srv, int fd_in, int fd_out)
     s->id = ++srv->next_id;
     s->fd_in = fd_in;
     s->fd_out = fd_out;
+    s->watching = (unsigned)-1;
     sb_init(&s->out);
     sb_init(&s->txn.msg);
     sb_init(&s->txn.added);

@@ -92,6 +92,7 @@ struct sess {
     int skip_line;              /* dropping the rest of an overlong line */
     int handshaking;            /* a TLS handshake owns the fd */
     int eof;                    /* the client sent everything it will */
+    unsigned watching;          /* events registered with ev, -1 unknown */
     int bad_commands;
     int unknown_commands;
     struct acl_vars conn_vars;  /* acl_c_* */

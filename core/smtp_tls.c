@@ -39,6 +39,7 @@ static void tls_ready(struct sess *s)
     sess_reset_txn(s);
     s->in_len = 0;
     ev_io_set(s->srv->o.ev, s->fd_in, 0, handshake_cb, s);
+    s->watching = (unsigned)-1;
     s->handshaking = 0;
     s->busy = 0;
     if (on_connect)

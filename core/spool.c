@@ -429,10 +429,15 @@ static void group_sync(struct spool *sp, struct spool_writer *list)
         w_fsync(w);
 }
 
-/* group_dirs - fsync each directory that received a file, once */
+/* group_dirs - make the renames durable: one syncfs when files went to
+ * more than two directories (ids spread over 62), else fsync each
+ * directory once; a failed syncfs falls back to the fsyncs so the error
+ * is charged to the right files */
 static void group_dirs(struct spool *sp, struct spool_writer *list,
                        uint64_t dirs)
 {
+    if (__builtin_popcountll(dirs) > 2 && syncfs(sp->inputfd) == 0)
+        return;
     for (int i = 0; i < SPOOL_NSUB; i++) {
         if (!(dirs & (1ULL << i)) || fsync(sp->subfd[i]) == 0)
             continue;
@@ -442,7 +447,7 @@ static void group_dirs(struct spool *sp, struct spool_writer *list,
     }
 }
 
-/* commit_group - syncfs, closes, renames, one fsync per directory */
+/* commit_group - syncfs, closes, renames, then group_dirs */
 static void commit_group(struct spool *sp, struct spool_writer *list)
 {
     uint64_t dirs = 0;
