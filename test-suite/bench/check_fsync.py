@@ -11,7 +11,8 @@ message id X it checks, in that order, that before the reply started:
   1. the data of X was synced: an fsync/fdatasync of X's file, or a syncfs,
      that started after the last write to X's file ended;
   2. X's file was renamed to its final name input/<c>/X;
-  3. the directory input/<c> was fsynced after that rename ended.
+  3. the directory input/<c> was synced after that rename ended: an fsync
+     of the directory, or a syncfs (which covers every directory entry).
 Prints one line of key=value counts (messages, durable, fsync calls on
 message files and on directories, syncfs calls, and each per message) and
 the first few violations on stderr. Exit 0 when every message was durable,
@@ -129,8 +130,10 @@ class Trace:
         if mid not in self.renamed or self.renamed[mid][1] > reply:
             return 'not renamed to its final name before 250'
         sub, ren = self.renamed[mid]
-        if not any(ren < s and e < reply for s, e in self.dir_syncs.get(sub, [])):
-            return 'directory input/%s not fsynced after the rename' % sub
+        dir_syncs = self.dir_syncs.get(sub, []) + self.syncfs
+        if not any(ren < s and e < reply for s, e in dir_syncs):
+            return ('directory input/%s not synced (fsync or syncfs) after '
+                    'the rename' % sub)
         return None
 
 
