@@ -215,6 +215,35 @@ static int children_left(const struct master *m)
     return 0;
 }
 
+/* The log directory and files must stay writable after the drop (new
+ * files at rotation too): create the directory and hand it over. */
+static void give_logs(const struct conf *c, uid_t uid, gid_t gid)
+{
+    const char *pat = c->main.log_file_path;
+    const char *slash = pat ? strrchr(pat, '/') : NULL;
+    char dir[1024], file[1200];
+
+    if (slash == NULL || strncmp(pat, "syslog", 6) == 0
+        || (size_t)(slash - pat) >= sizeof(dir))
+        return;
+    memcpy(dir, pat, (size_t)(slash - pat));
+    dir[slash - pat] = '\0';
+    mkdir(dir, 0750);
+    if (chown(dir, uid, gid) != 0)
+        log_panic("cannot give %s to the tern user: %s", dir, strerror(errno));
+    for (int i = 0; i < 3; i++) {
+        const char *kind = (const char *[]){ "main", "reject", "panic" }[i];
+        const char *pct = strstr(slash, "%s");
+        if (pct == NULL || snprintf(file, sizeof(file), "%.*s%s%s",
+                                    (int)(pct - pat), pat, kind, pct + 2)
+                           >= (int)sizeof(file))
+            return;
+        if (chown(file, uid, gid) != 0 && errno != ENOENT)
+            log_panic("cannot give %s to the tern user: %s", file,
+                      strerror(errno));
+    }
+}
+
 static int drop_privileges(const struct conf *c)
 {
     const char *user = c->main.tern_user;
@@ -226,6 +255,7 @@ static int drop_privileges(const struct conf *c)
         fprintf(stderr, "tern: tern_user \"%s\" does not exist\n", user);
         return -1;
     }
+    give_logs(c, pw->pw_uid, pw->pw_gid);
     if (chown(c->main.spool_directory, pw->pw_uid, pw->pw_gid) != 0
         || initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0
         || setuid(pw->pw_uid) != 0) {
