@@ -17,6 +17,7 @@
 #include "core/bt.h"
 #include "core/bt_impl.h"
 #include "core/dns.h"
+#include "core/resolver.h"
 
 #define BT_WINDOW 4096
 #define BT_LINE_MAX 4096
@@ -96,19 +97,11 @@ static void flush_done(struct bt *b)
 
 static struct dns_ctx *resolver(struct conf *c, struct ev *ev)
 {
-    struct strbuf servers;
     struct errbuf eb;
-    struct dns_ctx *dc;
+    struct dns_ctx *dc = conf_resolver(c, ev, &eb);
 
-    sb_init(&servers);
-    for (size_t i = 0; i < c->main.dns_servers.n; i++)
-        sb_printf(&servers, "%s%s", i ? "," : "", c->main.dns_servers.v[i]);
-    dc = dns_new(ev, sb_len(&servers) ? sb_str(&servers) : NULL,
-                 (unsigned)(c->main.dns_timeout * 1000),
-                 (unsigned)c->main.dns_retry, &eb);
     if (dc == NULL)
         fprintf(stderr, "tern: cannot set up the DNS resolver: %s\n", eb.msg);
-    sb_free(&servers);
     return dc;
 }
 

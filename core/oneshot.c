@@ -6,29 +6,13 @@
 #include <string.h>
 
 #include "core/base/ev.h"
-#include "core/base/strbuf.h"
 #include "core/conf.h"
 #include "core/dns.h"
+#include "core/resolver.h"
 #include "core/logfile.h"
 #include "core/oneshot.h"
 #include "core/smtp_in.h"
 #include "core/spool.h"
-
-static struct dns_ctx *resolver(struct conf *c, struct ev *ev)
-{
-    struct strbuf servers;
-    struct errbuf eb;
-    struct dns_ctx *dc;
-
-    sb_init(&servers);
-    for (size_t i = 0; i < c->main.dns_servers.n; i++)
-        sb_printf(&servers, "%s%s", i ? "," : "", c->main.dns_servers.v[i]);
-    dc = dns_new(ev, sb_len(&servers) ? sb_str(&servers) : NULL,
-                 (unsigned)(c->main.dns_timeout * 1000),
-                 (unsigned)c->main.dns_retry, &eb);
-    sb_free(&servers);
-    return dc;
-}
 
 /* oneshot_smtp - see oneshot.h */
 int oneshot_smtp(struct conf *c, const char *client_ip, int fake)
@@ -40,7 +24,7 @@ int oneshot_smtp(struct conf *c, const char *client_ip, int fake)
 
     o.conf = c;
     o.ev = ev;
-    o.dns = resolver(c, ev);
+    o.dns = conf_resolver(c, ev, &eb);
     o.fake = fake;
     o.exit_when_idle = 1;
     if (!fake && (o.spool = spool_open(c->main.spool_directory, ev, &eb))

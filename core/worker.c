@@ -24,6 +24,7 @@
 #include "core/base/strbuf.h"
 #include "core/conf.h"
 #include "core/dns.h"
+#include "core/resolver.h"
 #include "core/limits.h"
 #include "core/listen.h"
 #include "core/logfile.h"
@@ -181,17 +182,12 @@ static void serve(struct worker *w)
 {
     struct errbuf eb;
     struct smtp_server_opts o = { 0 };
-    struct strbuf servers;
 
-    sb_init(&servers);
-    for (size_t i = 0; i < w->conf->main.dns_servers.n; i++)
-        sb_printf(&servers, "%s%s", i ? "," : "", w->conf->main.dns_servers.v[i]);
     o.conf = w->conf;
     o.ev = w->ev;
-    o.dns = dns_new(w->ev, sb_len(&servers) ? sb_str(&servers) : NULL,
-                    (unsigned)w->conf->main.dns_timeout * 1000,
-                    (unsigned)w->conf->main.dns_retry, &eb);
-    sb_free(&servers);
+    o.dns = conf_resolver(w->conf, w->ev, &eb);
+    if (o.dns == NULL)
+        log_panic("worker %d: no DNS resolver: %s", w->index, eb.msg);
     o.spool = spool_open(w->conf->main.spool_directory, w->ev, &eb);
     if (o.spool == NULL) {
         log_panic("worker %d: cannot open the spool: %s", w->index, eb.msg);

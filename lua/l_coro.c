@@ -216,23 +216,6 @@ void lco_cancel(struct lco *co)
 
 /* ---- dns.* ---- */
 
-static void push_records(lua_State *L, const struct dns_answer *a)
-{
-    lua_createtable(L, (int)a->n, 0);
-    for (size_t i = 0; i < a->n; i++) {
-        if (a->type == DNS_T_MX) {
-            lua_createtable(L, 0, 2);
-            lua_pushinteger(L, a->rr[i].pref);
-            lua_setfield(L, -2, "pref");
-            lua_pushstring(L, a->rr[i].data);
-            lua_setfield(L, -2, "host");
-        } else {
-            lua_pushstring(L, a->rr[i].data);
-        }
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-}
-
 static void dns_answer_cb(const struct dns_answer *ans, void *arg)
 {
     struct dns_wait *w = arg;
@@ -243,7 +226,7 @@ static void dns_answer_cb(const struct dns_answer *ans, void *arg)
         return;                     /* the session is gone */
     co->wait = NULL;
     if (ans->status == DNS_OK) {
-        push_records(co->co, ans);
+        l_push_dns_answer(co->co, ans);
         resume(co, 1);
         return;
     }

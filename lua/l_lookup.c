@@ -70,7 +70,9 @@ static int l_lookup_find(lua_State *L)
     return find_spec(L, spec, key, klen);
 }
 
-static void push_answer(lua_State *L, const struct dns_answer *a)
+/* l_push_dns_answer - records as Lua sees them: {pref=, host=} for MX,
+ * strings for the other types */
+void l_push_dns_answer(lua_State *L, const struct dns_answer *a)
 {
     lua_createtable(L, (int)a->n, 0);
     for (size_t i = 0; i < a->n; i++) {
@@ -115,7 +117,7 @@ static int l_lookup_dnsdb(lua_State *L)
         lua_pushstring(L, a->status == DNS_NXDOMAIN ? "nxdomain" : "nodata");
         return 2;
     }
-    push_answer(L, a);
+    l_push_dns_answer(L, a);
     return 1;
 }
 

@@ -37,6 +37,8 @@ void l_conf_open(struct lstate *ls, int env);      /* l_conf.c */
 void l_lookup_open(struct lstate *ls, int env);    /* l_lookup.c */
 void l_verbs_open(struct lstate *ls, int env);     /* l_verbs.c */
 void l_dns_open(struct lstate *ls, int env);       /* l_coro.c */
+struct dns_answer;
+void l_push_dns_answer(lua_State *L, const struct dns_answer *a); /* l_lookup */
 /* the instruction budget of one resume of a coroutine */
 void lstate_arm_thread(struct lstate *ls, lua_State *co);
 void lstate_disarm_thread(lua_State *co);
