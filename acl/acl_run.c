@@ -259,14 +259,6 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
     run_statements(chk);
 }
 
-static const struct acl_def *find_acl(const struct conf *c, const char *hook)
-{
-    for (size_t i = 0; i < c->nacls; i++)
-        if (strcmp(c->acls[i]->hook, hook) == 0)
-            return c->acls[i];
-    return NULL;
-}
-
 /* acl_check - start the check of req->hook */
 struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
                             void *arg)
@@ -278,7 +270,7 @@ struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
     chk->arg = arg;
     chk->pool = pool_new();
     sb_init(&chk->headers);
-    chk->def = find_acl(req->conf, req->hook);
+    chk->def = conf_find_acl(req->conf, req->hook);
     if (chk->def == NULL)
         acl_builtin(chk);
     else if (chk->def->fn >= 0)

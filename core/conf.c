@@ -335,6 +335,15 @@ struct transport *conf_find_transport(const struct conf *c, const char *name)
     return NULL;
 }
 
+/* conf_find_acl - the ACL of a hook, or NULL (the built-in policy) */
+struct acl_def *conf_find_acl(const struct conf *c, const char *hook)
+{
+    for (size_t i = 0; i < c->nacls; i++)
+        if (strcmp(c->acls[i]->hook, hook) == 0)
+            return c->acls[i];
+    return NULL;
+}
+
 /* conf_find_list - a named list by name (without "+") */
 struct named_list *conf_find_list(const struct conf *c, const char *name)
 {

@@ -188,6 +188,7 @@ void conf_free(struct conf *c);
 struct router *conf_find_router(const struct conf *c, const char *name);
 struct transport *conf_find_transport(const struct conf *c, const char *name);
 struct named_list *conf_find_list(const struct conf *c, const char *name);
+struct acl_def *conf_find_acl(const struct conf *c, const char *hook);
 const struct opt_spec *conf_main_opts(void);
 
 /* option-table helpers shared by the DSL, drivers and -bP */

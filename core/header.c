@@ -442,3 +442,27 @@ void hdr_add_missing(struct strbuf *out, const char *msg, size_t len,
     }
     hdr_list_free(&hl);
 }
+
+/* hdr_message_id_of - the trimmed Message-ID: value */
+int hdr_message_id_of(const char *msg, size_t len, char *out, size_t size)
+{
+    struct hdr_list hl;
+    const struct hdr_field *f;
+    const char *why;
+    int found = 0;
+
+    if (hdr_parse(msg, len, &hl, &why) != 0)
+        return 0;
+    if ((f = hdr_find(&hl, "Message-ID")) != NULL) {
+        size_t b = strspn(f->value, " \t"), n = f->value_len;
+        while (n > b && strchr(" \t\r\n", f->value[n - 1]) != NULL)
+            n--;
+        if (n > b && n - b < size) {
+            memcpy(out, f->value + b, n - b);
+            out[n - b] = '\0';
+            found = 1;
+        }
+    }
+    hdr_list_free(&hl);
+    return found;
+}

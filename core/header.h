@@ -102,6 +102,9 @@ void hdr_date(struct strbuf *out, long long when);
 void hdr_message_id(struct strbuf *out, const char *id,
                     const char *primary_hostname);
 
+/* hdr_message_id_of - the Message-ID: value of msg, blanks trimmed, into
+ * out; 1 if there is one that fits, else 0 */
+int hdr_message_id_of(const char *msg, size_t len, char *out, size_t size);
 /* hdr_remove - cut every field whose name is in the colon list names
  * from the header section of msg (in place); returns bytes removed */
 size_t hdr_remove(struct strbuf *msg, const char *names);

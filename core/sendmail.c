@@ -208,22 +208,12 @@ static int not_smtp_acl(struct submission *sm)
 /* The Message-ID: the message has, or the one tern added. */
 static const char *message_id(struct submission *sm, const char *id)
 {
-    struct hdr_list hl;
-    const struct hdr_field *f;
-    const char *why;
     static char out[256];
 
-    snprintf(out, sizeof(out), "<E%s@%s>", id, sm->conf->main.primary_hostname);
-    if (hdr_parse(sb_str(&sm->msg), sb_len(&sm->msg), &hl, &why) != 0)
-        return out;
-    if ((f = hdr_find(&hl, "Message-ID")) != NULL) {
-        size_t b = strspn(f->value, " \t"), n = f->value_len;
-        while (n > b && strchr(" \t\r\n", f->value[n - 1]) != NULL)
-            n--;
-        if (n > b && n - b < sizeof(out))
-            snprintf(out, sizeof(out), "%.*s", (int)(n - b), f->value + b);
-    }
-    hdr_list_free(&hl);
+    if (!hdr_message_id_of(sb_str(&sm->msg), sb_len(&sm->msg), out,
+                           sizeof(out)))
+        snprintf(out, sizeof(out), "<E%s@%s>", id,
+                 sm->conf->main.primary_hostname);
     return out;
 }
 

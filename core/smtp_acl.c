@@ -190,21 +190,13 @@ static void notquit_done(const struct acl_result *r, void *arg)
     free(n);
 }
 
-static int notquit_configured(const struct conf *c)
-{
-    for (size_t i = 0; i < c->nacls; i++)
-        if (strcmp(c->acls[i]->hook, "notquit") == 0)
-            return 1;
-    return 0;
-}
-
 /* sess_notquit - run the notquit ACL for a session that ends without
  * QUIT (for logging and counters: nothing can be said to the client) */
 void sess_notquit(struct sess *s, const char *why)
 {
     struct notquit *n;
 
-    if (!notquit_configured(s->srv->o.conf))
+    if (conf_find_acl(s->srv->o.conf, "notquit") == NULL)
         return;
     n = xcalloc(1, sizeof(*n));
     fill_req(s, &n->req, "notquit", NULL);

@@ -163,25 +163,6 @@ static void commit_cb(int rc, const char *why, void *arg)
     sess_resume(s);
 }
 
-static char *message_id_of(const struct strbuf *msg)
-{
-    struct hdr_list hl = { 0 };
-    const struct hdr_field *f;
-    const char *why;
-    char *id = NULL;
-
-    if (hdr_parse(sb_str(msg), sb_len(msg), &hl, &why) == 0
-        && (f = hdr_find(&hl, "Message-ID")) != NULL) {
-        size_t b = strspn(f->value, " \t"), n = f->value_len;
-        while (n > b && strchr(" \t\r\n", f->value[n - 1]) != NULL)
-            n--;
-        if (n > b && n - b < 256)
-            id = xstrndup(f->value + b, n - b);
-    }
-    hdr_list_free(&hl);
-    return id;
-}
-
 static void build_env(struct sess *s, struct spool_env *env,
                       const struct timeval *now)
 {
@@ -265,6 +246,7 @@ static void accept_message(struct sess *s)
     struct spool_env env;
     struct timeval now;
     struct errbuf eb;
+    char mid[256];
 
     if (s->srv->o.fake || s->txn.discard) {
         sess_reply(s, 250, "2.0.0", "Accepted%s", s->srv->o.fake
@@ -291,7 +273,9 @@ static void accept_message(struct sess *s)
     cc->s = s;
     cc->sess_id = s->id;
     memcpy(cc->id, env.id, sizeof(cc->id));
-    cc->msgid_hdr = message_id_of(&s->txn.msg);
+    if (hdr_message_id_of(sb_str(&s->txn.msg), sb_len(&s->txn.msg), mid,
+                          sizeof(mid)))
+        cc->msgid_hdr = xstrdup(mid);
     s->busy = 1;
     s->committing = 1;
     spool_commit(w, commit_cb, cc);
@@ -308,16 +292,6 @@ static void data_acl_done(struct sess *s, const struct acl_result *r)
         return;
     }
     accept_message(s);
-}
-
-static int has_acl(const struct sess *s, const char *hook)
-{
-    const struct conf *c = s->srv->o.conf;
-
-    for (size_t i = 0; i < c->nacls; i++)
-        if (strcmp(c->acls[i]->hook, hook) == 0)
-            return 1;
-    return 0;
 }
 
 /* The mime ACL runs once per MIME part, then the data ACL. */
@@ -348,7 +322,7 @@ static void message_complete(struct sess *s, enum dp_error e)
     s->state = SS_CMD;
     if (data_error_reply(s, e))
         return;
-    if (has_acl(s, "mime")) {
+    if (conf_find_acl(s->srv->o.conf, "mime") != NULL) {
         t->mime = xcalloc(1, sizeof(*t->mime));
         mime_parts(sb_str(&t->msg), sb_len(&t->msg), t->mime);
         if (t->mime->n > 0) {
