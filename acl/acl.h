@@ -6,6 +6,8 @@
 #ifndef TERN_ACL_H
 #define TERN_ACL_H
 
+#include <regex.h>
+
 #include "core/conf.h"
 
 struct acl_fields {
@@ -24,6 +26,8 @@ struct acl_fields {
     struct strlist spf;
     struct strlist regex;
     struct strlist mime_regex;
+    regex_t **regex_re;         /* compiled at load time (acl_stmt_check) */
+    regex_t **mime_regex_re;
     struct xval condition;
     /* modifiers */
     struct xval message;

@@ -9,7 +9,6 @@
  * waits for DNS (acl_lua.c); those return C_PENDING and the engine
  * resumes at the next step when they answer.
  */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -69,29 +68,19 @@ static enum cond_result any_recipient(struct acl_check *chk,
 }
 
 static enum cond_result regex_data(struct acl_check *chk,
-                                   const struct strlist *res)
+                                   regex_t *const *res, size_t n)
 {
     const char *data = chk->req->data;
     char *text;
 
-    if (res->n == 0)
+    if (n == 0)
         return C_YES;
     if (data == NULL)
         return C_NO;
     text = pool_strndup(chk->pool, data, chk->req->data_len);
-    for (size_t i = 0; i < res->n; i++) {
-        regex_t re;
-        if (regcomp(&re, res->v[i], REG_EXTENDED | REG_NOSUB | REG_NEWLINE)
-            != 0) {
-            chk->cond_msg = pool_printf(chk->pool, "bad regex \"%s\"",
-                                        res->v[i]);
-            return C_DEFER;
-        }
-        int hit = regexec(&re, text, 0, NULL, 0) == 0;
-        regfree(&re);
-        if (hit)
+    for (size_t i = 0; i < n; i++)
+        if (regexec(res[i], text, 0, NULL, 0) == 0)
             return C_YES;
-    }
     return C_NO;
 }
 
@@ -109,8 +98,9 @@ static enum cond_result simple_step(struct acl_check *chk,
     case 5: return match(chk, f->authenticated, q->auth_id, "authenticated");
     case 6: return match(chk, f->encrypted, q->tls_cipher, "encrypted");
     case 7: {
-        enum cond_result r = regex_data(chk, &f->regex);
-        return r == C_YES ? regex_data(chk, &f->mime_regex) : r;
+        enum cond_result r = regex_data(chk, f->regex_re, f->regex.n);
+        return r == C_YES ? regex_data(chk, f->mime_regex_re,
+                                       f->mime_regex.n) : r;
     }
     default: return C_YES;
     }

@@ -14,6 +14,7 @@
 
 #include "acl/acl.h"
 #include "core/conf_build.h"
+#include "core/mlist.h"
 
 #define F(n) offsetof(struct acl_fields, n)
 
@@ -110,6 +111,18 @@ static int placed(const char *hook, int used, const char *const *hooks,
     return -1;
 }
 
+/* Compile a statement's regexes once, at load time. */
+static int compile_all(struct conf *c, const struct strlist *sl,
+                       regex_t ***out, struct errbuf *eb)
+{
+    *out = pool_zalloc(c->pool, (sl->n + 1) * sizeof(regex_t *));
+    for (size_t i = 0; i < sl->n; i++)
+        if (((*out)[i] = mlist_regcomp(c->pool, sl->v[i], REG_NEWLINE, eb))
+            == NULL)
+            return -1;
+    return 0;
+}
+
 /* acl_stmt_check - validate one statement for its hook */
 int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
                    void *fields, struct errbuf *eb)
@@ -123,7 +136,9 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         "fakereject", "allow_auth_unadvertised", NULL };
     struct acl_fields *f = fields;
 
-    (void)c;
+    if (compile_all(c, &f->regex, &f->regex_re, eb) != 0
+        || compile_all(c, &f->mime_regex, &f->mime_regex_re, eb) != 0)
+        return -1;
     if (check_words(&f->verify, verify_kinds, "verify kind", eb) != 0
         || check_words(&f->control, controls, "control", eb) != 0
         || check_set(&f->set, eb) != 0

@@ -121,28 +121,36 @@ static int stacked_repetition(const char *re)
     return 0;
 }
 
+/* mlist_regcomp - compile a POSIX ERE into the pool (freed with it),
+ * refusing what makes glibc's regcomp blow up; NULL with eb */
+regex_t *mlist_regcomp(struct pool *p, const char *pattern, int flags,
+                       struct errbuf *eb)
+{
+    char msg[128];
+    regex_t *re;
+    int rc;
+
+    if (strlen(pattern) > REGEX_MAX || stacked_repetition(pattern)) {
+        errbuf_set(eb, "regular expression \"%.60s\" is too long or stacks "
+                   "repetition operators", pattern);
+        return NULL;
+    }
+    re = pool_zalloc(p, sizeof(regex_t));
+    rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB | flags);
+    if (rc != 0) {
+        regerror(rc, re, msg, sizeof(msg));
+        errbuf_set(eb, "bad regular expression \"%s\": %s", pattern, msg);
+        return NULL;
+    }
+    pool_cleanup(p, regex_cleanup, re);
+    return re;
+}
+
 static int compile_regex(struct mitem *it, struct pool *p, int icase,
                          struct errbuf *eb)
 {
-    char msg[128];
-    int rc;
-
-    if (strlen(it->text) > REGEX_MAX || stacked_repetition(it->text)) {
-        errbuf_set(eb, "regular expression \"%.60s\" is too long or stacks "
-                   "repetition operators", it->text);
-        return -1;
-    }
-    it->re = pool_zalloc(p, sizeof(regex_t));
-    rc = regcomp(it->re, it->text, REG_EXTENDED | REG_NOSUB
-                 | (icase ? REG_ICASE : 0));
-    if (rc != 0) {
-        regerror(rc, it->re, msg, sizeof(msg));
-        errbuf_set(eb, "bad regular expression \"%s\": %s", it->text, msg);
-        it->re = NULL;
-        return -1;
-    }
-    pool_cleanup(p, regex_cleanup, it->re);
-    return 0;
+    it->re = mlist_regcomp(p, it->text, icase ? REG_ICASE : 0, eb);
+    return it->re != NULL ? 0 : -1;
 }
 
 static int classify_addr(struct mitem *it, struct pool *p, struct errbuf *eb)

@@ -26,6 +26,8 @@
 #ifndef TERN_MLIST_H
 #define TERN_MLIST_H
 
+#include <regex.h>
+
 #include "core/conf.h"
 
 enum match_result { MATCH_DEFER = -1, MATCH_NO = 0, MATCH_YES = 1 };
@@ -52,6 +54,10 @@ enum match_result mlist_match(const struct mlist *l, const char *subject,
                               struct match_ctx *ctx);
 void mlist_text(const struct mlist *l, struct strbuf *out);
 size_t mlist_count(const struct mlist *l);
+/* mlist_regcomp - a guarded regcomp (REG_EXTENDED|REG_NOSUB|flags) whose
+ * result lives as long as the pool; NULL with eb */
+regex_t *mlist_regcomp(struct pool *p, const char *pattern, int flags,
+                       struct errbuf *eb);
 const char *mlist_kind_name(enum mlist_kind kind);
 
 #endif
