@@ -30,6 +30,7 @@ enum raddr_state {
 struct raddr {
     const char *address;        /* as displayed: quoted lp @ domain */
     const char *local_part;     /* unquoted, case as written */
+    const char *lc_local_part;  /* lowercased once, for caseless routers */
     const char *domain;         /* lowercased ("" for pipes and files) */
     unsigned flags;             /* AF_* of address.h */
     enum child_kind kind;

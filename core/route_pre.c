@@ -9,7 +9,6 @@
  * defer the address, or (a Lua condition using dnsdb) need DNS first.
  * INTERFACE: route_job_run (route_impl.h).
  */
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,15 +29,6 @@ struct affix {
     const char *prefix;
     const char *suffix;
 };
-
-static const char *lowercase(struct pool *p, const char *s)
-{
-    char *c = pool_strdup(p, s);
-
-    for (char *q = c; *q; q++)
-        *q = (char)tolower((unsigned char)*q);
-    return c;
-}
 
 static int same_address(const struct raddr *x, const struct raddr *y)
 {
@@ -296,8 +286,7 @@ static enum pre preconditions(struct job *j, const struct router *r,
                   r->name, why);
         return PRE_SKIP;
     }
-    af->lp = r->caseful_local_part ? j->a->local_part
-                                   : lowercase(p, j->a->local_part);
+    af->lp = r->caseful_local_part ? j->a->local_part : j->a->lc_local_part;
     af->prefix = af->suffix = NULL;
     if (!strip_affixes(p, r, af)) {
         log_debug(DBG_ROUTE, "%s: router %s skipped: no local part prefix or "
