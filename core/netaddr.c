@@ -142,17 +142,21 @@ static int interface_has(const struct netaddr *ip)
 /* netaddr_is_local - loopback, unspecified, or an address of an interface */
 int netaddr_is_local(const char *ip)
 {
-    static const struct { const char *net; } local_nets[] = {
-        { "127.0.0.0/8" }, { "::1/128" }, { "0.0.0.0/32" }, { "::/128" },
-    };
-    struct netaddr a, n;
+    static const char *const text[] = { "127.0.0.0/8", "::1/128",
+                                         "0.0.0.0/32", "::/128" };
+    static struct netaddr nets[4];
+    static int parsed;
+    struct netaddr a;
 
+    if (!parsed) {                      /* constants: parse them once */
+        for (size_t i = 0; i < 4; i++)
+            netaddr_parse(text[i], strlen(text[i]), &nets[i]);
+        parsed = 1;
+    }
     if (netaddr_parse(ip, strlen(ip), &a) != 0)
         return 0;
-    for (size_t i = 0; i < sizeof(local_nets) / sizeof(local_nets[0]); i++) {
-        netaddr_parse(local_nets[i].net, strlen(local_nets[i].net), &n);
-        if (netaddr_contains(&n, &a))
+    for (size_t i = 0; i < 4; i++)
+        if (netaddr_contains(&nets[i], &a))
             return 1;
-    }
     return interface_has(&a);
 }
