@@ -27,6 +27,7 @@ struct lstate;
 struct hash;
 struct router;
 struct transport;
+struct lookup_spec;
 
 /* Where a definition came from, for error messages and -bP config. */
 struct origin {
@@ -179,6 +180,7 @@ struct conf {
     size_t nretry;
     struct retry_def *retry;
     struct lstate *lua;             /* the generation's Lua state */
+    struct lookup_spec *auth_table; /* auth_passwords, parsed at load */
 };
 
 /* conf_load - read the configuration root dir; NULL with eb on error */

@@ -26,6 +26,7 @@
 #include "core/base/xalloc.h"
 #include "core/conf_build.h"
 #include "core/driver.h"
+#include "core/lookup.h"
 #include "core/retry_conf.h"
 #include "lua/lstate.h"
 
@@ -280,10 +281,27 @@ static int check_tls_files(struct conf *c, struct errbuf *eb)
     return 0;
 }
 
+/* auth_passwords is parsed once, so a bad one is a load-time error */
+static int parse_auth_table(struct conf *c, struct errbuf *eb)
+{
+    const struct opt_spec *o = opt_find(conf_main_opts(), "auth_passwords");
+    const struct origin *org = &c->main_origin[o - conf_main_opts()];
+
+    if (c->main.auth_passwords == NULL)
+        return 0;
+    c->auth_table = pool_zalloc(c->pool, sizeof(*c->auth_table));
+    if (lookup_spec_parse_pool(c->pool, c->main.auth_passwords,
+                               c->auth_table, eb) == 0)
+        return 0;
+    errbuf_prefix(eb, "%s:%d: main: auth_passwords: ", org->file, org->line);
+    return -1;
+}
+
 static int finish(struct conf *c, struct errbuf *eb)
 {
     default_names(c);
-    if (main_lists(c, eb) != 0 || check_tls_files(c, eb) != 0)
+    if (main_lists(c, eb) != 0 || check_tls_files(c, eb) != 0
+        || parse_auth_table(c, eb) != 0)
         return -1;
     if (default_retry(c, eb) != 0)
         return -1;

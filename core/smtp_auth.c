@@ -43,8 +43,8 @@ int sess_auth_advertise(const struct sess *s)
 /* 1 good, 0 bad, -1 temporary failure */
 static int check_password(struct sess *s, const char *user, const char *pw)
 {
-    const struct conf_main *m = &s->srv->o.conf->main;
-    struct lookup_spec spec;
+    const struct conf *c = s->srv->o.conf;
+    const struct conf_main *m = &c->main;
     struct errbuf eb;
     int ok, rc;
 
@@ -55,10 +55,7 @@ static int check_password(struct sess *s, const char *user, const char *pw)
             log_main("auth_check failed: %s", eb.msg);
         return rc == LC_OK ? ok : -1;
     }
-    if (lookup_spec_parse(m->auth_passwords, &spec, &eb) != 0)
-        return -1;
-    rc = sasl_check_password(&spec, user, pw, &eb);
-    lookup_spec_free(&spec);
+    rc = sasl_check_password(c->auth_table, user, pw, &eb);
     if (rc < 0)
         log_main("auth_passwords lookup failed: %s", eb.msg);
     return rc;
