@@ -122,13 +122,27 @@ struct router {
 };
 
 struct transport;
+struct dlv_batch;
+struct ev;
 
 struct transport_driver {
     const char *name;
     const struct opt_spec *opts;
     size_t opts_size;
     int local;                      /* delivers on this host (-bt order) */
+    int as_recipient;               /* a root tern runs it as the local
+                                       user (maildir, mbox, pipe), not as
+                                       tern_user (lmtp) */
     int (*check)(struct transport *t, struct conf *c, struct errbuf *eb);
+    /* local drivers: deliver in a child process, blocking (deliver.h) */
+    void (*deliver_local)(struct transport *t, struct dlv_batch *b);
+    /* remote drivers: start on ev; done(b, arg) once, later (deliver.h) */
+    void (*deliver_remote)(struct transport *t, struct dlv_batch *b,
+                           struct ev *ev,
+                           void (*done)(struct dlv_batch *b, void *arg),
+                           void *arg);
+    /* remote drivers: close idle cached connections (NULL: none) */
+    void (*flush)(struct ev *ev);
 };
 
 struct transport {
