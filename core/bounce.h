@@ -64,6 +64,9 @@ void warning_build(struct strbuf *out, const struct conf *c,
                    const struct spool_msg *msg, const char *to,
                    const struct bounce_rcpt *r, size_t n,
                    const char *delay_text, const char *id, long long now);
+/* bounce_is_8bit - a byte above 127 in the text (the bounce carries an
+ * 8-bit original: spool it as 8BITMIME) */
+int bounce_is_8bit(const struct strbuf *text);
 /* bounce_status_of - the enhanced status code of a reply ("550 5.1.1 x"
  * gives "5.1.1"), else "5.0.0"/"4.0.0" by the class of code (default
  * class 5 when permanent); into out (at least 16 bytes) */

@@ -85,6 +85,16 @@ static const struct opt_spec main_opts[] = {
     { "auth_failure_max", OPT_INT, M(auth_failure_max), "3", 0, NULL },
     { "smtp_vrfy_hosts", OPT_MLIST, M(smtp_vrfy_hosts), NULL, ML_HOST, NULL },
     { "queue_only", OPT_BOOL, M(queue_only), "false", 0, NULL },
+    /* delivery */
+    { "queue_run_max", OPT_INT, M(queue_run_max), "100", 0, NULL },
+    { "remote_max_parallel", OPT_INT, M(remote_max_parallel), "50", 0, NULL },
+    { "delay_warning", OPT_TIME, M(delay_warning), "24h", 0, NULL },
+    { "ignore_bounce_errors_after", OPT_TIME, M(ignore_bounce_errors_after),
+      "10w", 0, NULL },
+    { "timeout_frozen_after", OPT_TIME, M(timeout_frozen_after), "0s", 0,
+      NULL },
+    { "bounce_return_size_limit", OPT_SIZE, M(bounce_return_size_limit),
+      "100K", 0, NULL },
     OPT_END
 };
 

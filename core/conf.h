@@ -122,6 +122,13 @@ struct conf_main {
     long auth_failure_max;
     struct mlist *smtp_vrfy_hosts;
     int queue_only;
+    /* delivery */
+    long queue_run_max;             /* messages in delivery at once */
+    long remote_max_parallel;       /* SMTP connections at once */
+    long delay_warning;
+    long ignore_bounce_errors_after;
+    long timeout_frozen_after;
+    long bounce_return_size_limit;
 };
 
 /* A named list: domainlist, hostlist, addresslist, localpartlist. */

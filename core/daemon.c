@@ -10,8 +10,12 @@
  * the workers gracefully. SIGTERM stops: workers finish their sessions
  * within shutdown_timeout, then the master removes the pid file and exits.
  * SIGUSR1 reopens the log files (logrotate).
+ * It also starts the scheduler (schedd.c) and restarts it when it dies;
+ * a reload replaces it too.
  * SECURITY: sockets are bound before privileges are dropped; the spool is
- * handed to the unprivileged user.
+ * handed to the unprivileged user. A master started as root keeps a saved
+ * uid of 0 only to hand it to the scheduler (whose local delivery
+ * children become the recipient); workers drop it for good.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +38,7 @@
 #include "core/limits.h"
 #include "core/listen.h"
 #include "core/logfile.h"
+#include "core/schedd.h"
 #include "core/spool.h"
 #include "core/worker.h"
 
@@ -54,6 +59,8 @@ struct master {
     struct slot old[LIMITS_MAX_WORKERS];    /* retiring after a reload */
     int stopping;
     char pidfile[1024];
+    struct slot sched;          /* the scheduler process */
+    pid_t sched_old;            /* a scheduler finishing after a reload */
 };
 
 static int worker_count(const struct conf *c)
@@ -62,6 +69,55 @@ static int worker_count(const struct conf *c)
                                       : sysconf(_SC_NPROCESSORS_ONLN);
 
     return n < 1 ? 1 : n > LIMITS_MAX_WORKERS ? LIMITS_MAX_WORKERS : (int)n;
+}
+
+/* Workers keep no way back to root: only the scheduler needs one. */
+static int drop_saved_root(void)
+{
+    uid_t r, e, s;
+
+    if (getresuid(&r, &e, &s) != 0 || s != 0 || e == 0)
+        return 0;
+    return setresuid(e, e, e);
+}
+
+static void spawn_sched(struct master *m)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        log_panic("cannot fork the scheduler: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        ev_free(m->ev);
+        listen_close(&m->ls);
+        schedd_main(m->conf, m->o->queue_interval);
+    }
+    m->sched.pid = pid;
+    m->sched.started = time(NULL);
+}
+
+static void sched_respawn_cb(void *arg)
+{
+    struct master *m = arg;
+
+    if (!m->stopping && m->sched.pid == 0)
+        spawn_sched(m);
+}
+
+static void sched_died(struct master *m, int status)
+{
+    m->sched.pid = 0;
+    if (m->stopping)
+        return;
+    log_main("scheduler %s %d; restarting it", WIFSIGNALED(status)
+             ? "killed by signal" : "exited with status", WIFSIGNALED(status)
+             ? WTERMSIG(status) : WEXITSTATUS(status));
+    if (time(NULL) - m->sched.started < 1)
+        ev_timer_add(m->ev, 1000, sched_respawn_cb, m);
+    else
+        spawn_sched(m);
 }
 
 static void spawn(struct master *m, int i)
@@ -74,6 +130,8 @@ static void spawn(struct master *m, int i)
     }
     if (pid == 0) {
         ev_free(m->ev);             /* the worker builds its own loop */
+        if (drop_saved_root() != 0)
+            exit(71);
         worker_main(m->conf, &m->ls, m->lim, i);
     }
     m->slots[i].pid = pid;
@@ -127,6 +185,14 @@ static void reap(struct master *m)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == m->sched.pid) {
+            sched_died(m, status);
+            continue;
+        }
+        if (pid == m->sched_old) {
+            m->sched_old = 0;
+            continue;
+        }
         for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
             if (m->old[i].pid == pid) {
                 m->old[i].pid = 0;      /* a retired worker finished */
@@ -165,6 +231,11 @@ static void reload(struct master *m)
     m->nworkers = worker_count(c);
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
+    if (m->sched.pid > 0) {
+        kill(m->sched.pid, SIGTERM);
+        m->sched_old = m->sched.pid;
+    }
+    spawn_sched(m);
 }
 
 static void begin_stop(struct master *m)
@@ -172,6 +243,10 @@ static void begin_stop(struct master *m)
     m->stopping = 1;
     log_main("SIGTERM received: stopping");
     listen_close(&m->ls);       /* new connections are refused at once */
+    if (m->sched.pid > 0)
+        kill(m->sched.pid, SIGTERM);
+    if (m->sched_old > 0)
+        kill(m->sched_old, SIGTERM);
     for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
         if (m->slots[i].pid > 0)
             kill(m->slots[i].pid, SIGTERM);
@@ -183,6 +258,8 @@ static void begin_stop(struct master *m)
 static void reopen_logs(struct master *m)
 {
     logfile_reopen();
+    if (m->sched.pid > 0)
+        kill(m->sched.pid, SIGUSR1);
     for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
         if (m->slots[i].pid > 0)
             kill(m->slots[i].pid, SIGUSR1);
@@ -209,6 +286,8 @@ static void signal_cb(int fd, unsigned events, void *arg)
 
 static int children_left(const struct master *m)
 {
+    if (m->sched.pid > 0 || m->sched_old > 0)
+        return 1;
     for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
         if (m->slots[i].pid > 0 || m->old[i].pid > 0)
             return 1;
@@ -257,8 +336,9 @@ static int drop_privileges(const struct conf *c)
     }
     give_logs(c, pw->pw_uid, pw->pw_gid);
     if (chown(c->main.spool_directory, pw->pw_uid, pw->pw_gid) != 0
-        || initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0
-        || setuid(pw->pw_uid) != 0) {
+        || initgroups(user, pw->pw_gid) != 0
+        || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0
+        || setresuid(pw->pw_uid, pw->pw_uid, 0) != 0) {
         fprintf(stderr, "tern: cannot become %s: %s\n", user,
                 strerror(errno));
         return -1;
@@ -380,6 +460,7 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
     log_main("tern daemon started: pid=%d, %d workers, listening on %s",
              (int)getpid(), m->nworkers, sb_str(&ports));
     sb_free(&ports);
+    spawn_sched(m);
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
     while (!(m->stopping && !children_left(m)))

@@ -12,6 +12,7 @@ struct daemon_opts {
     const char *conf_dir;       /* reloaded from here on SIGHUP */
     const char *ports;          /* -oX, or NULL */
     int foreground;             /* -bdf */
+    long queue_interval;        /* -q30m: seconds between queue runs */
 };
 
 struct conf;

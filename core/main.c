@@ -2,9 +2,10 @@
  * main.c - the tern command line (Exim- and sendmail-compatible, DESIGN §9).
  *
  * PURPOSE: parse options, load the configuration, run the mode asked for:
- * -bd/-bdf (daemon), -bs, -bh IP, -bt, -bv, -bV, -bP, and without a -b
- * mode the sendmail interface (recipients as arguments or -t). The queue
- * commands report that they are not available yet instead of pretending.
+ * -bd/-bdf (daemon, -q30m), -bs, -bh IP, -bt, -bv, -bV, -bP, the queue
+ * commands -bp/-bpc/mailq, -q/-qf/-qff (-R, -S, -N), -M, -Mrm, -Mf, -Mt,
+ * and without a -b mode the sendmail interface (recipients as arguments
+ * or -t).
  * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; sendmail's sysexits;
  * 64 usage error; 78 configuration error; 70 internal error.
  */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/base/log.h"
 #include "core/bt.h"
@@ -20,6 +22,7 @@
 #include "core/daemon.h"
 #include "core/logfile.h"
 #include "core/oneshot.h"
+#include "core/queue.h"
 #include "core/sendmail.h"
 #include "core/version.h"
 
@@ -30,8 +33,8 @@
 #define EX_USAGE 64
 #define EX_CONFIG 78
 
-enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_LATER, M_HELP, M_VERSION,
-            M_BD, M_BS, M_BH };
+enum mode { M_NONE, M_BT, M_BV, M_BVERSION, M_BP, M_HELP, M_VERSION,
+            M_BD, M_BS, M_BH, M_LIST, M_COUNT, M_QUEUE, M_DELIVER, M_ADMIN };
 
 struct cli {
     enum mode mode;
@@ -42,7 +45,10 @@ struct cli {
     const char *ports;          /* -oX */
     const char *full_name;      /* -F */
     int foreground;             /* -bdf */
+    long queue_interval;        /* -bd -q30m */
+    struct queue_opts q;        /* -q, -qf, -qff, -R, -S, -N */
     int extract;                /* -t */
+    int delivery;               /* -odb, -odi, -odq */
     int no_dot;                 /* -i, -oi */
     char **args;
     int nargs;
@@ -64,6 +70,15 @@ static void usage(FILE *out)
 "  -bV              check the configuration; print version and files read\n"
 "  -bP [WHAT...]    print main options; also: config, routers, transports,\n"
 "                   retry, OPTION, router NAME, transport NAME, +LISTNAME\n"
+"  -bp, mailq       list the queue; -bpc counts it\n"
+"  -q               deliver every queued message whose retry time has come;\n"
+"                   -qf: ignore retry times, -qff: frozen ones too;\n"
+"                   -R DOMAIN / -S SENDER: only messages for/from them;\n"
+"                   with -bd, -q30m runs the queue every 30 minutes\n"
+"  -M ID...         deliver these messages now (retry times ignored)\n"
+"  -Mrm ID...       remove messages (logged); -Mf / -Mt freeze / thaw them\n"
+"  -N               with -q/-M: log what would be delivered (*>), deliver\n"
+"                   nothing\n"
 "\n"
 "  -C DIR           configuration directory (default %s)\n"
 "  -f SENDER        envelope sender for -bt/-bv conditions (\"<>\" for null)\n"
@@ -71,6 +86,8 @@ static void usage(FILE *out)
 "  -d[CLASSES]      debug trace to stderr: all or route,dns,lua,lookup,conf\n"
 "  -t, -i/-oi, -F   sendmail: recipients from the headers, a lone dot does\n"
 "                   not end the message, the sender's full name\n"
+"  -odb, -odi, -odq sendmail: deliver in the background (default), before\n"
+"                   returning, or only at the next queue run\n"
 "  --help, --version\n"
 "\n"
 "Exit status of -bt/-bv: 0 all routed, 1 some deferred, 2 some failed;\n"
@@ -93,8 +110,6 @@ static int bad_usage(const char *fmt, ...)
 
 static int set_mode(struct cli *c, enum mode m, const char *flag)
 {
-    if (c->mode == M_LATER && m == M_LATER && flag[1] == 'q')
-        return 0;               /* -bd -q30m: one daemon mode */
     if (c->mode != M_NONE)
         return bad_usage("only one mode may be given (%s)", flag);
     c->mode = m;
@@ -102,11 +117,46 @@ static int set_mode(struct cli *c, enum mode m, const char *flag)
     return 0;
 }
 
+/* -q, -qf, -qff, -q30m (with -bd: the queue interval) */
+static int queue_flag(struct cli *c, const char *a)
+{
+    const char *t = a + 2;
+    long secs;
+
+    if (*t == 'f') {
+        c->q.force = 1;
+        if (*++t == 'f')
+            c->q.thaw = 1, t++;
+    }
+    if (*t != '\0') {
+        if (conf_parse_time(t, &secs) != 0 || secs <= 0)
+            return bad_usage("bad queue run interval in %s", a);
+        c->queue_interval = secs;
+        return 0;               /* only meaningful with -bd: checked later */
+    }
+    return c->mode == M_BD ? 0 : set_mode(c, M_QUEUE, a);
+}
+
+static int admin_flag(struct cli *c, const char *a)
+{
+    if (strcmp(a, "-bp") == 0)
+        return set_mode(c, M_LIST, a);
+    if (strcmp(a, "-bpc") == 0)
+        return set_mode(c, M_COUNT, a);
+    if (strcmp(a, "-M") == 0)
+        return c->q.force = c->q.thaw = 1, set_mode(c, M_DELIVER, a);
+    if (strcmp(a, "-Mrm") == 0 || strcmp(a, "-Mf") == 0
+        || strcmp(a, "-Mt") == 0)
+        return set_mode(c, M_ADMIN, a);
+    if (strcmp(a, "-N") == 0)
+        return c->q.dont_deliver = 1, 0;
+    if (a[1] == 'q' && strcmp(a, "-qR") != 0 && strcmp(a, "-qS") != 0)
+        return queue_flag(c, a);
+    return -1;
+}
+
 static int mode_flag(struct cli *c, const char *a)
 {
-    static const char *const later[] = {
-        "-bp", "-bpc", "-q", "-M", "-Mrm", "-Mf", "-Mt", NULL };
-
     if (strcmp(a, "-bt") == 0)
         return set_mode(c, M_BT, a);
     if (strcmp(a, "-bv") == 0)
@@ -117,19 +167,21 @@ static int mode_flag(struct cli *c, const char *a)
         return set_mode(c, M_BP, a);
     if (strcmp(a, "-bd") == 0 || strcmp(a, "-bdf") == 0) {
         c->foreground = a[3] == 'f';
+        if (c->mode == M_QUEUE)     /* -q30m -bd */
+            c->mode = M_NONE;
         return set_mode(c, M_BD, a);
     }
     if (strcmp(a, "-bs") == 0)
         return set_mode(c, M_BS, a);
-    if (a[1] == 'q' && c->mode == M_BD)
-        return 0;               /* -bd -q30m: queue runs arrive later */
-    for (int i = 0; later[i] != NULL; i++)
-        if (strcmp(a, later[i]) == 0 || (a[1] == 'q' && a[2] != '\0'))
-            return set_mode(c, M_LATER, a);
+    if (admin_flag(c, a) >= 0)
+        return 0;
     if (strcmp(a, "-t") == 0)
         return c->extract = 1, 0;
     if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0)
         return c->no_dot = 1, 0;
+    if (strncmp(a, "-od", 3) == 0 && strchr("biq", a[3]) && a[3] != '\0'
+        && a[4] == '\0')
+        return c->delivery = a[3], 0;
     if (strncmp(a, "-od", 3) == 0 || strncmp(a, "-oe", 3) == 0
         || strcmp(a, "-bm") == 0 || strcmp(a, "-v") == 0
         || strcmp(a, "-U") == 0 || strcmp(a, "-om") == 0)
@@ -160,6 +212,10 @@ static int value_flag(struct cli *c, char **argv, int argc, int *i)
         slot = &c->client_ip, n = 4;
     else if (strncmp(a, "-f", 2) == 0)
         slot = &c->sender, n = 2;
+    else if (strcmp(a, "-R") == 0 || strcmp(a, "-qR") == 0)
+        slot = &c->q.domain, n = strlen(a);
+    else if (strcmp(a, "-S") == 0 || strcmp(a, "-qS") == 0)
+        slot = &c->q.sender, n = strlen(a);
     if (slot == NULL)
         return -1;
     if (a[n] != '\0') {
@@ -228,14 +284,16 @@ static const char *sender_address(struct conf *c, const char *s)
 static int sendmail_mode(struct cli *cli, struct conf *c)
 {
     struct sendmail_opts so = { cli->sender, cli->full_name, cli->extract,
-                                !cli->no_dot, cli->args, cli->nargs };
+                                !cli->no_dot, cli->args, cli->nargs,
+                                cli->delivery ? cli->delivery : 'b' };
 
     return sendmail_submit(c, &so);
 }
 
 static int daemon_mode(struct cli *cli, struct conf *c)
 {
-    struct daemon_opts d = { cli->conf_dir, cli->ports, cli->foreground };
+    struct daemon_opts d = { cli->conf_dir, cli->ports, cli->foreground,
+                             cli->queue_interval };
 
     return daemon_run(c, &d);
 }
@@ -254,10 +312,22 @@ static int run_mode(struct cli *cli, struct conf *c)
 {
     struct bt_opts bo = { 0 };
 
-    if ((cli->mode == M_BD || cli->mode == M_BS || cli->mode == M_NONE)
-        && open_logs(c) != 0)
+    if (cli->mode != M_BT && cli->mode != M_BV && cli->mode != M_BP
+        && cli->mode != M_BVERSION && cli->mode != M_BH
+        && cli->mode != M_LIST && cli->mode != M_COUNT && open_logs(c) != 0)
         return 73;
     switch (cli->mode) {
+    case M_LIST:
+    case M_COUNT:
+        return queue_list(c, cli->mode == M_COUNT, stdout);
+    case M_QUEUE:
+        return queue_run(c, &cli->q);
+    case M_DELIVER:
+        cli->q.ids = cli->args;
+        cli->q.nids = cli->nargs;
+        return queue_run(c, &cli->q);
+    case M_ADMIN:
+        return queue_admin(c, cli->mode_flag, cli->args, cli->nargs);
     case M_NONE:
         return sendmail_mode(cli, c);
     case M_BD:
@@ -286,6 +356,25 @@ static int run_mode(struct cli *cli, struct conf *c)
     }
 }
 
+/* combinations that make no sense are refused before anything runs */
+static int check_args(const struct cli *c)
+{
+    if (c->queue_interval > 0 && c->mode != M_BD)
+        return bad_usage("a queue run interval (-q30m) needs -bd");
+    if ((c->mode == M_DELIVER || c->mode == M_ADMIN) && c->nargs == 0)
+        return bad_usage("%s needs message ids", c->mode_flag);
+    if ((c->q.domain || c->q.sender) && c->mode != M_QUEUE)
+        return bad_usage("-R and -S select messages for a queue run (-q)");
+    return 0;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+
+    return s != NULL ? s + 1 : p;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = { .conf_dir = TERN_CONF_DIR };
@@ -296,16 +385,16 @@ int main(int argc, char **argv)
     fatal_set_progname("tern");
     if ((rc = parse_args(&cli, argc, argv)) != 0)
         return rc;
+    if (strcmp(base_name(argv[0]), "mailq") == 0 && cli.mode == M_NONE)
+        cli.mode = M_LIST;      /* mailq: tern -bp */
     if (cli.mode == M_HELP)
         return usage(stdout), 0;
     if (cli.mode == M_VERSION)
         return printf("tern version %s\n", TERN_VERSION), 0;
     if (cli.mode == M_NONE && cli.nargs == 0 && !cli.extract)
         return usage(stderr), EX_USAGE;
-    if (cli.mode == M_LATER)
-        return bad_usage("%s is not available in this version of tern yet "
-                         "(address testing and configuration checks are)",
-                         cli.mode_flag);
+    if ((rc = check_args(&cli)) != 0)
+        return rc;
     c = conf_load(cli.conf_dir, &eb);
     if (c == NULL) {
         fprintf(stderr, "tern: configuration error: %s\n", eb.msg);

@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
@@ -25,6 +26,8 @@
 #include "core/header.h"
 #include "core/logfile.h"
 #include "core/policy.h"
+#include "core/notify.h"
+#include "core/queue.h"
 #include "core/sendmail.h"
 #include "core/spool.h"
 
@@ -270,6 +273,28 @@ static int spool_message(struct submission *sm, struct spool_env *env)
     return rc == 0 ? 0 : EX_TEMPFAIL;
 }
 
+/* start the delivery: the daemon's scheduler if one runs, else a child
+ * of our own; -odi delivers before returning, -odq and queue_only wait
+ * for a queue run */
+static void deliver(struct conf *c, const struct sendmail_opts *o,
+                    const char *id)
+{
+    char *ids[1] = { (char *)id };
+    struct queue_opts q = { 0 };
+
+    if (o->delivery == 'q' || c->main.queue_only)
+        return;
+    if (o->delivery == 'i') {
+        q.ids = ids;
+        q.nids = 1;
+        (void)queue_run(c, &q);
+        return;
+    }
+    if (notify_send(c->main.spool_directory, id) != 0
+        && queue_deliver_background(c, id) != 0)
+        log_panic("%s: cannot start its delivery: %s", id, strerror(errno));
+}
+
 static void identify(struct submission *sm)
 {
     struct passwd *pw = getpwuid(getuid());
@@ -347,6 +372,8 @@ int sendmail_submit(struct conf *c, const struct sendmail_opts *o)
                         c->main.primary_hostname, now.tv_sec,
                         sm.sender[0] ? sm.sender : sm.user, o->full_name);
         rc = spool_message(&sm, &env);
+        if (rc == 0)
+            deliver(c, o, env.id);
     }
     submission_free(&sm);
     return rc;

@@ -19,6 +19,8 @@ struct sendmail_opts {
     int dot_ends;               /* without -i/-oi a "." line ends input */
     char **rcpts;
     int nrcpts;
+    int delivery;               /* 'b' background (default), 'i' now in
+                                   this process, 'q' queue only (-odX) */
 };
 
 int sendmail_submit(struct conf *c, const struct sendmail_opts *o);

@@ -54,7 +54,7 @@ void sess_reset_txn(struct sess *s)
     t->size_hint = -1;
     t->discarded = 0;
     t->body_8bit = t->smtputf8 = t->discard = 0;
-    t->queue_only = t->submission = 0;
+    t->queue_only = t->submission = t->freeze = 0;
     t->bdat_left = 0;
     t->bdat_last = t->bdat_failed = 0;
 }

@@ -21,6 +21,7 @@
 #include "core/conf.h"
 #include "core/header.h"
 #include "core/logfile.h"
+#include "core/notify.h"
 #include "core/mime.h"
 #include "core/smtp_sess.h"
 #include "core/smtp_tls.h"
@@ -106,6 +107,7 @@ struct commit_ctx {
     char id[MSGID_LEN + 1];
     size_t size;
     char *msgid_hdr;
+    int queue_only;             /* queue_only or control = queue_only */
 };
 
 static void log_arrival(struct sess *s, const struct commit_ctx *cc)
@@ -143,9 +145,11 @@ static void commit_cb(int rc, const char *why, void *arg)
     struct commit_ctx *cc = arg;
     struct sess *s = cc->s;
 
-    if (rc == 0)                    /* accepted even if the client left */
+    if (rc == 0) {                  /* accepted even if the client left */
         log_arrival(s, cc);
-    else
+        if (!cc->queue_only)
+            (void)notify_send(s->srv->o.conf->main.spool_directory, cc->id);
+    } else
         log_panic("cannot spool message from [%s]: %s", s->ip, why);
     if (sess_commit_done(s)) {      /* the client went away meanwhile */
         free(cc->msgid_hdr);
@@ -182,7 +186,7 @@ static void build_env(struct sess *s, struct spool_env *env,
     env->smtputf8 = s->txn.smtputf8;
     env->received_sec = now->tv_sec;
     env->received_usec = now->tv_usec;
-    env->frozen = 0;
+    env->frozen = s->txn.freeze;
     env->nvars = 0;             /* acl_m_* variables: set by the caller */
     env->vars = NULL;
 }
@@ -273,6 +277,8 @@ static void accept_message(struct sess *s)
     cc->s = s;
     cc->sess_id = s->id;
     memcpy(cc->id, env.id, sizeof(cc->id));
+    cc->queue_only = s->txn.queue_only || s->txn.freeze
+                     || s->srv->o.conf->main.queue_only;
     if (hdr_message_id_of(sb_str(&s->txn.msg), sb_len(&s->txn.msg), mid,
                           sizeof(mid)))
         cc->msgid_hdr = xstrdup(mid);

@@ -53,6 +53,7 @@ struct sess_txn {
     int discard;                /* an ACL said discard */
     size_t discarded;           /* recipients discarded by the rcpt ACL */
     int queue_only;
+    int freeze;                 /* control = freeze */
     int submission;
     unsigned long long bdat_left;   /* bytes of the current chunk */
     int bdat_last;

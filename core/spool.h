@@ -23,7 +23,8 @@
  *            every pending batch now), spool_read (a message file),
  *            spool_list (ids in the spool), spool_remove,
  *            spool_journal_append/read, spool_quarantine.
- *            Additions: msgid_decode, spool_tidy.
+ *            Additions: msgid_decode, spool_tidy, spool_journal_append_v,
+ *            spool_lock.
  * ERRORS: -1 with errno/eb; a failed commit is reported to its callback
  *         with the reason (disk full, EIO) and leaves no file behind.
  *         spool_read tells a damaged file (errno EBADMSG: quarantine it)
@@ -142,6 +143,15 @@ int spool_quarantine(struct spool *sp, const char *id, struct errbuf *eb);
  * most 8192 bytes, no newline) and fsync it before returning */
 int spool_journal_append(struct spool *sp, const char *id, const char *line,
                          struct errbuf *eb);
+/* spool_journal_append_v - n lines with one write and one fsync
+ * (addition: a batch of delivery results) */
+int spool_journal_append_v(struct spool *sp, const char *id,
+                           const char *const *lines, size_t n,
+                           struct errbuf *eb);
+/* spool_lock - lock message id for a delivery (flock on its file): the
+ * descriptor to close to unlock, or -1 (errno EWOULDBLOCK: another process
+ * delivers it; ENOENT: gone) (addition) */
+int spool_lock(struct spool *sp, const char *id, struct errbuf *eb);
 /* spool_journal_read - the journal's lines (caller frees each + array);
  * no journal is 0 lines; a last line without its newline (an append cut
  * by a crash, never acknowledged) is left out */

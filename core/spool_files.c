@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -330,15 +331,13 @@ static int journal_open(int dfd, const char *j, int *created)
     return fd;
 }
 
-/* journal_write - the line and its newline in one write, then fsync */
-static int journal_write(int fd, const char *line, size_t len)
+/* journal_write - the lines (each already ending in a newline) in one
+ * write, then fsync */
+static int journal_write(int fd, const char *buf, size_t len)
 {
-    char buf[JOURNAL_LINE_MAX + 1];
     int err;
 
-    memcpy(buf, line, len);
-    buf[len] = '\n';
-    if (safe_write_all(fd, buf, len + 1) < 0 || fsync(fd) < 0) {
+    if (safe_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
         err = errno;
         (void)close(fd);        /* the write error is the one to report */
         errno = err;
@@ -347,30 +346,78 @@ static int journal_write(int fd, const char *line, size_t len)
     return safe_close(fd);
 }
 
-/* spool_journal_append - append one line and fsync it (and the directory
- * when the journal is new) before returning */
-int spool_journal_append(struct spool *sp, const char *id, const char *line,
-                         struct errbuf *eb)
+/* journal_text - the lines with their newlines; -1 if one is too long or
+ * holds a newline */
+static int journal_text(const char *const *lines, size_t n, struct strbuf *out)
 {
-    int dfd = check_id(sp, id, eb), fd, created;
-    size_t len = strlen(line);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]);
+        if (len > JOURNAL_LINE_MAX || memchr(lines[i], '\n', len) != NULL)
+            return -1;
+        sb_append(out, lines[i], len);
+        sb_putc(out, '\n');
+    }
+    return 0;
+}
+
+/* spool_journal_append_v - append n lines with one write and one fsync
+ * (and the directory's when the journal is new) before returning */
+int spool_journal_append_v(struct spool *sp, const char *id,
+                           const char *const *lines, size_t n,
+                           struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb), fd, created, rc;
     char j[JNAME_SIZE];
+    struct strbuf text;
 
     if (dfd < 0)
         return -1;
-    if (len > JOURNAL_LINE_MAX || memchr(line, '\n', len) != NULL) {
+    sb_init(&text);
+    if (journal_text(lines, n, &text) != 0) {
+        sb_free(&text);
         errbuf_set(eb, "spool: journal line too long or with a newline");
         errno = EINVAL;
         return -1;
     }
     jname(j, id);
     if ((fd = journal_open(dfd, j, &created)) < 0)
-        return sys_fail(eb, "open", j);
-    if (journal_write(fd, line, len) < 0)
-        return sys_fail(eb, "append to", j);
-    if (created && fsync(dfd) < 0)
-        return sys_fail(eb, "fsync of the directory of", j);
-    return 0;
+        rc = sys_fail(eb, "open", j);
+    else if (journal_write(fd, sb_str(&text), sb_len(&text)) < 0)
+        rc = sys_fail(eb, "append to", j);
+    else if (created && fsync(dfd) < 0)
+        rc = sys_fail(eb, "fsync of the directory of", j);
+    else
+        rc = 0;
+    sb_free(&text);
+    return rc;
+}
+
+/* spool_journal_append - append one line (see spool_journal_append_v) */
+int spool_journal_append(struct spool *sp, const char *id, const char *line,
+                         struct errbuf *eb)
+{
+    return spool_journal_append_v(sp, id, &line, 1, eb);
+}
+
+/* spool_lock - an exclusive lock on message id for a delivery: an open
+ * descriptor (close it to unlock), -1 with errno EWOULDBLOCK when another
+ * process delivers it, ENOENT when it is gone */
+int spool_lock(struct spool *sp, const char *id, struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb), fd;
+
+    if (dfd < 0)
+        return -1;
+    if ((fd = openat(dfd, id, O_RDONLY | O_CLOEXEC)) < 0)
+        return sys_fail(eb, "open", id);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        (void)close(fd);
+        errno = err;
+        errbuf_set(eb, "spool: message %s is locked by another process", id);
+        return -1;
+    }
+    return fd;
 }
 
 /* split_lines - complete lines of buf; a last line without its newline

@@ -1,0 +1,140 @@
+/*
+ * sched_impl.h - private to the scheduler's files: sched.c (the queue of
+ *                messages and the slots), sched_msg.c (one message's
+ *                delivery: lock, read, route, batch), sched_result.c
+ *                (outcomes: log, journal, retry), sched_end.c (bounces,
+ *                warnings, completion), sched_local.c (local delivery
+ *                children), sched_retry.c (the retry cache), sched_log.c.
+ */
+#ifndef TERN_SCHED_IMPL_H
+#define TERN_SCHED_IMPL_H
+
+#include <stddef.h>
+
+#include "core/base/strbuf.h"
+#include "core/bounce.h"
+#include "core/deliver.h"
+#include "core/retrydb.h"
+#include "core/sched.h"
+#include "core/spool.h"
+
+struct hash;
+struct pool;
+struct route_run;
+struct route_top;
+struct dns_cache;
+struct ev_timer;
+
+struct sched {
+    struct conf *conf;
+    struct ev *ev;
+    struct spool *sp;
+    struct dns_ctx *dns;
+    struct sched_opts o;
+    struct hash *known;         /* id -> struct sq: queued, running, later */
+    char **queue;               /* ids waiting for a slot, FIFO */
+    size_t qhead, qlen, qcap;
+    size_t running;
+    struct ev_timer *kick;
+    struct hash *retry;         /* key -> struct retry_rec (cache) */
+    long long retry_mtime;      /* of SPOOL/db/retry when loaded */
+};
+
+/* what the scheduler knows of a message id */
+struct sq {
+    char id[MSGID_LEN + 1];
+    int state;                  /* SQ_QUEUED, SQ_RUNNING, SQ_LATER */
+    struct ev_timer *timer;     /* SQ_LATER: the retry time */
+    struct sched *s;
+};
+
+enum { SQ_QUEUED, SQ_RUNNING, SQ_LATER };
+
+/* one batch in flight */
+struct sbatch {
+    struct dlv_batch b;
+    struct smsg *m;
+    struct sbatch *next;
+    const char *group;          /* the grouping key */
+    unsigned char *skip;
+};
+
+/* one message in delivery */
+struct smsg {
+    struct sched *s;
+    struct sq *q;
+    char id[MSGID_LEN + 1];
+    int lockfd;
+    struct pool *pool;
+    struct spool_msg msg;
+    struct hash *done;          /* final addresses with an outcome */
+    struct hash *tops_done;     /* envelope recipients finished */
+    int frozen;
+    unsigned warnings;          /* delay warnings sent */
+    size_t unbounced;           /* failures journalled after the last B */
+    struct dns_cache *cache;
+    struct route_run *rr;
+    size_t ntops, tops_routing;
+    struct route_top **tops;
+    struct ev_timer *timer;
+    struct sbatch *batches;     /* every batch of this attempt */
+    size_t running;             /* batches not finished */
+    int logged_first;           /* a "=>" line was written */
+    struct bounce_rcpt *fails;  /* failures to bounce */
+    size_t nfails;
+    struct bounce_rcpt *delays; /* deferrals, for a delay warning */
+    size_t ndelays;
+    struct hash *top_open;      /* tops with a deferred final address */
+    long long next_try;         /* earliest retry time of a deferral */
+    int journalled;             /* the journal was written this attempt */
+    const char **jl;            /* journal lines of this attempt */
+    size_t njl, njl_written;
+};
+
+/* sched.c */
+void sched_msg_done(struct sched *s, struct sq *q, long long next_try);
+
+/* sched_msg.c */
+void smsg_start(struct sched *s, struct sq *q);
+void smsg_free(struct smsg *m);
+void smsg_abandon(struct smsg *m, long long next_try);
+long long smsg_age(const struct smsg *m);
+
+/* sched_result.c */
+void sres_batch(struct sbatch *sb);
+void sres_route_fail(struct smsg *m, const char *addr, const char *top,
+                     const char *router, const char *why);
+void sres_route_defer(struct smsg *m, const char *addr, const char *top,
+                      const char *domain, const char *router,
+                      const char *why);
+void sres_discard(struct smsg *m, const char *addr, const char *top,
+                  const char *router);
+void sres_suppress(struct smsg *m, const char *addr, const char *top,
+                   const char *router, const char *transport);
+void sres_journal(struct smsg *m, const char *const *lines, size_t n);
+void sres_flush_journal(struct smsg *m);
+
+/* sched_end.c */
+void smsg_end(struct smsg *m);
+
+/* sched_local.c */
+void slocal_start(struct sbatch *sb);
+
+/* sched_retry.c */
+void sretry_refresh(struct sched *s);
+const struct retry_rec *sretry_get(struct sched *s, const char *key);
+void sretry_fail(struct sched *s, const char *key, const char *subject,
+                 const char *errtype, const char *text,
+                 struct retry_rec *out);
+void sretry_clear(struct sched *s, const char *key);
+void sretry_host_key(char *out, size_t size, const struct route_host *h,
+                     int port);
+
+/* sched_log.c */
+void slog_delivery(struct smsg *m, const struct dlv_batch *b,
+                   const struct dlv_rcpt *r);
+void slog_line(struct smsg *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int slog_errno(const char *errtype);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * sched_msg.c - one delivery attempt of one message: lock it, read it and
+ *               its journal, route the pending recipients, group the
+ *               accepted addresses into batches and start them.
+ *
+ * PURPOSE: the journal says what earlier attempts settled: "D\tADDR\tTOP"
+ * delivered, "F\tADDR\tTOP\tWHY" failed, "T\tTOP" an envelope recipient
+ * finished, "B" the failures so far were bounced, "Z\t1"/"Z\t0" frozen or
+ * thawed, "W" a delay warning went out. Recipients it settled are not
+ * delivered again.
+ * SECURITY: the spool lock (flock) keeps two processes (the daemon's
+ * scheduler, tern -q, tern -M) from delivering one message at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/ev.h"
+#include "core/base/hash.h"
+#include "core/base/pool.h"
+#include "core/base/xalloc.h"
+#include "core/conf.h"
+#include "core/dns.h"
+#include "core/logfile.h"
+#include "core/route.h"
+#include "core/sched_impl.h"
+
+/* smsg_age - seconds since the message was received */
+long long smsg_age(const struct smsg *m)
+{
+    return (long long)time(NULL) - m->msg.env.received_sec;
+}
+
+/* smsg_free - release an attempt (unlocks the message) */
+void smsg_free(struct smsg *m)
+{
+    for (struct sbatch *b = m->batches, *n; b != NULL; b = n) {
+        n = b->next;
+        free(b->b.rcpts);
+        free(b->skip);
+        free(b);
+    }
+    for (size_t i = 0; i < m->ntops; i++)
+        route_top_release(m->tops[i]);
+    route_run_free(m->rr);
+    dns_cache_free(m->cache);
+    ev_timer_cancel(m->s->ev, m->timer);
+    hash_free(m->done, NULL);
+    hash_free(m->tops_done, NULL);
+    hash_free(m->top_open, NULL);
+    spool_msg_free(&m->msg);
+    if (m->lockfd >= 0)
+        (void)close(m->lockfd);
+    free(m->tops);
+    free(m->fails);
+    free(m->delays);
+    free(m->jl);
+    pool_free(m->pool);
+    free(m);
+}
+
+/* smsg_abandon - end the attempt: free it, tell the queue */
+void smsg_abandon(struct smsg *m, long long next_try)
+{
+    struct sched *s = m->s;
+    struct sq *q = m->q;
+
+    smsg_free(m);
+    sched_msg_done(s, q, next_try);
+}
+
+static int lock_and_read(struct smsg *m)
+{
+    struct errbuf eb;
+
+    if ((m->lockfd = spool_lock(m->s->sp, m->id, &eb)) < 0) {
+        if (errno != EWOULDBLOCK && errno != ENOENT)
+            log_panic("%s", eb.msg);
+        return -1;
+    }
+    if (spool_read(m->s->sp, m->id, &m->msg, &eb) == 0)
+        return 0;
+    if (errno == EBADMSG) {
+        log_panic("%s: moved to corrupt/", eb.msg);
+        if (spool_quarantine(m->s->sp, m->id, &eb) != 0)
+            log_panic("%s", eb.msg);
+    } else {
+        log_panic("%s", eb.msg);
+    }
+    return -1;
+}
+
+static void add_fail(struct smsg *m, const char *addr, const char *top,
+                     const char *why)
+{
+    struct bounce_rcpt *f;
+
+    m->fails = xreallocarray(m->fails, m->nfails + 1, sizeof(*m->fails));
+    f = &m->fails[m->nfails++];
+    memset(f, 0, sizeof(*f));
+    f->address = pool_strdup(m->pool, addr);
+    f->top = strcmp(addr, top) != 0 ? pool_strdup(m->pool, top) : NULL;
+    f->reason = pool_strdup(m->pool, why);
+}
+
+/* one journal line: fields split on tabs (in place) */
+static void journal_line(struct smsg *m, char *line)
+{
+    char *f[4] = { NULL, NULL, NULL, NULL };
+    size_t n = 0;
+
+    for (char *p = line; n < 4; ) {
+        f[n++] = p;
+        if ((p = strchr(p, '\t')) == NULL)
+            break;
+        *p++ = '\0';
+    }
+    if ((f[0][0] == 'D' || f[0][0] == 'F') && n >= 3) {
+        hash_put(m->done, f[1], strlen(f[1]), m);
+        if (f[0][0] == 'F')
+            add_fail(m, f[1], f[2], n == 4 ? f[3] : "failed");
+    } else if (f[0][0] == 'T' && n == 2) {
+        hash_put(m->tops_done, f[1], strlen(f[1]), m);
+    } else if (f[0][0] == 'B') {
+        m->nfails = 0;
+    } else if (f[0][0] == 'Z' && n == 2) {
+        m->frozen = f[1][0] == '1';
+    } else if (f[0][0] == 'W') {
+        m->warnings++;
+    }
+}
+
+static int read_journal(struct smsg *m)
+{
+    char **lines;
+    size_t n;
+    struct errbuf eb;
+
+    m->frozen = m->msg.env.frozen;
+    if (spool_journal_read(m->s->sp, m->id, &lines, &n, &eb) != 0) {
+        log_panic("%s journal: %s", m->id, eb.msg);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        journal_line(m, lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return 0;
+}
+
+static void route_all(struct smsg *m);
+
+/* smsg_start - begin the attempt of q */
+void smsg_start(struct sched *s, struct sq *q)
+{
+    struct smsg *m = xcalloc(1, sizeof(*m));
+    const struct conf_main *mc = &s->conf->main;
+
+    m->s = s;
+    m->q = q;
+    memcpy(m->id, q->id, sizeof(m->id));
+    m->lockfd = -1;
+    m->pool = pool_new();
+    m->done = hash_new(16);
+    m->tops_done = hash_new(16);
+    m->top_open = hash_new(16);
+    if (lock_and_read(m) != 0 || read_journal(m) != 0) {
+        smsg_abandon(m, 0);
+        return;
+    }
+    if (m->frozen && !s->o.thaw) {
+        if (mc->timeout_frozen_after <= 0
+            || smsg_age(m) < mc->timeout_frozen_after) {
+            smsg_abandon(m, 0);
+            return;
+        }
+        m->frozen = -1;         /* cancelled: fail what is left */
+    }
+    route_all(m);
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static void step_cb(void *arg);
+
+static void wake(void *arg)
+{
+    struct smsg *m = arg;
+
+    if (m->timer == NULL)
+        m->timer = ev_timer_add(m->s->ev, 0, step_cb, m);
+}
+
+static void top_done(struct route_top *top, void *arg)
+{
+    (void)top;
+    ((struct smsg *)arg)->tops_routing--;
+}
+
+static void dispatch(struct smsg *m);
+
+static void step_cb(void *arg)
+{
+    struct smsg *m = arg;
+
+    m->timer = NULL;
+    route_step(m->rr);
+    if (m->tops_routing == 0)
+        dispatch(m);
+}
+
+static void route_all(struct smsg *m)
+{
+    const struct spool_env *e = &m->msg.env;
+
+    m->tops = xcalloc(e->nrcpt + 1, sizeof(*m->tops));
+    m->cache = dns_cache_new(m->s->dns);
+    m->rr = route_run_new(m->s->conf, m->cache, e->sender, e->client_ip, 0);
+    route_set_wakeup(m->rr, wake, m);
+    for (size_t i = 0; i < e->nrcpt; i++) {
+        const char *r = e->rcpts[i];
+        if (hash_get(m->tops_done, r, strlen(r)) != NULL)
+            continue;
+        m->tops_routing++;
+        m->tops[m->ntops++] = route_add(m->rr, r, top_done, m);
+    }
+    wake(m);
+}
+
+/* ---- batching ----------------------------------------------------------- */
+
+struct walk {
+    struct smsg *m;
+    const char *top;
+};
+
+static const char *addr_key(struct smsg *m, const struct raddr *a)
+{
+    if (a->kind == CHILD_ADDRESS || a->parent == NULL)
+        return a->address;
+    return pool_printf(m->pool, "%s %s", a->parent->address, a->address);
+}
+
+static const char *group_key(struct smsg *m, const struct raddr *a,
+                             const char *key)
+{
+    struct strbuf sb;
+    const char *g;
+
+    sb_init(&sb);
+    sb_printf(&sb, "%s\n", a->transport->name);
+    if (a->transport->drv->local && a->transport->drv->as_recipient)
+        sb_printf(&sb, "%s\n", key);
+    for (size_t i = 0; i < a->nhosts; i++)
+        sb_printf(&sb, "%s/%s/%d ", a->hosts[i].name,
+                  a->hosts[i].ip ? a->hosts[i].ip : "", a->hosts[i].port);
+    g = pool_strdup(m->pool, sb_str(&sb));
+    sb_free(&sb);
+    return g;
+}
+
+static struct sbatch *batch_for(struct smsg *m, const struct raddr *a,
+                                const char *key)
+{
+    const char *g = group_key(m, a, key);
+    struct sbatch *sb;
+
+    for (sb = m->batches; sb != NULL; sb = sb->next)
+        if (strcmp(sb->group, g) == 0)
+            return sb;
+    sb = xcalloc(1, sizeof(*sb));
+    sb->m = m;
+    sb->group = g;
+    sb->b.conf = m->s->conf;
+    sb->b.tp = a->transport;
+    sb->b.msg = &m->msg;
+    sb->b.return_path = m->msg.env.sender;
+    sb->b.nhosts = a->nhosts;
+    sb->b.hosts = a->hosts;
+    sb->b.priv = sb;
+    sb->next = m->batches;
+    m->batches = sb;
+    return sb;
+}
+
+static const char *strip_affixes(struct smsg *m, const struct raddr *a)
+{
+    const char *lp = a->local_part;
+    size_t n = strlen(lp), pre = a->prefix ? strlen(a->prefix) : 0,
+           suf = a->suffix ? strlen(a->suffix) : 0;
+
+    if (pre + suf > n)
+        return lp;
+    return pool_strndup(m->pool, lp + pre, n - pre - suf);
+}
+
+static void fill_rcpt(struct smsg *m, struct dlv_rcpt *r,
+                      const struct raddr *a, const char *top)
+{
+    const struct raddr *who = a->kind == CHILD_ADDRESS || a->parent == NULL
+                              ? a : a->parent;
+
+    memset(r, 0, sizeof(*r));
+    r->address = a->address;
+    r->top = top;
+    r->local_part = strip_affixes(m, who);
+    r->domain = who->domain;
+    r->prefix = who->prefix;
+    r->suffix = who->suffix;
+    r->home = a->home ? a->home : who->home ? who->home : "";
+    r->address_data = a->address_data ? a->address_data : "";
+    r->kind = a->kind;
+    r->text = a->kind == CHILD_ADDRESS ? NULL : a->address;
+    r->router = a->router;
+    r->host = -1;
+}
+
+static void add_to_batch(struct smsg *m, const struct raddr *a,
+                         const char *top, const char *key)
+{
+    struct sbatch *sb = batch_for(m, a, key);
+    struct dlv_batch *b = &sb->b;
+
+    b->rcpts = xreallocarray(b->rcpts, b->nrcpt + 1, sizeof(*b->rcpts));
+    fill_rcpt(m, &b->rcpts[b->nrcpt++], a, top);
+}
+
+static void walk_cb(struct raddr *a, void *arg)
+{
+    struct walk *w = arg;
+    struct smsg *m = w->m;
+    const char *key = addr_key(m, a);
+    const char *rname = a->router ? a->router->name : "";
+
+    if (hash_get(m->done, key, strlen(key)) != NULL)
+        return;
+    if (m->frozen < 0) {
+        sres_route_fail(m, key, w->top, NULL,
+                        "message frozen too long (timeout_frozen_after)");
+        return;
+    }
+    switch (a->state) {
+    case RA_ACCEPTED:
+        if (m->s->o.dont_deliver)
+            sres_suppress(m, key, w->top, rname, a->transport->name);
+        else
+            add_to_batch(m, a, w->top, key);
+        break;
+    case RA_FAILED:
+        sres_route_fail(m, key, w->top, rname,
+                        a->message ? a->message : "Unrouteable address");
+        break;
+    case RA_DISCARDED:
+        sres_discard(m, key, w->top, rname);
+        break;
+    default:
+        sres_route_defer(m, key, w->top, a->domain, rname,
+                         a->message ? a->message : "routing deferred");
+        break;
+    }
+}
+
+static void start_batch(struct sbatch *sb);
+
+static void dispatch(struct smsg *m)
+{
+    struct walk w = { m, NULL };
+
+    m->running = 1;             /* this function, until its end */
+    for (size_t i = 0; i < m->ntops; i++) {
+        w.top = route_top_addr(m->tops[i])->address;
+        route_walk(m->tops[i], walk_cb, &w);
+    }
+    for (struct sbatch *sb = m->batches; sb != NULL; sb = sb->next) {
+        m->running++;
+        start_batch(sb);
+    }
+    if (--m->running == 0)
+        smsg_end(m);
+}
+
+/* ---- starting batches --------------------------------------------------- */
+
+static void remote_done(struct dlv_batch *b, void *arg)
+{
+    (void)b;
+    sres_batch(arg);
+}
+
+/* hosts in a retry wait are skipped; 1 if every host is */
+static int mark_skips(struct sbatch *sb)
+{
+    struct dlv_batch *b = &sb->b;
+    long long now = time(NULL);
+    size_t waiting = 0;
+    char key[600];
+
+    sb->skip = xcalloc(b->nhosts + 1, 1);
+    b->host_skip = sb->skip;
+    if (sb->m->s->o.force)
+        return 0;
+    sretry_refresh(sb->m->s);
+    for (size_t i = 0; i < b->nhosts; i++) {
+        const struct retry_rec *r;
+        sretry_host_key(key, sizeof(key), &b->hosts[i], 0);
+        r = sretry_get(sb->m->s, key);
+        if (r != NULL && r->next_try > now && !r->expired) {
+            sb->skip[i] = 1;
+            waiting++;
+        }
+    }
+    return b->nhosts > 0 && waiting == b->nhosts;
+}
+
+static void start_batch(struct sbatch *sb)
+{
+    struct dlv_batch *b = &sb->b;
+    const struct transport_driver *d = b->tp->drv;
+
+    if (d->deliver_remote != NULL) {
+        if (mark_skips(sb)) {
+            dlv_set_all(b, DLV_DEFER, 0, "retry_wait",
+                        "retry time not reached for any host");
+            sres_batch(sb);
+            return;
+        }
+        d->deliver_remote(b->tp, b, sb->m->s->ev, remote_done, sb);
+    } else if (d->deliver_local != NULL) {
+        slocal_start(sb);
+    } else {
+        dlv_set_all(b, DLV_DEFER, 0, NULL, "transport %s cannot deliver",
+                    b->tp->name);
+        sres_batch(sb);
+    }
+}

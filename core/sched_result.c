@@ -1,0 +1,282 @@
+/*
+ * sched_result.c - what happens to each recipient's outcome: the log
+ *                  line, the journal line, the retry record, and the
+ *                  failure list the bounce is made from.
+ *
+ * PURPOSE: outcomes are journalled ("D"/"F") as each batch finishes,
+ * before anything else happens to the message, except on the fast path:
+ * when the last batch of an attempt leaves nothing deferred, the message
+ * is about to be removed (or bounced and removed) and the removal records
+ * the outcome; the lines are kept and written if the message must stay
+ * after all (a bounce that cannot be spooled, a frozen bounce).
+ * Deferrals update the retry database: host records ("T:host:ip") from
+ * what the transport tried, address records ("R:addr") for per-recipient
+ * 4xx and local deferrals, domain records ("R:domain") for routing; a
+ * record past its final cutoff turns the deferral into a failure,
+ * "retry timeout exceeded", as in Exim.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/base/hash.h"
+#include "core/base/pool.h"
+#include "core/base/xalloc.h"
+#include "core/conf.h"
+#include "core/logfile.h"
+#include "core/sched_impl.h"
+
+static void note_fail(struct smsg *m, const char *addr, const char *top,
+                      const char *why, const char *host, int code,
+                      const char *reply)
+{
+    struct bounce_rcpt *f;
+
+    m->fails = xreallocarray(m->fails, m->nfails + 1, sizeof(*m->fails));
+    f = &m->fails[m->nfails++];
+    f->address = pool_strdup(m->pool, addr);
+    f->top = top != NULL && strcmp(addr, top) != 0
+             ? pool_strdup(m->pool, top) : NULL;
+    f->reason = pool_strdup(m->pool, why);
+    f->host = host ? pool_strdup(m->pool, host) : NULL;
+    f->code = code;
+    f->reply = NULL;
+    if (code > 0 && reply != NULL) {
+        char c[16];
+        snprintf(c, sizeof(c), "%d", code);
+        for (const char *p = strstr(f->reason, c); p; p = strstr(p + 1, c))
+            if (p == f->reason || p[-1] == ' ') {
+                f->reply = p;
+                break;
+            }
+    }
+}
+
+static void note_delay(struct smsg *m, const char *addr, const char *top,
+                       const char *why, long long next_try)
+{
+    struct bounce_rcpt *d;
+
+    hash_put(m->top_open, top, strlen(top), m);
+    m->delays = xreallocarray(m->delays, m->ndelays + 1, sizeof(*m->delays));
+    d = &m->delays[m->ndelays++];
+    memset(d, 0, sizeof(*d));
+    d->address = pool_strdup(m->pool, addr);
+    d->top = strcmp(addr, top) != 0 ? pool_strdup(m->pool, top) : NULL;
+    d->reason = pool_strdup(m->pool, why);
+    if (m->next_try == 0 || next_try < m->next_try)
+        m->next_try = next_try;
+}
+
+/* sres_journal - append lines now (the attempt's record of outcomes) */
+void sres_journal(struct smsg *m, const char *const *lines, size_t n)
+{
+    struct errbuf eb;
+
+    if (n == 0)
+        return;
+    if (spool_journal_append_v(m->s->sp, m->id, lines, n, &eb) != 0)
+        log_panic("%s: cannot journal delivery results: %s", m->id, eb.msg);
+    m->journalled = 1;
+}
+
+static void jline(struct smsg *m, char type, const char *addr,
+                  const char *top, const char *why)
+{
+    const char *l = why != NULL
+        ? pool_printf(m->pool, "%c\t%s\t%s\t%s", type, addr, top, why)
+        : pool_printf(m->pool, "%c\t%s\t%s", type, addr, top);
+
+    m->jl = xreallocarray(m->jl, m->njl + 1, sizeof(*m->jl));
+    m->jl[m->njl++] = l;
+    hash_put(m->done, addr, strlen(addr), m);
+}
+
+/* flush the journal lines gathered, unless the fast path applies */
+static void journal_or_hold(struct smsg *m, int last)
+{
+    int hold = last && m->ndelays == 0 && m->msg.env.sender[0] != '\0';
+
+    if (hold || m->njl == m->njl_written)
+        return;
+    sres_journal(m, m->jl + m->njl_written, m->njl - m->njl_written);
+    m->njl_written = m->njl;
+}
+
+/* sres_flush_journal - write every held line (the message stays) */
+void sres_flush_journal(struct smsg *m)
+{
+    journal_or_hold(m, 0);
+}
+
+/* ---- routing outcomes ---------------------------------------------------- */
+
+/* sres_route_fail - a permanent routing failure */
+void sres_route_fail(struct smsg *m, const char *addr, const char *top,
+                     const char *router, const char *why)
+{
+    int other = strcmp(addr, top) != 0;
+
+    slog_line(m, "** %s%s%s%s%s%s: %s", addr, other ? " <" : "",
+              other ? top : "", other ? ">" : "",
+              router != NULL && router[0] ? " R=" : "",
+              router != NULL ? router : "", why);
+    jline(m, 'F', addr, top, why);
+    note_fail(m, addr, top, why, NULL, 0, NULL);
+}
+
+/* sres_route_defer - routing deferred: a domain retry record */
+void sres_route_defer(struct smsg *m, const char *addr, const char *top,
+                      const char *domain, const char *router,
+                      const char *why)
+{
+    char key[600];
+    struct retry_rec rec;
+
+    snprintf(key, sizeof(key), "R:%s", domain[0] ? domain : addr);
+    sretry_fail(m->s, key, domain[0] ? domain : addr, "", why, &rec);
+    if (rec.expired) {
+        sres_route_fail(m, addr, top, router, "retry timeout exceeded");
+        return;
+    }
+    slog_line(m, "== %s%s%s%s R=%s defer (-1): %s", addr,
+              strcmp(addr, top) ? " <" : "", strcmp(addr, top) ? top : "",
+              strcmp(addr, top) ? ">" : "", router, why);
+    note_delay(m, addr, top, why, rec.next_try);
+}
+
+/* sres_discard - a redirection to nothing (:blackhole:) */
+void sres_discard(struct smsg *m, const char *addr, const char *top,
+                  const char *router)
+{
+    slog_line(m, "=> :blackhole: <%s> R=%s", addr, router);
+    jline(m, 'D', addr, top, NULL);
+}
+
+/* sres_suppress - -N: log what would have been delivered */
+void sres_suppress(struct smsg *m, const char *addr, const char *top,
+                   const char *router, const char *transport)
+{
+    slog_line(m, "*> %s R=%s T=%s", addr, router, transport);
+    jline(m, 'D', addr, top, NULL);
+}
+
+/* ---- transport outcomes ------------------------------------------------- */
+
+static void host_records(struct sbatch *sb)
+{
+    struct dlv_batch *b = &sb->b;
+    const char *subject = b->nrcpt > 0 ? b->rcpts[0].domain : "";
+    char key[600];
+
+    for (size_t i = 0; i < b->nhostres; i++) {
+        const struct dlv_hostres *h = &b->hostres[i];
+        if (h->host < 0 || (size_t)h->host >= b->nhosts)
+            continue;
+        sretry_host_key(key, sizeof(key), &b->hosts[h->host],
+                        b->hosts[h->host].port);
+        if (h->status == DLV_DEFER)
+            sretry_fail(sb->m->s, key, subject, h->errtype, h->msg, NULL);
+        else
+            sretry_clear(sb->m->s, key);
+    }
+}
+
+/* the retry state of the hosts a failed remote attempt tried: 1 when
+ * every one of them is past its final cutoff */
+static int hosts_expired(struct sbatch *sb, long long *next_try)
+{
+    struct dlv_batch *b = &sb->b;
+    int any = 0, all = 1;
+    char key[600];
+
+    *next_try = 0;
+    for (size_t i = 0; i < b->nhosts; i++) {
+        const struct retry_rec *r;
+        sretry_host_key(key, sizeof(key), &b->hosts[i], b->hosts[i].port);
+        if ((r = sretry_get(sb->m->s, key)) == NULL)
+            continue;
+        any = 1;
+        all &= r->expired;
+        if (*next_try == 0 || r->next_try < *next_try)
+            *next_try = r->next_try;
+    }
+    return any && all;
+}
+
+static int addr_level(const struct dlv_batch *b, const struct dlv_rcpt *r)
+{
+    return b->tp->drv->deliver_remote == NULL || r->host >= 0
+           || strncmp(r->errtype, "rcpt_", 5) == 0;
+}
+
+static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
+{
+    struct smsg *m = sb->m;
+    struct retry_rec rec;
+    long long next = 0;
+    char key[600];
+    int expired;
+
+    if (strcmp(r->errtype, "retry_wait") == 0) {
+        expired = hosts_expired(sb, &next);
+    } else if (addr_level(&sb->b, r)) {
+        snprintf(key, sizeof(key), "R:%s", r->address);
+        sretry_fail(m->s, key, r->address, r->errtype, r->msg, &rec);
+        expired = rec.expired;
+        next = rec.next_try;
+    } else {
+        expired = hosts_expired(sb, &next);
+    }
+    if (next == 0)
+        next = (long long)time(NULL) + 15 * 60;
+    if (expired) {
+        r->status = DLV_FAIL;
+        snprintf(r->msg + strlen(r->msg), sizeof(r->msg) - strlen(r->msg),
+                 "%sretry timeout exceeded", r->msg[0] ? ": " : "");
+        return;
+    }
+    slog_delivery(m, &sb->b, r);
+    note_delay(m, r->address, r->top, r->msg, next);
+}
+
+static void settle(struct sbatch *sb, struct dlv_rcpt *r)
+{
+    struct smsg *m = sb->m;
+    const struct dlv_batch *b = &sb->b;
+    char key[600];
+
+    if (r->status == DLV_PENDING)
+        dlv_set(r, DLV_DEFER, 0, NULL, "transport %s gave no result",
+                b->tp->name);
+    if (r->status == DLV_DEFER)
+        defer_one(sb, r);
+    if (r->status == DLV_OK) {
+        slog_delivery(m, b, r);
+        jline(m, 'D', r->address, r->top, NULL);
+        snprintf(key, sizeof(key), "R:%s", r->address);
+        sretry_clear(m->s, key);
+    } else if (r->status == DLV_FAIL) {
+        slog_delivery(m, b, r);
+        jline(m, 'F', r->address, r->top, r->msg);
+        note_fail(m, r->address, r->top, r->msg,
+                  r->host >= 0 ? b->hosts[r->host].name : NULL, r->code,
+                  r->msg);
+    }
+}
+
+/* sres_batch - a batch finished: settle each recipient, then end the
+ * attempt if it was the last batch */
+void sres_batch(struct sbatch *sb)
+{
+    struct smsg *m = sb->m;
+
+    if (sb->b.tp->drv->deliver_remote != NULL)
+        host_records(sb);
+    for (size_t i = 0; i < sb->b.nrcpt; i++)
+        settle(sb, &sb->b.rcpts[i]);
+    journal_or_hold(m, m->running == 1);
+    if (--m->running == 0)
+        smsg_end(m);
+}

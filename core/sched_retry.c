@@ -1,0 +1,111 @@
+/*
+ * sched_retry.c - the scheduler's view of the retry database: a cache of
+ *                 every record, reloaded when the file changes, so that
+ *                 deciding whether a host is in a retry wait costs a
+ *                 stat() and a hash lookup, not a GDBM open.
+ *
+ * PURPOSE: records are written through (retrydb_fail/clear) and the cache
+ * updated with what was stored; a record another process wrote (tern -q,
+ * tern_fixdb) is seen at the next refresh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/base/errbuf.h"
+#include "core/base/hash.h"
+#include "core/base/xalloc.h"
+#include "core/conf.h"
+#include "core/logfile.h"
+#include "core/sched_impl.h"
+
+static long long db_mtime(const struct sched *s)
+{
+    char path[1200];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/db/retry", s->conf->main.spool_directory);
+    if (stat(path, &st) != 0)
+        return 0;
+    return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec
+           + (long long)st.st_size;
+}
+
+static int load_one(const char *key, const struct retry_rec *r, void *arg)
+{
+    struct sched *s = arg;
+
+    free(hash_put(s->retry, key, strlen(key), xmemdup(r, sizeof(*r))));
+    return 0;
+}
+
+/* sretry_refresh - reload the cache if the database changed */
+void sretry_refresh(struct sched *s)
+{
+    long long mt = db_mtime(s);
+    struct errbuf eb;
+
+    if (mt == s->retry_mtime)
+        return;
+    hash_free(s->retry, free);
+    s->retry = hash_new(64);
+    s->retry_mtime = mt;
+    if (mt != 0 && retrydb_walk(s->conf->main.spool_directory, load_one, s,
+                                &eb) != 0)
+        log_panic("retry database: %s", eb.msg);
+}
+
+/* sretry_get - the cached record of key, or NULL */
+const struct retry_rec *sretry_get(struct sched *s, const char *key)
+{
+    return hash_get(s->retry, key, strlen(key));
+}
+
+/* sretry_fail - record a failure; *out (may be NULL) gets the record */
+void sretry_fail(struct sched *s, const char *key, const char *subject,
+                 const char *errtype, const char *text,
+                 struct retry_rec *out)
+{
+    struct retry_rec rec;
+    struct errbuf eb;
+    long long now = time(NULL);
+
+    if (retrydb_fail(s->conf->main.spool_directory, s->conf, key, subject,
+                     errtype, text, now, &rec, &eb) != 0) {
+        log_panic("retry database: %s", eb.msg);
+        memset(&rec, 0, sizeof(rec));
+        rec.first_failed = rec.last_try = now;
+        rec.next_try = now + 15 * 60;
+    }
+    free(hash_put(s->retry, key, strlen(key), xmemdup(&rec, sizeof(rec))));
+    s->retry_mtime = db_mtime(s);
+    if (out != NULL)
+        *out = rec;
+}
+
+/* sretry_clear - forget key after a success (only if a record exists) */
+void sretry_clear(struct sched *s, const char *key)
+{
+    struct errbuf eb;
+
+    sretry_refresh(s);
+    if (hash_get(s->retry, key, strlen(key)) == NULL)
+        return;
+    if (retrydb_clear(s->conf->main.spool_directory, key, &eb) != 0)
+        log_panic("retry database: %s", eb.msg);
+    free(hash_del(s->retry, key, strlen(key)));
+    s->retry_mtime = db_mtime(s);
+}
+
+/* sretry_host_key - "T:name:ip" or "T:name:ip:port" */
+void sretry_host_key(char *out, size_t size, const struct route_host *h,
+                     int port)
+{
+    if (port > 0 && port != 25)
+        snprintf(out, size, "T:%s:%s:%d", h->name, h->ip ? h->ip : "",
+                 port);
+    else
+        snprintf(out, size, "T:%s:%s", h->name, h->ip ? h->ip : "");
+}
