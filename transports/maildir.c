@@ -4,9 +4,18 @@
  * PURPOSE: delivery into a Maildir (tmp/ then new/, DESIGN §6).
  * Options: directory (required; variables such as $home, $local_part),
  * create_directory, directory_mode, mode, quota.
+ * INTERFACE: tp_maildir (deliver_local: one copy per recipient, each with
+ * its own Delivered-To; the file work is in tp_maildir_write.c).
+ * ERRORS: a directory that does not expand or is not absolute defers, as
+ * every local failure does (Exim); quota defers with errtype "quota".
  */
 #include <stddef.h>
+#include <string.h>
 
+#include "core/base/pool.h"
+#include "core/base/strbuf.h"
+#include "transports/tp_local.h"
+#include "transports/tp_maildir.h"
 #include "transports/transport.h"
 
 struct maildir_opts {
@@ -38,7 +47,57 @@ static int maildir_check(struct transport *t, struct conf *c,
         errbuf_set(eb, "directory is required (e.g. \"$home/Maildir\")");
         return -1;
     }
+    if (o->mode < 0 || o->mode > 07777 || o->directory_mode < 0
+        || o->directory_mode > 07777) {
+        errbuf_set(eb, "mode and directory_mode are octal permissions "
+                   "(write them as strings: \"0600\")");
+        return -1;
+    }
+    if (o->quota < 0) {
+        errbuf_set(eb, "quota must not be negative");
+        return -1;
+    }
     return 0;
+}
+
+static void maildir_one(struct transport *t, struct dlv_batch *b,
+                        struct dlv_rcpt *r, struct pool *p)
+{
+    const struct maildir_opts *o = t->priv;
+    struct md_params mp = { o->create_directory, (mode_t)o->directory_mode,
+                            (mode_t)o->mode, o->quota };
+    struct errbuf eb;
+    struct strbuf copy;
+    const char *dir;
+
+    if (tp_expand(b, r, &o->directory, p, &dir, &eb) != 0) {
+        dlv_set(r, DLV_DEFER, 0, NULL, "%s transport: expansion of directory "
+                "failed: %s", t->name, eb.msg);
+        return;
+    }
+    if (dir == NULL || dir[0] != '/') {
+        dlv_set(r, DLV_DEFER, 0, NULL, "%s transport: directory \"%s\" is "
+                "not an absolute path", t->name, dir != NULL ? dir : "");
+        return;
+    }
+    sb_init(&copy);
+    tp_copy(b, r, 0, &copy);
+    md_deliver(dir, &copy, &mp, r);
+    sb_free(&copy);
+}
+
+/* maildir_deliver - one copy per pending recipient (deliver.h) */
+static void maildir_deliver(struct transport *t, struct dlv_batch *b)
+{
+    struct pool *p = pool_new();
+    struct sigaction old;
+
+    tp_sig_ignore(SIGXFSZ, &old);
+    for (size_t i = 0; i < b->nrcpt; i++)
+        if (b->rcpts[i].status == DLV_PENDING)
+            maildir_one(t, b, &b->rcpts[i], p);
+    tp_sig_restore(SIGXFSZ, &old);
+    pool_free(p);
 }
 
 const struct transport_driver tp_maildir = {
@@ -46,5 +105,7 @@ const struct transport_driver tp_maildir = {
     .opts = maildir_opts,
     .opts_size = sizeof(struct maildir_opts),
     .local = 1,
+    .as_recipient = 1,
     .check = maildir_check,
+    .deliver_local = maildir_deliver,
 };
