@@ -112,8 +112,12 @@ void dlv_headers(const struct dlv_batch *b, const struct dlv_rcpt *r,
 
     added_headers(b, r, out);
     if (hdr_parse(m->data, m->len, &hl, NULL) != 0) {
-        /* accepted mail always parses; be safe: copy it all as body */
-        *body = 0;
+        /* a header section that does not parse (local submission may
+         * carry one): copy it as it is, up to the empty line */
+        const char *end = memmem(m->data, m->len, "\r\n\r\n", 4);
+        size_t n = end != NULL ? (size_t)(end - m->data) + 2 : m->len;
+        sb_append(out, m->data, n);
+        *body = end != NULL ? n + 2 : m->len;
         return;
     }
     for (size_t i = 0; i < hl.n; i++)

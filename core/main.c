@@ -391,10 +391,10 @@ int main(int argc, char **argv)
         return usage(stdout), 0;
     if (cli.mode == M_VERSION)
         return printf("tern version %s\n", TERN_VERSION), 0;
-    if (cli.mode == M_NONE && cli.nargs == 0 && !cli.extract)
-        return usage(stderr), EX_USAGE;
     if ((rc = check_args(&cli)) != 0)
         return rc;
+    if (cli.mode == M_NONE && cli.nargs == 0 && !cli.extract)
+        return usage(stderr), EX_USAGE;
     c = conf_load(cli.conf_dir, &eb);
     if (c == NULL) {
         fprintf(stderr, "tern: configuration error: %s\n", eb.msg);

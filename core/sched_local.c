@@ -10,8 +10,9 @@
  * SECURITY: when tern runs as root (the scheduler keeps a saved uid of 0)
  * the child becomes, for good, the transport's user, or the local user
  * the router found (check_local_user) for as_recipient drivers, or the
- * tern user: setgroups/initgroups, setgid, setuid, checked. uid 0 is
- * never used for a delivery (Exim's never_users = root).
+ * tern user: setgroups/initgroups, setgid, setuid, checked; uid 0 is
+ * never switched to (Exim's never_users = root). With tern_user unset, a
+ * root tern delivers as root, like the rest of it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,33 +47,36 @@ static int privileged(void)
     return getresuid(&r, &e, &s) == 0 && (r == 0 || e == 0 || s == 0);
 }
 
-/* the user a privileged scheduler delivers r as; -1 with why */
+/* the user a privileged scheduler delivers b as: the transport's user,
+ * the recipient's account (as_recipient drivers, check_local_user), else
+ * tern_user; *switch_user 0 when none applies (tern_user unset: deliver
+ * as the user tern runs as). -1 for an unknown user. */
 static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
-                    const char **who)
+                    const char **who, int *switch_user)
 {
     const struct transport *t = b->tp;
     const struct dlv_rcpt *r = &b->rcpts[0];
     struct passwd *pw = NULL;
     int tempfail = 0;
 
-    if (t->user != NULL) {
-        pw = getpwnam(t->user);
-        *who = t->user;
-    } else if (t->drv->as_recipient && r->router != NULL
-               && r->router->check_local_user) {
+    *who = t->user;
+    if (*who == NULL && t->drv->as_recipient && r->router != NULL
+        && r->router->check_local_user) {
         const struct pw_entry *e = pw_lookup(r->local_part, &tempfail);
-        if (e != NULL) {
-            *uid = e->uid;
-            *gid = e->gid;
-            *who = e->name;
-            return 0;
-        }
         *who = r->local_part;
-    } else {
-        *who = b->conf->main.tern_user ? b->conf->main.tern_user : "nobody";
-        pw = getpwnam(*who);
+        if (e == NULL)
+            return -1;
+        *uid = e->uid;
+        *gid = e->gid;
+        return 0;
     }
-    if (pw == NULL)
+    if (*who == NULL)
+        *who = b->conf->main.tern_user;
+    if (*who == NULL) {
+        *switch_user = 0;
+        return 0;
+    }
+    if ((pw = getpwnam(*who)) == NULL)
         return -1;
     *uid = pw->pw_uid;
     *gid = pw->pw_gid;
@@ -224,13 +228,13 @@ static int prepare(struct sbatch *sb, int *switch_user, const char **who)
     *switch_user = privileged();
     if (!*switch_user)
         return 0;
-    if (identity(b, &b->uid, &b->gid, who) != 0
+    if (identity(b, &b->uid, &b->gid, who, switch_user) != 0
         || group_override(b->tp, &b->gid) != 0) {
         dlv_set_all(b, DLV_DEFER, 0, NULL, "unknown user or group for "
                     "transport %s (%s)", b->tp->name, *who);
         return -1;
     }
-    if (b->uid == 0) {
+    if (*switch_user && b->uid == 0) {
         dlv_set_all(b, DLV_FAIL, 0, NULL, "User 0 set for %s transport is "
                     "on the never_users list", b->tp->name);
         return -1;

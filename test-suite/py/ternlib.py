@@ -168,6 +168,10 @@ class TAP:
             r.raw if r is not None else None, code, status or "x.y.z",
             (" /%s/" % text) if text else ""))
 
+    def like(self, text, pattern, name):
+        """match() with the arguments in Test::More's order"""
+        return self.match(pattern, text, name)
+
     def guard(self, name):
         """a context manager: an exception inside becomes one failed check
         named name (with the traceback as diagnostics); the file goes on"""
@@ -530,6 +534,8 @@ class Tern:
             "local_interfaces": ["127.0.0.1"],
             "smtp_workers": 2,
             "shutdown_timeout": "3s",
+            # reception tests look at the spool: delivery tests set False
+            "queue_only": True,
         }
         main.update(self.main_opts)
         body = "\n".join("  %s = %s," % (k, lua_value(v))

@@ -527,6 +527,8 @@ class Tern:
             "dns_timeout": "2s",
             "dns_retry": 1,
             "shutdown_timeout": "10s",
+            # reception tests look at the spool: delivery tests set False
+            "queue_only": True,
         }
         if self.dns:
             opts["dns_servers"] = self.dns
