@@ -185,18 +185,23 @@ void retry_next(const struct retry_def *def, struct retry_rec *rec,
     const struct retry_rule *r = NULL;
     long long failing = now - rec->first_failed, gap;
 
-    rec->expired = 1;
-    rec->next_try = now;
-    if (def == NULL || def->n == 0)
+    int expired = 1;
+
+    if (def == NULL || def->n == 0) {
+        rec->expired = 1;
+        rec->next_try = now;
         return;
+    }
     for (size_t i = 0; i < def->n; i++) {
         r = &def->rules[i];
         if (failing <= r->until) {
-            rec->expired = 0;
+            expired = 0;
             break;
         }
     }
+    /* the G and H rules read the previous next_try: set it after */
     gap = r->type == 'F' ? r->interval : geometric_gap(r, rec, now);
+    rec->expired = expired;
     if (gap > RETRY_INTERVAL_MAX)
         gap = RETRY_INTERVAL_MAX;
     rec->next_try = now + gap;
