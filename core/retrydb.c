@@ -9,7 +9,7 @@
  *            updated for RETRY_DATA_EXPIRE (7 days, Exim's default
  *            retry_data_expire) is stale: a new failure starts afresh.
  * INTERFACE: retrydb_get, retrydb_fail, retrydb_clear, retrydb_delete,
- *            retrydb_walk, retrydb_encode, retrydb_decode.
+ *            retrydb_delete_all, retrydb_walk, retrydb_encode, retrydb_decode.
  * ERRORS:    -1 with eb when the file cannot be opened (busy for more than
  *            2 seconds, not a GDBM file, no permission) or written.
  * SECURITY:  SPOOL/db is created 0750, the file 0640; readers open it
@@ -320,19 +320,27 @@ fail:
     return -1;
 }
 
+/* 1 when the file exists, 0 when not (a remover need not create it) */
+static int db_exists(const char *spool, struct errbuf *eb)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    if (db_path(spool, "/retry", path, sizeof(path), eb) < 0)
+        return -1;
+    return !(stat(path, &st) != 0 && errno == ENOENT);
+}
+
 /* retrydb_delete - remove key: 1 removed, 0 there was none, -1 error */
 int retrydb_delete(const char *spool_dir, const char *key, struct errbuf *eb)
 {
-    struct stat st;
-    char path[PATH_MAX];
     int absent, rc = 1;
     datum k;
     GDBM_FILE db;
 
-    if (key_datum(key, &k, eb) < 0
-        || db_path(spool_dir, "/retry", path, sizeof(path), eb) < 0)
+    if (key_datum(key, &k, eb) < 0 || (rc = db_exists(spool_dir, eb)) < 0)
         return -1;
-    if (stat(path, &st) != 0 && errno == ENOENT)
+    if (rc == 0)
         return 0;                       /* no file: nothing to forget */
     if ((db = db_open(spool_dir, DB_WRITE, &absent, eb)) == NULL)
         return -1;
@@ -353,6 +361,61 @@ int retrydb_delete(const char *spool_dir, const char *key, struct errbuf *eb)
 int retrydb_clear(const char *spool_dir, const char *key, struct errbuf *eb)
 {
     return retrydb_delete(spool_dir, key, eb) < 0 ? -1 : 0;
+}
+
+/* Every key of db, copied (binary-safe: gdbm datums); -1 on error. */
+static int all_keys(GDBM_FILE db, datum **out, size_t *n, struct errbuf *eb)
+{
+    datum k = gdbm_firstkey(db);
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (; k.dptr != NULL; k = gdbm_nextkey(db, (*out)[*n - 1])) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *out = xreallocarray(*out, cap, sizeof(**out));
+        }
+        (*out)[(*n)++] = k;
+    }
+    if (gdbm_errno != GDBM_ITEM_NOT_FOUND) {
+        errbuf_set(eb, "retry database: cannot list keys: %s",
+                   gdbm_db_strerror(db));
+        return -1;
+    }
+    return 0;
+}
+
+/* retrydb_delete_all - remove every record, damaged ones too; the count
+ * removed goes to *n. 0 or -1. */
+int retrydb_delete_all(const char *spool_dir, size_t *n, struct errbuf *eb)
+{
+    int absent, rc;
+    size_t nk = 0;
+    datum *keys = NULL;
+    GDBM_FILE db;
+
+    *n = 0;
+    if ((rc = db_exists(spool_dir, eb)) <= 0)
+        return rc;
+    if ((db = db_open(spool_dir, DB_WRITE, &absent, eb)) == NULL)
+        return -1;
+    rc = all_keys(db, &keys, &nk, eb);
+    for (size_t i = 0; rc == 0 && i < nk; i++) {
+        if (gdbm_delete(db, keys[i]) == 0)
+            (*n)++;
+        else if (gdbm_errno != GDBM_ITEM_NOT_FOUND) {
+            errbuf_set(eb, "retry database: delete failed: %s",
+                       gdbm_db_strerror(db));
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; i < nk; i++)
+        free(keys[i].dptr);
+    free(keys);
+    if (db_close(db, eb) < 0)
+        rc = -1;
+    return rc;
 }
 
 struct walk_ent {

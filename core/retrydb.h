@@ -15,9 +15,9 @@
  *
  * INTERFACE: retrydb_get, retrydb_fail (record a temporary failure and
  *            compute the next try from the rules), retrydb_clear (a
- *            success), retrydb_delete (tern_fixdb), retrydb_walk
- *            (tern_dumpdb), retrydb_encode/retrydb_decode (the stored
- *            form), retry_rule_find, retry_next.
+ *            success), retrydb_delete and retrydb_delete_all
+ *            (tern_fixdb), retrydb_walk (tern_dumpdb), retrydb_encode/
+ *            retrydb_decode (the stored form), retry_rule_find, retry_next.
  * ERRORS: -1 with eb (the file cannot be opened or written, a record is
  *         damaged: damaged records read as absent and are logged).
  */
@@ -76,6 +76,9 @@ int retrydb_clear(const char *spool_dir, const char *key,
 /* retrydb_delete - remove key: 1 removed, 0 there was none, -1 error */
 int retrydb_delete(const char *spool_dir, const char *key,
                    struct errbuf *eb);
+/* retrydb_delete_all - remove every record (damaged ones too), *n of
+ * them; 0 or -1 */
+int retrydb_delete_all(const char *spool_dir, size_t *n, struct errbuf *eb);
 /* retrydb_walk - call fn for every record, in key order; fn returns
  * nonzero to stop. 0 or -1. */
 int retrydb_walk(const char *spool_dir,
