@@ -36,6 +36,7 @@
 
 #define RETRY_DATA_EXPIRE (7LL * 24 * 3600)
 #define RETRY_KEY_MAX 1024
+#define RETRY_TIME_MAX (1LL << 40)             /* year 36812 */
 #define RETRY_REC_MAX (RETRY_TEXT_MAX + 128)
 #define BUSY_WAIT_NS (10L * 1000 * 1000)        /* 10 ms between tries */
 #define BUSY_TRIES 200                          /* 2 seconds */
@@ -167,6 +168,9 @@ static int decode_text(const char *p, struct retry_rec *r)
     for (int i = 0; i < 4; i++)
         if ((p = num_field(p, &v[i])) == NULL)
             return -1;
+    for (int i = 0; i < 3; i++)
+        if (v[i] < 0 || v[i] > RETRY_TIME_MAX)
+            return -1;                  /* keeps the arithmetic in range */
     if (v[3] != 0 && v[3] != 1)
         return -1;
     n = strcspn(p, " ");

@@ -295,6 +295,7 @@ static void test_codec(void)
         "", "2 1 2 3 0 timeout x", "1 1 2 3 0 timeout", "1 1 2 3 2 t x",
         "1 a 2 3 0 t x", "1 1 2 3 0  x", "1 1 2 3 0", "1 1  2 3 0 t x",
         "1 99999999999999999999 2 3 0 t x",
+        "1 -9223372036854775807 2 3 0 t x", "1 1 2 9223372036854775807 0 t x",
         "1 1 2 3 0 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x",
     };
     struct retry_rec r = { T0, T0 + 1, T0 + 2, 1, "rcpt_451", "" }, back;
