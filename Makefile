@@ -28,7 +28,8 @@ LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
-PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild
+PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
+            $(BUILD)/tern_fixdb
 
 .PHONY: all deps run test sanitize fuzz bench install clean check-deps
 all: $(PROGS) $(UNIT_BINS)
@@ -47,6 +48,11 @@ $(BUILD)/tern: $(BUILD)/core/main.o $(BUILD)/libtern.a
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tern_dbmbuild: $(BUILD)/tools/tern_dbmbuild.o $(BUILD)/libtern.a
+	@echo "  LD $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tern_dumpdb $(BUILD)/tern_fixdb: $(BUILD)/%: $(BUILD)/tools/%.o \
+		$(BUILD)/tools/dbtool.o $(BUILD)/libtern.a
 	@echo "  LD $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -93,6 +99,10 @@ install: all
 	install -m 755 $(BUILD)/tern_dbmbuild $(DESTDIR)$(PREFIX)/sbin/tern_dbmbuild
 	install -m 644 docs/tern.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern.8
 	install -m 644 docs/tern_dbmbuild.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_dbmbuild.8
+	install -m 755 $(BUILD)/tern_dumpdb $(DESTDIR)$(PREFIX)/sbin/tern_dumpdb
+	install -m 755 $(BUILD)/tern_fixdb $(DESTDIR)$(PREFIX)/sbin/tern_fixdb
+	install -m 644 docs/tern_dumpdb.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_dumpdb.8
+	install -m 644 docs/tern_fixdb.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_fixdb.8
 	sh tools/install-conf.sh "$(DESTDIR)" "$(SYSCONFDIR)"
 
 clean:

@@ -15,17 +15,21 @@
  *
  * INTERFACE: retrydb_get, retrydb_fail (record a temporary failure and
  *            compute the next try from the rules), retrydb_clear (a
- *            success), retrydb_walk (tern_dumpdb), retry_rule_find,
- *            retry_next.
+ *            success), retrydb_delete and retrydb_delete_all
+ *            (tern_fixdb), retrydb_walk (tern_dumpdb), retrydb_encode/
+ *            retrydb_decode (the stored form), retry_rule_find, retry_next.
  * ERRORS: -1 with eb (the file cannot be opened or written, a record is
  *         damaged: damaged records read as absent and are logged).
  */
 #ifndef TERN_RETRYDB_H
 #define TERN_RETRYDB_H
 
+#include <stddef.h>
+
 struct conf;
 struct errbuf;
 struct retry_def;
+struct strbuf;
 
 #define RETRY_TEXT_MAX 512
 
@@ -69,11 +73,22 @@ int retrydb_fail(const char *spool_dir, const struct conf *c,
 /* retrydb_clear - forget key (a success); 0 (also when absent) or -1 */
 int retrydb_clear(const char *spool_dir, const char *key,
                   struct errbuf *eb);
+/* retrydb_delete - remove key: 1 removed, 0 there was none, -1 error */
+int retrydb_delete(const char *spool_dir, const char *key,
+                   struct errbuf *eb);
+/* retrydb_delete_all - remove every record (damaged ones too), *n of
+ * them; 0 or -1 */
+int retrydb_delete_all(const char *spool_dir, size_t *n, struct errbuf *eb);
 /* retrydb_walk - call fn for every record, in key order; fn returns
  * nonzero to stop. 0 or -1. */
 int retrydb_walk(const char *spool_dir,
                  int (*fn)(const char *key, const struct retry_rec *r,
                            void *arg),
                  void *arg, struct errbuf *eb);
+
+/* retrydb_encode - the stored form of r ("1 FIRST LAST NEXT EXPIRED
+ * ERRTYPE TEXT"); retrydb_decode - parse it back: 0, or -1 if damaged */
+void retrydb_encode(const struct retry_rec *r, struct strbuf *out);
+int retrydb_decode(const char *p, size_t len, struct retry_rec *r);
 
 #endif

@@ -1,0 +1,132 @@
+/*
+ * dbtool.c - the command line and the record format tern_dumpdb and
+ *            tern_fixdb share.
+ *
+ * PURPOSE:   "[-C confdir | SPOOL_DIR] retry": the spool directory comes
+ *            from the argument or from the configuration's
+ *            spool_directory; records print as Exim's exim_dumpdb does.
+ * INTERFACE: dbtool_args, dbtool_done, dbtool_print, dbtool_flush.
+ * ERRORS:    dbtool_args returns 0, 1 (an error, message printed) or 64
+ *            (usage, the caller prints its usage line).
+ * SECURITY:  keys and texts come from a file others write: bytes outside
+ *            printable ASCII are shown as \xHH.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/base/errbuf.h"
+#include "core/conf.h"
+#include "core/retrydb.h"
+#include "tools/dbtool.h"
+
+static int load_conf(struct dbtool *t, const char *dir)
+{
+    struct errbuf eb;
+
+    errbuf_clear(&eb);
+    t->conf = conf_load(dir, &eb);
+    if (t->conf == NULL) {
+        fprintf(stderr, "%s: %s\n", t->prog, eb.msg);
+        return 1;
+    }
+    t->spool = t->conf->main.spool_directory;
+    return 0;
+}
+
+/* dbtool_args - parse "[-C confdir | SPOOL_DIR] retry"; 0, 1 or 64 */
+int dbtool_args(struct dbtool *t, int argc, char **argv)
+{
+    struct stat st;
+    int i = 1;
+
+    t->conf = NULL;
+    t->spool = NULL;
+    if (argc > 2 && strcmp(argv[1], "-C") == 0) {
+        if (argc < 4 || argv[2][0] == '\0')
+            return DBTOOL_EX_USAGE;
+        i = 3;
+    } else if (argc < 3 || argv[1][0] == '-' || argv[1][0] == '\0') {
+        return DBTOOL_EX_USAGE;
+    } else {
+        t->spool = argv[1];
+        i = 2;
+    }
+    if (strcmp(argv[i], "retry") != 0) {
+        fprintf(stderr, "%s: unknown database \"%s\" (only \"retry\")\n",
+                t->prog, argv[i]);
+        return DBTOOL_EX_USAGE;
+    }
+    t->next = i + 1;
+    if (t->spool == NULL && load_conf(t, argv[2]) != 0)
+        return 1;
+    if (stat(t->spool, &st) != 0) {
+        fprintf(stderr, "%s: spool directory %s: %s\n", t->prog, t->spool,
+                strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: spool directory %s: not a directory\n",
+                t->prog, t->spool);
+        return 1;
+    }
+    return 0;
+}
+
+/* dbtool_done - release what dbtool_args loaded */
+void dbtool_done(struct dbtool *t)
+{
+    conf_free(t->conf);
+    t->conf = NULL;
+}
+
+static void put_clean(FILE *fp, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            fprintf(fp, "\\x%02x", c);
+        else
+            putc(c, fp);
+    }
+}
+
+static void put_time(FILE *fp, const char *label, long long t)
+{
+    char buf[64];
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    if (localtime_r(&tt, &tm) == NULL
+        || strftime(buf, sizeof(buf), "%d-%b-%Y %H:%M:%S", &tm) == 0)
+        snprintf(buf, sizeof(buf), "@%lld", t);
+    fprintf(fp, "%s: %s", label, buf);
+}
+
+/* dbtool_print - one record: "KEY  ERRTYPE TEXT" then the times, with a
+ * final " *" when the record has expired (past its last cutoff) */
+void dbtool_print(FILE *fp, const char *key, const struct retry_rec *r)
+{
+    put_clean(fp, key);
+    fputs("  ", fp);
+    put_clean(fp, r->errtype[0] ? r->errtype : "-");
+    putc(' ', fp);
+    put_clean(fp, r->text);
+    fputs("\n  ", fp);
+    put_time(fp, "first failed", r->first_failed);
+    put_time(fp, "  last try", r->last_try);
+    put_time(fp, "  next try", r->next_try);
+    fputs(r->expired ? " *\n" : "\n", fp);
+}
+
+/* dbtool_flush - 0, or 1 after reporting a write error on stdout */
+int dbtool_flush(const struct dbtool *t)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: write error on standard output\n", t->prog);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * dbtool.h - what tern_dumpdb and tern_fixdb share (see dbtool.c).
+ */
+#ifndef TERN_DBTOOL_H
+#define TERN_DBTOOL_H
+
+#include <stdio.h>
+
+struct conf;
+struct retry_rec;
+
+#define DBTOOL_EX_USAGE 64
+
+struct dbtool {
+    const char *prog;
+    const char *spool;          /* the spool directory */
+    struct conf *conf;          /* with -C, else NULL */
+    int next;                   /* argv index after the database name */
+};
+
+int dbtool_args(struct dbtool *t, int argc, char **argv);
+void dbtool_done(struct dbtool *t);
+void dbtool_print(FILE *fp, const char *key, const struct retry_rec *r);
+int dbtool_flush(const struct dbtool *t);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * tern_fixdb.c - remove records from the retry hints database.
+ *
+ * PURPOSE:   "tern_fixdb [-C confdir | SPOOL_DIR] retry [-a | -d KEY...]":
+ *            -d deletes the record of KEY (repeatable), -a every record
+ *            (damaged ones too: tern_dumpdb skips those with a warning);
+ *            with neither it lists the records as tern_dumpdb does. Unlike
+ *            exim_fixdb it is not interactive and does not edit records.
+ * INTERFACE: main only. Exit 0 done, 1 error (a KEY without a record, or
+ *            the database could not be changed; the other keys are still
+ *            deleted), 64 usage.
+ * ERRORS:    messages on stderr as "tern_fixdb: ...".
+ * SECURITY:  takes the writer's lock for each deletion; runs with the
+ *            caller's rights (the spool's owner can change the file).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base/errbuf.h"
+#include "core/base/fatal.h"
+#include "core/retrydb.h"
+#include "tools/dbtool.h"
+
+#define PROG "tern_fixdb"
+
+struct fix {
+    struct dbtool t;
+    int all, list;
+    size_t deleted;
+    int rc;
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry"
+            " [-a | -d KEY...]\n"
+            "Delete retry records: -d KEY that record, -a all of them;"
+            " without either, list them.\n");
+}
+
+static void delete_key(struct fix *f, const char *key)
+{
+    struct errbuf eb;
+    int rc;
+
+    errbuf_clear(&eb);
+    rc = retrydb_delete(f->t.spool, key, &eb);
+    if (rc == 1) {
+        printf("%s: deleted\n", key);
+        f->deleted++;
+    } else {
+        if (rc == 0)
+            fprintf(stderr, PROG ": %s: no such record\n", key);
+        else
+            fprintf(stderr, PROG ": %s\n", eb.msg);
+        f->rc = 1;
+    }
+}
+
+static int list_cb(const char *key, const struct retry_rec *r, void *arg)
+{
+    (void)arg;
+    dbtool_print(stdout, key, r);
+    return 0;
+}
+
+/* Options after the database name: -a, or -d KEY (repeatable). */
+static int check_opts(struct fix *f, int argc, char **argv)
+{
+    int ndel = 0;
+
+    for (int i = f->t.next; i < argc; i++) {
+        if (strcmp(argv[i], "-a") == 0)
+            f->all = 1;
+        else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc
+                 && argv[i + 1][0] != '\0') {
+            ndel++;
+            i++;
+        } else
+            return DBTOOL_EX_USAGE;
+    }
+    if (f->all && ndel > 0)
+        return DBTOOL_EX_USAGE;
+    f->list = !f->all && ndel == 0;
+    return 0;
+}
+
+static void run(struct fix *f, int argc, char **argv)
+{
+    struct errbuf eb;
+
+    errbuf_clear(&eb);
+    if (f->list && retrydb_walk(f->t.spool, list_cb, NULL, &eb) != 0) {
+        fprintf(stderr, PROG ": %s\n", eb.msg);
+        f->rc = 1;
+    }
+    if (f->all) {
+        if (retrydb_delete_all(f->t.spool, &f->deleted, &eb) != 0) {
+            fprintf(stderr, PROG ": %s\n", eb.msg);
+            f->rc = 1;
+        }
+        printf("%zu record%s deleted\n", f->deleted,
+               f->deleted == 1 ? "" : "s");
+    }
+    if (f->list || f->all)
+        return;
+    for (int i = f->t.next; i + 1 < argc; i += 2)
+        delete_key(f, argv[i + 1]);
+}
+
+int main(int argc, char **argv)
+{
+    struct fix f = { .t = { .prog = PROG } };
+    int rc;
+
+    fatal_set_progname(PROG);
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0
+                      || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    rc = dbtool_args(&f.t, argc, argv);
+    if (rc == 0)
+        rc = check_opts(&f, argc, argv);
+    if (rc != 0) {
+        if (rc == DBTOOL_EX_USAGE)
+            usage(stderr);
+        dbtool_done(&f.t);
+        return rc;
+    }
+    run(&f, argc, argv);
+    if (dbtool_flush(&f.t) != 0)
+        f.rc = 1;
+    dbtool_done(&f.t);
+    return f.rc;
+}
