@@ -198,28 +198,14 @@ static int deliver(struct conf *c, struct transport *t, struct drive *d,
     return 0;
 }
 
-int main(int argc, char **argv)
+/* run - load the configuration, find the transport, deliver */
+static int run(struct drive *d, char **argv, int argc)
 {
-    struct drive d;
     struct errbuf eb;
     struct conf *c;
     struct transport *t;
-    int opt, rc;
+    int rc;
 
-    memset(&d, 0, sizeof(d));
-    d.pool = pool_new();
-    while ((opt = getopt(argc, argv, "8UH:")) != -1) {
-        if (opt == '8')
-            d.bit8 = 1;
-        else if (opt == 'U')
-            d.utf8 = 1;
-        else if (opt != 'H' || add_host(&d, optarg) != 0)
-            return usage();
-    }
-    argc -= optind;
-    argv += optind;
-    if (argc < 4)
-        return usage();
     if ((c = conf_load(argv[0], &eb)) == NULL) {
         fprintf(stderr, "tp_drive: %s\n", eb.msg);
         return 2;
@@ -229,11 +215,32 @@ int main(int argc, char **argv)
                       && t->drv->deliver_remote == NULL)) {
         fprintf(stderr, "tp_drive: %s: %s\n", argv[1], t == NULL
                 ? "no such transport" : "its driver cannot deliver yet");
-        conf_free(c);
-        return 2;
+        rc = 2;
+    } else {
+        rc = deliver(c, t, d, argv + 2, argc - 2);
     }
-    rc = deliver(c, t, &d, argv + 2, argc - 2);
     conf_free(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct drive d;
+    int opt, rc = 0;
+
+    memset(&d, 0, sizeof(d));
+    d.pool = pool_new();
+    while (rc == 0 && (opt = getopt(argc, argv, "8UH:")) != -1) {
+        if (opt == '8')
+            d.bit8 = 1;
+        else if (opt == 'U')
+            d.utf8 = 1;
+        else if (opt != 'H' || add_host(&d, optarg) != 0)
+            rc = usage();
+    }
+    if (rc == 0)
+        rc = argc - optind < 4 ? usage()
+            : run(&d, argv + optind, argc - optind);
     pool_free(d.pool);
     return rc;
 }
