@@ -19,6 +19,8 @@
  * greeting_NNN, lhlo_NNN): a broken local server must not bounce mail.
  * SECURITY: runs as tern_user (as_recipient = 0); replies are parsed with
  * bounds in lmtp_io.c; addresses holding CR or LF are never sent.
+ * XXX an SMTPUTF8 message goes without the SMTPUTF8 parameter to a server
+ * that does not offer it (Dovecot 2.3 does not); it is not refused here.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -260,7 +262,7 @@ static void on_reply(struct session *s, struct txn *x, size_t k,
         }
         snprintf(after, sizeof(after), "RCPT TO:<%s>", rc->address);
         settle(rc, r, after, "rcpt");
-    } else if (k > x->n && x->nacc > 0) {
+    } else if (k > x->n) {
         if (r->code / 100 == 3) {
             x->data_ok = 1;
             return;
@@ -342,7 +344,8 @@ static int transaction(struct session *s, const size_t *ix, size_t n)
 
     if (rc == 0 && x.data_ok && x.nacc == 0) {
         /* 354 with no recipient accepted: nothing sane can follow */
-        s->stage = "DATA";
+        dlv_set_all(s->b, DLV_DEFER, 0, "protocol", "LMTP error after "
+                    "DATA: go-ahead with no recipient accepted");
         rc = -1;
     } else if (rc == 0 && x.data_ok) {
         rc = txn_data(s, &x);

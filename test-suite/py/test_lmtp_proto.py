@@ -42,6 +42,7 @@ class Fake:
         self.rcpt, self.data, self.after = list(rcpt), data, list(after)
         self.drop_after_data = drop_after_data
         self.handler = handler
+        self.force_data = False         # 354 even with no recipient
         self.lines, self.payloads = [], []
         if os.path.exists(SOCK):
             os.unlink(SOCK)
@@ -113,7 +114,7 @@ class Fake:
                 accepted += r.startswith(b"2")
                 self.send(r)
             elif verb == b"DATA":
-                if accepted == 0:
+                if accepted == 0 and not self.force_data:
                     self.send(b"554 5.5.1 no valid recipients")
                     continue
                 self.send(self.data)
@@ -261,6 +262,23 @@ def test_pipelined_refused_all():
          "every recipient refused: all FAIL", res)
 
 
+def test_data_without_rcpt():
+    fk = Fake(rcpt=(b"250 ok", b"550 5.1.1 no"), handler=force_data)
+    res, _ = drive(["a@x.test", "u@x.test", "v@x.test"], transport="fake2")
+    fk.wait()
+    t.ok(st(res, "a@x.test")[0] == "OK" and st(res, "u@x.test")[0] == "FAIL"
+         and st(res, "v@x.test")[:3] == ("FAIL", 550, "-"),
+         "a server that says 354 with no recipient: results kept", res)
+    t.ok(fk.commands()[-1:] == ["DATA"],
+         "... and the connection is dropped, not fed more commands",
+         fk.commands())
+
+
+def force_data(fk):
+    fk.force_data = True
+    fk._script()
+
+
 def test_after_data():
     fk = Fake(after=(b"250 2.0.0 saved one", b"552 5.2.2 over quota",
                      b"452 4.2.2 try later"))
@@ -402,7 +420,8 @@ def main():
     write_conf()
     try:
         for fn in (test_wire, test_no_pipelining, test_pipelined_refused_all,
-                   test_after_data, test_batches, test_refusals,
+                   test_data_without_rcpt, test_after_data, test_batches,
+                   test_refusals,
                    test_hostile):
             with t.guard(fn.__name__):
                 fn()
