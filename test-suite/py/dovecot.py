@@ -145,7 +145,6 @@ first_valid_gid = 1
 {owner}
 passdb passwd-file {{
   passwd_file_path = {dir}/users
-  default_password_scheme = PLAIN
 }}
 userdb passwd-file {{
   passwd_file_path = {dir}/users
