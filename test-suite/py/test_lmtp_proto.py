@@ -9,8 +9,10 @@ closed connection, an endless line, an endless multi-line reply, garbage)
 defer every recipient with a bounded wait. Driven by
 build/test-bin/tp_drive.
 """
+import atexit
 import os
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from ternlib import TAP, BIN_DIR  # noqa: E402
 
 TP_DRIVE = os.path.join(BIN_DIR, "test-bin", "tp_drive")
 DIR = tempfile.mkdtemp(prefix="tern-lmtp-proto-")
+atexit.register(shutil.rmtree, DIR, True)
 SOCK = os.path.join(DIR, "lmtp.sock")
 MESSAGE = (b"From: a@client.example\nSubject: proto\n\nbody\n.dotted\n"
            b"..double\nno newline at the end")
@@ -418,15 +421,11 @@ def main():
         t.ok(False, "%s is built" % TP_DRIVE)
         t.done()
     write_conf()
-    try:
-        for fn in (test_wire, test_no_pipelining, test_pipelined_refused_all,
-                   test_data_without_rcpt, test_after_data, test_batches,
-                   test_refusals,
-                   test_hostile):
-            with t.guard(fn.__name__):
-                fn()
-    finally:
-        subprocess.run(["rm", "-rf", DIR])
+    for fn in (test_wire, test_no_pipelining, test_pipelined_refused_all,
+               test_data_without_rcpt, test_after_data, test_batches,
+               test_refusals, test_hostile):
+        with t.guard(fn.__name__):
+            fn()
     t.done()
 
 
