@@ -30,9 +30,11 @@ UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
 PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
             $(BUILD)/tern_fixdb
+# helpers the Python tests run (test-suite/unit/NAME.c), not tests themselves
+TEST_BINS := $(BUILD)/test-bin/tp_drive
 
 .PHONY: all deps run test sanitize fuzz bench install clean check-deps
-all: $(PROGS) $(UNIT_BINS)
+all: $(PROGS) $(UNIT_BINS) $(TEST_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,6 +59,11 @@ $(BUILD)/tern_dumpdb $(BUILD)/tern_fixdb: $(BUILD)/%: $(BUILD)/tools/%.o \
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/test/%: $(BUILD)/test-suite/unit/%.o $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/test-bin/%: $(BUILD)/test-suite/unit/%.o $(BUILD)/libtern.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)

@@ -6,11 +6,14 @@
 # Libraries: Lua 5.4, OpenSSL 3, c-ares, GDBM (the -dev packages), found
 # with pkg-config. Tests: dnsmasq-base (the binary, no system service),
 # python3, swaks, clang for the libFuzzer targets, openssl (the command,
-# for test certificates).
+# for test certificates), Dovecot (imapd, pop3d, lmtpd: the tests run a
+# private instance; the system service is stopped and disabled after
+# installing it so nothing listens on ports 143/110/24).
 set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
-libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl"
+libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl \
+dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd"
 
 missing=""
 for p in $PKGS; do
@@ -38,3 +41,14 @@ export DEBIAN_FRONTEND=noninteractive
 if ! apt-get install -y -q $missing >/dev/null 2>&1; then
     apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null
 fi
+case "$missing" in
+    *dovecot*)
+        # tests start their own Dovecot; keep the system one off
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now dovecot >/dev/null 2>&1 || true
+        else
+            update-rc.d dovecot disable >/dev/null 2>&1 || true
+        fi
+        service dovecot stop >/dev/null 2>&1 || true
+        ;;
+esac
