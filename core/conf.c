@@ -85,6 +85,8 @@ static const struct opt_spec main_opts[] = {
     { "auth_failure_max", OPT_INT, M(auth_failure_max), "3", 0, NULL },
     { "smtp_vrfy_hosts", OPT_MLIST, M(smtp_vrfy_hosts), NULL, ML_HOST, NULL },
     { "queue_only", OPT_BOOL, M(queue_only), "false", 0, NULL },
+    { "remote_max_parallel", OPT_INT, M(remote_max_parallel), "50", 0,
+      NULL },
     OPT_END
 };
 

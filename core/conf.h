@@ -122,6 +122,7 @@ struct conf_main {
     long auth_failure_max;
     struct mlist *smtp_vrfy_hosts;
     int queue_only;
+    long remote_max_parallel;
 };
 
 /* A named list: domainlist, hostlist, addresslist, localpartlist. */
