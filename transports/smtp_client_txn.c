@@ -425,11 +425,12 @@ void stxn_reply(struct sjob *j, const struct sc_reply *r)
 }
 
 /* stxn_lost - the connection failed mid-transaction: 1 when a cached
- * connection that had gone stale was replaced (nothing was sent on it
- * that the server acted on), 0 when the host has failed */
+ * connection that had gone stale was replaced (MAIL was not accepted on
+ * it, so the server acted on nothing), 0 when the host has failed */
 int stxn_lost(struct sjob *j)
 {
-    if (!j->reused || j->retried || j->step != SJ_TXN || j->rpos != 0)
+    if (!j->reused || j->retried || j->step != SJ_TXN ||
+        j->mail_code / 100 == 2)
         return 0;
     j->retried = 1;
     sjob_reconnect(j);
