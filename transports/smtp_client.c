@@ -156,7 +156,7 @@ static int host_in(struct sjob *j, const struct mlist *l)
  * -1 on a lookup tempfail */
 static int credentials(struct sjob *j, struct errbuf *eb)
 {
-    struct lookup_spec spec;
+    struct lookup_spec *spec;   /* in the pool: its cleanup frees it */
     struct strbuf v;
     const char *name = cur(j)->name;
     enum lk_result rc;
@@ -164,13 +164,14 @@ static int credentials(struct sjob *j, struct errbuf *eb)
     j->user = j->pass = NULL;
     if (j->o->auth_credentials == NULL)
         return 0;
-    if (lookup_spec_parse_pool(j->pool, j->o->auth_credentials, &spec,
+    spec = pool_zalloc(j->pool, sizeof(*spec));
+    if (lookup_spec_parse_pool(j->pool, j->o->auth_credentials, spec,
                                eb) != 0)
         return -1;
     sb_init(&v);
-    rc = lookup_find(&spec, name, strlen(name), &v, eb);
+    rc = lookup_find(spec, name, strlen(name), &v, eb);
     if (rc == LK_NOTFOUND)
-        rc = lookup_find(&spec, cur(j)->ip, strlen(cur(j)->ip), &v, eb);
+        rc = lookup_find(spec, cur(j)->ip, strlen(cur(j)->ip), &v, eb);
     char *colon = rc == LK_FOUND ? strchr(v.data, ':') : NULL;
     if (colon != NULL) {
         j->user = pool_strndup(j->pool, v.data, (size_t)(colon - v.data));

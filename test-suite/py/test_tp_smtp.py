@@ -237,7 +237,8 @@ def drive(tp, hosts, rcpts, opts=(), msg=MSG_PATH,
             batches[-1]["tls"] = rest
         else:
             info[kind] = rest
-    return batches, info, p.stdout + p.stderr
+    info["rc"] = p.returncode
+    return batches, info, "%s%s(exit %d)" % (p.stdout, p.stderr, p.returncode)
 
 
 def status(b):
@@ -323,7 +324,7 @@ with t.guard("STARTTLS to tern"):
 with t.guard("AUTH to tern"):
     bs, info, out = drive("auth", peer.port, ["alice@test.example"],
                           opts=["-n", "1"])
-    t.ok(status(bs[0]) == {"alice@test.example": "OK"},
+    t.ok(bs and status(bs[0]) == {"alice@test.example": "OK"},
          "AUTH PLAIN over TLS: delivered", out)
     m = spooled(4)
     t.ok(m and m[-1].env.get("auth-id") == "alice",

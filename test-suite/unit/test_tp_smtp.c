@@ -236,6 +236,7 @@ static int drive(int argc, char **argv)
     printf("open_after_flush %u\n", scache_open_count());
     ev_free(ev);
     conf_free(s.conf);
+    free((char *)s.msg.data);
     return 0;
 }
 
