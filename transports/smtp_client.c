@@ -228,6 +228,7 @@ static void job_connect(struct sjob *j)
                             j->o->connection_max_per_host, &c);
 
     j->step = SJ_WAIT;
+    j->broken = 0;
     if (rc < 0)
         return;                         /* sjob_resume comes later */
     j->reused = rc == 1;
