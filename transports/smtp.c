@@ -6,29 +6,18 @@
  * tls_verify_certificates (CA file), tls_sni, hosts_require_auth,
  * auth_credentials (lookup spec "lsearch;FILE" keyed by host name, value
  * "user:password"), connect_timeout, command_timeout, data_timeout,
- * max_rcpt, connection_max_messages, helo_data.
+ * max_rcpt, connection_max_messages, connection_max_per_host (open
+ * connections to one IP; the total is the main option remote_max_parallel),
+ * helo_data.
+ * The delivery itself: smtp_client.c (hosts, session), smtp_client_txn.c
+ * (transactions), smtp_conn.c (I/O), smtp_conn_cache.c (reuse, limits).
  */
 #include <stddef.h>
 
 #include "core/lookup.h"
+#include "transports/smtp_client.h"
 #include "transports/transport.h"
 
-struct smtp_opts {
-    long port;
-    struct mlist *hosts_require_tls;
-    struct mlist *hosts_avoid_tls;
-    struct mlist *tls_verify_hosts;
-    const char *tls_verify_certificates;
-    const char *tls_sni;
-    struct mlist *hosts_require_auth;
-    const char *auth_credentials;
-    long connect_timeout;
-    long command_timeout;
-    long data_timeout;
-    long max_rcpt;
-    long connection_max_messages;
-    struct xval helo_data;
-};
 
 #define O(n) offsetof(struct smtp_opts, n)
 
@@ -51,6 +40,8 @@ static const struct opt_spec smtp_opts[] = {
     { "max_rcpt", OPT_INT, O(max_rcpt), "100", 0, NULL },
     { "connection_max_messages", OPT_INT, O(connection_max_messages), "500",
       0, NULL },
+    { "connection_max_per_host", OPT_INT, O(connection_max_per_host), "5",
+      0, NULL },
     { "helo_data", OPT_XVAL, O(helo_data), "$primary_hostname", 0, NULL },
     OPT_END
 };
@@ -69,6 +60,11 @@ static int smtp_check(struct transport *t, struct conf *c, struct errbuf *eb)
         errbuf_set(eb, "max_rcpt must be at least 1");
         return -1;
     }
+    if (o->connection_max_messages < 1 || o->connection_max_per_host < 1) {
+        errbuf_set(eb, "connection_max_messages and connection_max_per_host "
+                   "must be at least 1");
+        return -1;
+    }
     if (o->auth_credentials != NULL) {
         if (lookup_spec_parse(o->auth_credentials, &spec, eb) != 0)
             return -1;
@@ -83,4 +79,6 @@ const struct transport_driver tp_smtp = {
     .opts_size = sizeof(struct smtp_opts),
     .local = 0,
     .check = smtp_check,
+    .deliver_remote = smtp_deliver_remote,
+    .flush = smtp_flush,
 };
