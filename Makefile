@@ -29,9 +29,11 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
 PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild
+# helper programs the Python tests run (not tests themselves)
+TEST_BINS := $(BUILD)/test-bin/bounce_print
 
 .PHONY: all deps run test sanitize fuzz bench install clean check-deps
-all: $(PROGS) $(UNIT_BINS)
+all: $(PROGS) $(UNIT_BINS) $(TEST_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,6 +53,11 @@ $(BUILD)/tern_dbmbuild: $(BUILD)/tools/tern_dbmbuild.o $(BUILD)/libtern.a
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/test/%: $(BUILD)/test-suite/unit/%.o $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/test-bin/%: $(BUILD)/test-suite/unit/%.o $(BUILD)/libtern.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
