@@ -55,7 +55,7 @@ void bn_clean(struct strbuf *out, const char *s, size_t max, int flags)
     for (; *s != '\0' && n < max; s++) {
         unsigned char c = (unsigned char)*s;
 
-        if (c <= ' ' || c == 0x7f) {
+        if ((c <= ' ' || c == 0x7f) && !(flags & BN_HOST)) {
             if (!blank) {
                 sb_putc(out, ' ');
                 n++;

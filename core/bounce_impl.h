@@ -42,8 +42,8 @@ struct bn_job {
 /* bn_clean - append s as one line: CR, LF, TAB and other controls become
  * a space, runs of blanks one space, leading and trailing blanks go;
  * bytes >= 0x80 are kept (BN_8BIT) or become '?'; with BN_HOST only
- * letters, digits and "-._:[]" are kept (others become '?'); cut at max
- * bytes. NULL appends nothing. */
+ * letters, digits and "-._:[]" are kept and every other byte (blanks
+ * too) becomes '?'; cut at max bytes. NULL appends nothing. */
 void bn_clean(struct strbuf *out, const char *s, size_t max, int flags);
 /* bn_is_utf8 - s holds a byte >= 0x80 */
 int bn_is_utf8(const char *s);
