@@ -73,51 +73,62 @@ struct opts {
     const char *delay, *to, *id;
     size_t limit;
     long long now;
+    struct conf c;
+    struct spool_msg m;
+    struct bounce_rcpt r[RCPTS_MAX];
+    size_t n;
 };
+
+/* parse_args - the options into o; -1 on a usage error */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    int ch;
+
+    while ((ch = getopt(argc, argv, "w:l:t:H:i:o:n:a:r:")) != -1) {
+        switch (ch) {
+        case 'w': o->delay = optarg; break;
+        case 'l': o->limit = strtoull(optarg, NULL, 10); break;
+        case 't': o->to = optarg; break;
+        case 'H': o->c.main.primary_hostname = optarg; break;
+        case 'i': o->id = optarg; break;
+        case 'o':
+            snprintf(o->m.env.id, sizeof(o->m.env.id), "%s", optarg);
+            break;
+        case 'n': o->now = strtoll(optarg, NULL, 10); break;
+        case 'a': o->m.env.received_sec = strtoll(optarg, NULL, 10); break;
+        case 'r':
+            if (o->n == RCPTS_MAX)
+                return -1;
+            parse_rcpt(optarg, &o->r[o->n++]);
+            break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    static struct conf c;
-    static struct bounce_rcpt r[RCPTS_MAX];
-    struct spool_msg m;
-    struct opts o = { NULL, "sender@client.example", "1tNewI-000000000Ab-0000",
-                      100000, 1700000000 };
+    static struct opts o = { .to = "sender@client.example",
+                             .id = "1tNewI-000000000Ab-0000",
+                             .limit = 100000, .now = 1700000000 };
     struct strbuf in, out;
-    size_t n = 0;
-    int ch;
 
-    memset(&m, 0, sizeof(m));
-    c.main.primary_hostname = "mx.test.example";
-    snprintf(m.env.id, sizeof(m.env.id), "1tOrig-000000000Xy-0000");
-    m.env.received_sec = 1699990000;
-    while ((ch = getopt(argc, argv, "w:l:t:H:i:o:n:a:r:")) != -1) {
-        switch (ch) {
-        case 'w': o.delay = optarg; break;
-        case 'l': o.limit = strtoull(optarg, NULL, 10); break;
-        case 't': o.to = optarg; break;
-        case 'H': c.main.primary_hostname = optarg; break;
-        case 'i': o.id = optarg; break;
-        case 'o': snprintf(m.env.id, sizeof(m.env.id), "%s", optarg); break;
-        case 'n': o.now = strtoll(optarg, NULL, 10); break;
-        case 'a': m.env.received_sec = strtoll(optarg, NULL, 10); break;
-        case 'r':
-            if (n == RCPTS_MAX)
-                return 2;
-            parse_rcpt(optarg, &r[n++]);
-            break;
-        default: return 2;
-        }
-    }
+    o.c.main.primary_hostname = "mx.test.example";
+    snprintf(o.m.env.id, sizeof(o.m.env.id), "1tOrig-000000000Xy-0000");
+    o.m.env.received_sec = 1699990000;
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
     sb_init(&in);
     sb_init(&out);
     if (read_all(&in) != 0)
         return 2;
-    m.data = sb_str(&in);
-    m.len = sb_len(&in);
+    o.m.data = sb_str(&in);
+    o.m.len = sb_len(&in);
     if (o.delay != NULL)
-        warning_build(&out, &c, &m, o.to, r, n, o.delay, o.id, o.now);
+        warning_build(&out, &o.c, &o.m, o.to, o.r, o.n, o.delay, o.id, o.now);
     else
-        bounce_build(&out, &c, &m, o.to, r, n, o.limit, o.id, o.now);
+        bounce_build(&out, &o.c, &o.m, o.to, o.r, o.n, o.limit, o.id, o.now);
     if (fwrite(sb_str(&out), 1, sb_len(&out), stdout) != sb_len(&out)
         || fflush(stdout) != 0)
         return 1;
