@@ -159,13 +159,14 @@ static unsigned long utf8_cp(const unsigned char *p, size_t k)
 
 /* put_xtext - an address as RFC 6533 utf-8-addr-xtext: "+", "=", "\",
  * blanks and every non-ASCII character as \x{HEX}; a byte that starts no
- * valid UTF-8 sequence as \x{FFFD} */
+ * valid UTF-8 sequence as \x{FFFD}. An encoding grows up to 8 times: it
+ * is cut at BN_LINE_MAX octets so the field stays under 998. */
 static void put_xtext(struct strbuf *out, const char *a)
 {
     const unsigned char *p = (const unsigned char *)a;
-    size_t n = strlen(a);
+    size_t n = strlen(a), start = sb_len(out);
 
-    while (n > 0) {
+    while (n > 0 && sb_len(out) - start + 10 <= BN_LINE_MAX) {
         size_t k = utf8_seq(p, n);
         unsigned long cp = k > 0 ? utf8_cp(p, k) : 0xFFFD;
 

@@ -620,11 +620,12 @@ static void check_folded(const struct report *rp)
 /* test_long_reply - a 3000-byte reply is cut and folded */
 static void test_long_reply(void)
 {
-    struct bounce_rcpt r[2] = {
+    struct bounce_rcpt r[3] = {
         { "bob@remote.example", NULL, NULL, "mx.remote.example", 550, NULL },
         { "eve@remote.example", NULL, NULL, "mx.remote.example", 550, NULL },
+        { NULL, NULL, "bad address", NULL, 0, NULL },
     };
-    struct strbuf words, blob, out;
+    struct strbuf words, blob, out, addr;
     struct report rp;
 
     sb_init(&words);
@@ -635,22 +636,28 @@ static void test_long_reply(void)
         sb_puts(&words, " blocked");
     while (sb_len(&blob) < 3000)
         sb_putc(&blob, 'z');
+    sb_init(&addr);
+    while (sb_len(&addr) < 600)     /* each byte grows to \x{FFFD} */
+        sb_putc(&addr, '\xad');
     r[0].reply = sb_str(&words);
     r[1].reply = sb_str(&blob);
-    ok(build_split(&out, &rp, orig1, sizeof(orig1) - 1, r, 2, 100000) == 0,
-       "long reply: three parts");
+    r[2].address = sb_str(&addr);
+    ok(build_split(&out, &rp, orig1, sizeof(orig1) - 1, r, 3, 100000) == 0,
+       "long reply, long invalid UTF-8 address: three parts");
     ok(longest_line(rp.body[1], rp.blen[1]) <= 998,
        "dsn: no line over 998 (%zu)", longest_line(rp.body[1], rp.blen[1]));
     ok(longest_line(rp.body[0], rp.blen[0]) <= 998, "text: no line over 998");
     ok(longest_line(rp.all, rp.len) <= 998, "report: no line over 998");
     group_value_is(&rp, 1, "Status", "5.7.1");
     check_folded(&rp);
-    is_int(long_lines(rp.body[0], rp.blen[0], 78), 1,
-           "text: only the reply without blanks passes 78 columns");
+    is_int(long_lines(rp.body[0], rp.blen[0], 78), 2,
+           "text: only the reply without blanks and the long address pass "
+           "78 columns");
     report_free(&rp);
     sb_free(&out);
     sb_free(&words);
     sb_free(&blob);
+    sb_free(&addr);
 }
 
 static const struct bounce_rcpt wrcpts[] = {
