@@ -13,7 +13,6 @@ The reports come from build/test-bin/bounce_print (test-suite/unit/
 bounce_print.c), which reads the original on stdin."""
 import email
 import email.policy
-import email.utils
 import os
 import subprocess
 import sys
@@ -162,7 +161,6 @@ def test_bounce():
 
 def check_dsn(part):
     b = dsn_blocks(part)
-    date = email.utils.format_datetime
     t.eq(len(b), 4, "dsn: per-message block and three recipient blocks")
     if len(b) != 4:
         return
@@ -187,7 +185,6 @@ def check_dsn(part):
                 "Action": "failed", "Status": "5.0.0",
                 "X-tern-Diagnostic": "X-str; Unrouteable address",
                 "Last-Attempt-Date": last}, "dsn: non-ASCII address fields")
-    t.ok(date is not None, "email.utils available")
 
 
 def check_returned(raw, msg, part):
