@@ -31,7 +31,7 @@ UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
 PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
             $(BUILD)/tern_fixdb
 # helpers the Python tests run (test-suite/unit/NAME.c), not tests themselves
-TEST_BINS := $(BUILD)/test-bin/tp_drive
+TEST_BINS := $(BUILD)/test-bin/tp_drive $(BUILD)/test-bin/bounce_print
 
 .PHONY: all deps run test sanitize fuzz bench install clean check-deps
 all: $(PROGS) $(UNIT_BINS) $(TEST_BINS)

@@ -26,12 +26,18 @@
  * there was a reply), Last-Attempt-Date (failed).
  * Part 3: message/rfc822 with the whole original message when it is at
  * most return_size_limit bytes, else text/rfc822-headers with its header
- * section only (and a line in part 1 saying the body was left out).
+ * section only (and a line in part 1 saying the body was left out; pass
+ * SIZE_MAX for no limit, 0 for headers only).
  * Lines from hostile input (reasons, replies) are cut to 998 octets and
  * stripped of CR/LF; addresses that are not printable ASCII go in
  * "utf-8;" Final-Recipient types (RFC 6533).
  *
- * INTERFACE: bounce_build, warning_build, bounce_status_of.
+ * A report whose text holds 8-bit bytes (an 8-bit original returned in
+ * message/rfc822, a UTF-8 address in part 1 or To:) must be sent with
+ * BODY=8BITMIME: bounce_is_8bit says so.
+ *
+ * INTERFACE: bounce_build, warning_build, bounce_status_of; addition:
+ *            bounce_is_8bit.
  */
 #ifndef TERN_BOUNCE_H
 #define TERN_BOUNCE_H
@@ -64,12 +70,17 @@ void warning_build(struct strbuf *out, const struct conf *c,
                    const struct spool_msg *msg, const char *to,
                    const struct bounce_rcpt *r, size_t n,
                    const char *delay_text, const char *id, long long now);
-/* bounce_is_8bit - a byte above 127 in the text (the bounce carries an
- * 8-bit original: spool it as 8BITMIME) */
-int bounce_is_8bit(const struct strbuf *text);
+/* bounce_is_8bit - report (built by bounce_build or warning_build) holds
+ * a byte >= 0x80, so the caller spools it with body type 8BITMIME
+ * (addition) */
+int bounce_is_8bit(const struct strbuf *report);
 /* bounce_status_of - the enhanced status code of a reply ("550 5.1.1 x"
  * gives "5.1.1"), else "5.0.0"/"4.0.0" by the class of code (default
- * class 5 when permanent); into out (at least 16 bytes) */
+ * class 5 when permanent); into out (at least 16 bytes). Details: code 0
+ * takes the reply's own code ("452-4.2.2 x" is 452); a reply may be an
+ * enhanced code alone ("5.2.2 mailbox full"); the class of a 4xx/5xx
+ * code wins over the enhanced code's ("550 4.1.1" gives "5.1.1"); with
+ * no such code, the enhanced code's class (4 or 5), else permanent. */
 void bounce_status_of(const char *reply, int code, int permanent,
                       char *out, size_t size);
 
