@@ -96,6 +96,7 @@ struct dlv_batch {
     size_t nhostres;
     struct dlv_hostres hostres[DLV_MAX_HOSTRES];
     char tls_cipher[128];           /* of the connection that delivered */
+    int default_port;               /* the port of hosts with port 0 */
     /* local: the identity the child runs as (already switched to) */
     uid_t uid;
     gid_t gid;

@@ -60,13 +60,15 @@ static void host(struct strbuf *sb, const struct dlv_batch *b,
                  const struct dlv_rcpt *r)
 {
     const struct route_host *h;
+    int port;
 
     if (r->host < 0 || (size_t)r->host >= b->nhosts)
         return;
     h = &b->hosts[r->host];
+    port = h->port > 0 ? h->port : b->default_port;
     sb_printf(sb, " H=%s [%s]", h->name, h->ip ? h->ip : "");
-    if (h->port > 0 && h->port != 25)
-        sb_printf(sb, ":%d", h->port);
+    if (port > 0 && port != 25)
+        sb_printf(sb, ":%d", port);
 }
 
 /* slog_delivery - the line for r's outcome */

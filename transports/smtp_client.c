@@ -679,6 +679,7 @@ void smtp_deliver_remote(struct transport *t, struct dlv_batch *b,
     j->helo = helo_name(j);
     sjob_data_prepare(j);
     b->tls_cipher[0] = '\0';
+    b->default_port = (int)j->o->port;
     j->start = ev_timer_add(ev, 0, start_cb, j);
 }
 
