@@ -30,10 +30,26 @@ struct dsn_job {
     char id[MSGID_LEN + 1];
     size_t size;
     int warning;
+    const char *to;             /* the bounce's recipient */
 };
+
+/* drop the failures whose bounce went to "to" */
+static void forget_bounced(struct smsg *m, const char *to)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < m->nfails; i++) {
+        if (strcmp(m->fail_to[i], to) == 0)
+            continue;
+        m->fails[k] = m->fails[i];
+        m->fail_to[k++] = m->fail_to[i];
+    }
+    m->nfails = k;
+}
 
 static void after_bounce(struct smsg *m);
 static void finish(struct smsg *m);
+static void send_bounce(struct smsg *m);
 
 static const char *user_name(void)
 {
@@ -47,6 +63,7 @@ static void dsn_committed(int rc, const char *why, void *arg)
     struct dsn_job *j = arg;
     struct smsg *m = j->m;
     const char *line;
+    int warning;
 
     if (rc != 0) {
         log_panic("%s: cannot spool the %s: %s", m->id,
@@ -55,28 +72,34 @@ static void dsn_committed(int rc, const char *why, void *arg)
         log_main("%s <= <> R=%s U=%s P=local S=%zu", j->id, m->id,
                  user_name(), j->size);
         sched_add(m->s, j->id);
-        line = j->warning ? "W" : "B";
-        if (m->ndelays > 0 || m->frozen) {  /* the message stays */
-            sres_flush_journal(m);
-            sres_journal(m, &line, 1);
-        }
         if (!j->warning)
-            m->nfails = 0;
+            forget_bounced(m, j->to);
         else
             m->warnings++;
+        line = j->warning ? "W" : "B";
+        if ((m->ndelays > 0 || m->frozen) && (j->warning || m->nfails == 0)) {
+            sres_flush_journal(m);      /* the message stays */
+            sres_journal(m, &line, 1);
+        }
     }
+    warning = j->warning;
     free(j);
-    if (rc == 0 && m->nfails == 0)
+    if (rc != 0)
+        finish(m);              /* the failures stay for the next attempt */
+    else if (!warning && m->nfails > 0)
+        smsg_end(m);            /* failures for another errors_to */
+    else if (!warning)
         after_bounce(m);
     else
-        finish(m);              /* the failures stay for the next attempt */
+        finish(m);
 }
 
 /* spool a report for the envelope sender; dsn_committed goes on */
-static void spool_dsn(struct smsg *m, struct strbuf *text, int warning)
+static void spool_dsn(struct smsg *m, struct strbuf *text, int warning,
+                      const char *to)
 {
     struct dsn_job *j = xcalloc(1, sizeof(*j));
-    const char *rcpt = m->msg.env.sender;
+    const char *rcpt = to;
     struct spool_env env;
     struct spool_writer *w;
     struct errbuf eb;
@@ -88,6 +111,7 @@ static void spool_dsn(struct smsg *m, struct strbuf *text, int warning)
     memcpy(j->id, env.id, sizeof(j->id));
     j->m = m;
     j->warning = warning;
+    j->to = to;
     j->size = sb_len(text);
     env.sender = "";
     env.nrcpt = 1;
@@ -107,18 +131,26 @@ static void spool_dsn(struct smsg *m, struct strbuf *text, int warning)
     spool_commit(w, dsn_committed, j);
 }
 
+/* one bounce for the failures that go where the first one goes */
 static void send_bounce(struct smsg *m)
 {
+    const char *to = m->fail_to[0];
+    struct bounce_rcpt *v = xcalloc(m->nfails, sizeof(*v));
     struct strbuf text;
     char id[MSGID_LEN + 1];
+    size_t n = 0;
 
+    for (size_t i = 0; i < m->nfails; i++)
+        if (strcmp(m->fail_to[i], to) == 0)
+            v[n++] = m->fails[i];
     sb_init(&text);
     msgid_new(id);
-    bounce_build(&text, m->s->conf, &m->msg, m->msg.env.sender, m->fails,
-                 m->nfails, (size_t)m->s->conf->main.bounce_return_size_limit,
-                 id, (long long)time(NULL));
-    spool_dsn(m, &text, 0);
+    bounce_build(&text, m->s->conf, &m->msg, to, v, n,
+                 (size_t)m->s->conf->main.bounce_return_size_limit, id,
+                 (long long)time(NULL));
+    spool_dsn(m, &text, 0, to);
     sb_free(&text);
+    free(v);
 }
 
 static void freeze_bounce(struct smsg *m)
@@ -146,7 +178,7 @@ void smsg_end(struct smsg *m)
 {
     if (m->nfails == 0)
         after_bounce(m);
-    else if (m->msg.env.sender[0] == '\0')
+    else if (m->fail_to[0][0] == '\0')
         freeze_bounce(m);
     else
         send_bounce(m);
@@ -186,7 +218,7 @@ static void after_bounce(struct smsg *m)
                delay, sizeof(delay));
     warning_build(&text, m->s->conf, &m->msg, m->msg.env.sender, m->delays,
                   m->ndelays, delay, id, (long long)time(NULL));
-    spool_dsn(m, &text, 1);
+    spool_dsn(m, &text, 1, m->msg.env.sender);
     sb_free(&text);
 }
 

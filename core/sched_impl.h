@@ -56,6 +56,7 @@ struct sbatch {
     struct smsg *m;
     struct sbatch *next;
     const char *group;          /* the grouping key */
+    const char *errors_to;      /* the router's errors_to, or NULL */
     unsigned char *skip;
 };
 
@@ -81,6 +82,7 @@ struct smsg {
     size_t running;             /* batches not finished */
     int logged_first;           /* a "=>" line was written */
     struct bounce_rcpt *fails;  /* failures to bounce */
+    const char **fail_to;       /* where each one's bounce goes */
     size_t nfails;
     struct bounce_rcpt *delays; /* deferrals, for a delay warning */
     size_t ndelays;
@@ -103,7 +105,8 @@ long long smsg_age(const struct smsg *m);
 /* sched_result.c */
 void sres_batch(struct sbatch *sb);
 void sres_route_fail(struct smsg *m, const char *addr, const char *top,
-                     const char *router, const char *why);
+                     const char *router, const char *why,
+                     const char *errors_to);
 void sres_route_defer(struct smsg *m, const char *addr, const char *top,
                       const char *domain, const char *router,
                       const char *why);
@@ -113,6 +116,9 @@ void sres_suppress(struct smsg *m, const char *addr, const char *top,
                    const char *router, const char *transport);
 void sres_journal(struct smsg *m, const char *const *lines, size_t n);
 void sres_flush_journal(struct smsg *m);
+
+/* sched_msg.c */
+const char *smsg_errors_to(struct smsg *m, const struct raddr *a);
 
 /* sched_end.c */
 void smsg_end(struct smsg *m);

@@ -24,6 +24,7 @@
 #include "core/base/xalloc.h"
 #include "core/conf.h"
 #include "core/dns.h"
+#include "core/expand.h"
 #include "core/logfile.h"
 #include "core/route.h"
 #include "core/sched_impl.h"
@@ -56,6 +57,7 @@ void smsg_free(struct smsg *m)
         (void)close(m->lockfd);
     free(m->tops);
     free(m->fails);
+    free(m->fail_to);
     free(m->delays);
     free(m->jl);
     pool_free(m->pool);
@@ -94,11 +96,15 @@ static int lock_and_read(struct smsg *m)
 }
 
 static void add_fail(struct smsg *m, const char *addr, const char *top,
-                     const char *why)
+                     const char *why, const char *to)
 {
     struct bounce_rcpt *f;
 
     m->fails = xreallocarray(m->fails, m->nfails + 1, sizeof(*m->fails));
+    m->fail_to = xreallocarray(m->fail_to, m->nfails + 1,
+                               sizeof(*m->fail_to));
+    m->fail_to[m->nfails] = to != NULL && to[0] != '\0'
+                            ? pool_strdup(m->pool, to) : m->msg.env.sender;
     f = &m->fails[m->nfails++];
     memset(f, 0, sizeof(*f));
     f->address = pool_strdup(m->pool, addr);
@@ -109,10 +115,10 @@ static void add_fail(struct smsg *m, const char *addr, const char *top,
 /* one journal line: fields split on tabs (in place) */
 static void journal_line(struct smsg *m, char *line)
 {
-    char *f[4] = { NULL, NULL, NULL, NULL };
+    char *f[5] = { NULL, NULL, NULL, NULL, NULL };
     size_t n = 0;
 
-    for (char *p = line; n < 4; ) {
+    for (char *p = line; n < 5; ) {
         f[n++] = p;
         if ((p = strchr(p, '\t')) == NULL)
             break;
@@ -121,7 +127,7 @@ static void journal_line(struct smsg *m, char *line)
     if ((f[0][0] == 'D' || f[0][0] == 'F') && n >= 3) {
         hash_put(m->done, f[1], strlen(f[1]), m);
         if (f[0][0] == 'F')
-            add_fail(m, f[1], f[2], n == 4 ? f[3] : "failed");
+            add_fail(m, f[1], f[2], n >= 4 ? f[3] : "failed", f[4]);
     } else if (f[0][0] == 'T' && n == 2) {
         hash_put(m->tops_done, f[1], strlen(f[1]), m);
     } else if (f[0][0] == 'B') {
@@ -245,14 +251,45 @@ static const char *addr_key(struct smsg *m, const struct raddr *a)
     return pool_printf(m->pool, "%s %s", a->parent->address, a->address);
 }
 
+/* smsg_errors_to - where a's bounces go: the errors_to of the router
+ * that accepted it or of the nearest redirecting router that has one
+ * (a string with variables); NULL for the envelope sender */
+const char *smsg_errors_to(struct smsg *m, const struct raddr *a)
+{
+    struct errbuf eb;
+    struct xvars v;
+    const char *out;
+
+    for (; a != NULL; a = a->parent) {
+        const struct router *r = a->router ? a->router : a->redirected_by;
+        if (r == NULL || r->errors_to.str == NULL)
+            continue;
+        memset(&v, 0, sizeof(v));
+        v.local_part = a->local_part;
+        v.domain = a->domain;
+        v.address = a->address;
+        v.sender_address = m->msg.env.sender;
+        v.primary_hostname = m->s->conf->main.primary_hostname;
+        v.qualify_domain = m->s->conf->main.qualify_domain;
+        if (expand_string(r->errors_to.str, &v, m->pool, &out, &eb) != 0) {
+            log_panic("%s: errors_to of router %s: %s", m->id, r->name,
+                      eb.msg);
+            return NULL;
+        }
+        return out[0] != '\0' ? out : NULL;
+    }
+    return NULL;
+}
+
 static const char *group_key(struct smsg *m, const struct raddr *a,
-                             const char *key)
+                             const char *key, const char *errors_to)
 {
     struct strbuf sb;
     const char *g;
 
     sb_init(&sb);
-    sb_printf(&sb, "%s\n", a->transport->name);
+    sb_printf(&sb, "%s\n%s\n", a->transport->name,
+              errors_to ? errors_to : "");
     if (a->transport->drv->local && a->transport->drv->as_recipient)
         sb_printf(&sb, "%s\n", key);
     for (size_t i = 0; i < a->nhosts; i++)
@@ -266,7 +303,8 @@ static const char *group_key(struct smsg *m, const struct raddr *a,
 static struct sbatch *batch_for(struct smsg *m, const struct raddr *a,
                                 const char *key)
 {
-    const char *g = group_key(m, a, key);
+    const char *et = smsg_errors_to(m, a);
+    const char *g = group_key(m, a, key, et);
     struct sbatch *sb;
 
     for (sb = m->batches; sb != NULL; sb = sb->next)
@@ -278,7 +316,8 @@ static struct sbatch *batch_for(struct smsg *m, const struct raddr *a,
     sb->b.conf = m->s->conf;
     sb->b.tp = a->transport;
     sb->b.msg = &m->msg;
-    sb->b.return_path = m->msg.env.sender;
+    sb->errors_to = et;
+    sb->b.return_path = et != NULL ? et : m->msg.env.sender;
     sb->b.nhosts = a->nhosts;
     sb->b.hosts = a->hosts;
     sb->b.priv = sb;
@@ -340,7 +379,8 @@ static void walk_cb(struct raddr *a, void *arg)
         return;
     if (m->frozen < 0) {
         sres_route_fail(m, key, w->top, NULL,
-                        "message frozen too long (timeout_frozen_after)");
+                        "message frozen too long (timeout_frozen_after)",
+                        NULL);
         return;
     }
     switch (a->state) {
@@ -352,7 +392,8 @@ static void walk_cb(struct raddr *a, void *arg)
         break;
     case RA_FAILED:
         sres_route_fail(m, key, w->top, rname,
-                        a->message ? a->message : "Unrouteable address");
+                        a->message ? a->message : "Unrouteable address",
+                        smsg_errors_to(m, a));
         break;
     case RA_DISCARDED:
         sres_discard(m, key, w->top, rname);

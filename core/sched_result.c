@@ -29,11 +29,15 @@
 
 static void note_fail(struct smsg *m, const char *addr, const char *top,
                       const char *why, const char *host, int code,
-                      const char *reply)
+                      const char *reply, const char *to)
 {
     struct bounce_rcpt *f;
 
     m->fails = xreallocarray(m->fails, m->nfails + 1, sizeof(*m->fails));
+    m->fail_to = xreallocarray(m->fail_to, m->nfails + 1,
+                               sizeof(*m->fail_to));
+    m->fail_to[m->nfails] = to != NULL ? pool_strdup(m->pool, to)
+                                       : m->msg.env.sender;
     f = &m->fails[m->nfails++];
     f->address = pool_strdup(m->pool, addr);
     f->top = top != NULL && strcmp(addr, top) != 0
@@ -82,11 +86,19 @@ void sres_journal(struct smsg *m, const char *const *lines, size_t n)
 }
 
 static void jline(struct smsg *m, char type, const char *addr,
-                  const char *top, const char *why)
+                  const char *top, const char *why, const char *to)
 {
-    const char *l = why != NULL
-        ? pool_printf(m->pool, "%c\t%s\t%s\t%s", type, addr, top, why)
-        : pool_printf(m->pool, "%c\t%s\t%s", type, addr, top);
+    char *w = why != NULL ? pool_strdup(m->pool, why) : NULL;
+    const char *l;
+
+    for (char *p = w; p != NULL && *p != '\0'; p++)
+        if (*p == '\t' || *p == '\n')
+            *p = ' ';
+    l = w == NULL ? pool_printf(m->pool, "%c\t%s\t%s", type, addr, top)
+        : to == NULL ? pool_printf(m->pool, "%c\t%s\t%s\t%s", type, addr,
+                                   top, w)
+        : pool_printf(m->pool, "%c\t%s\t%s\t%s\t%s", type, addr, top, w,
+                      to);
 
     m->jl = xreallocarray(m->jl, m->njl + 1, sizeof(*m->jl));
     m->jl[m->njl++] = l;
@@ -114,7 +126,8 @@ void sres_flush_journal(struct smsg *m)
 
 /* sres_route_fail - a permanent routing failure */
 void sres_route_fail(struct smsg *m, const char *addr, const char *top,
-                     const char *router, const char *why)
+                     const char *router, const char *why,
+                     const char *errors_to)
 {
     int other = strcmp(addr, top) != 0;
 
@@ -122,8 +135,8 @@ void sres_route_fail(struct smsg *m, const char *addr, const char *top,
               other ? top : "", other ? ">" : "",
               router != NULL && router[0] ? " R=" : "",
               router != NULL ? router : "", why);
-    jline(m, 'F', addr, top, why);
-    note_fail(m, addr, top, why, NULL, 0, NULL);
+    jline(m, 'F', addr, top, why, errors_to);
+    note_fail(m, addr, top, why, NULL, 0, NULL, errors_to);
 }
 
 /* sres_route_defer - routing deferred: a domain retry record */
@@ -137,7 +150,8 @@ void sres_route_defer(struct smsg *m, const char *addr, const char *top,
     snprintf(key, sizeof(key), "R:%s", domain[0] ? domain : addr);
     sretry_fail(m->s, key, domain[0] ? domain : addr, "", why, &rec);
     if (rec.expired) {
-        sres_route_fail(m, addr, top, router, "retry timeout exceeded");
+        sres_route_fail(m, addr, top, router, "retry timeout exceeded",
+                        NULL);
         return;
     }
     slog_line(m, "== %s%s%s%s R=%s defer (-1): %s", addr,
@@ -151,7 +165,7 @@ void sres_discard(struct smsg *m, const char *addr, const char *top,
                   const char *router)
 {
     slog_line(m, "=> :blackhole: <%s> R=%s", addr, router);
-    jline(m, 'D', addr, top, NULL);
+    jline(m, 'D', addr, top, NULL, NULL);
 }
 
 /* sres_suppress - -N: log what would have been delivered */
@@ -159,7 +173,7 @@ void sres_suppress(struct smsg *m, const char *addr, const char *top,
                    const char *router, const char *transport)
 {
     slog_line(m, "*> %s R=%s T=%s", addr, router, transport);
-    jline(m, 'D', addr, top, NULL);
+    jline(m, 'D', addr, top, NULL, NULL);
 }
 
 /* ---- transport outcomes ------------------------------------------------- */
@@ -254,15 +268,15 @@ static void settle(struct sbatch *sb, struct dlv_rcpt *r)
         defer_one(sb, r);
     if (r->status == DLV_OK) {
         slog_delivery(m, b, r);
-        jline(m, 'D', r->address, r->top, NULL);
+        jline(m, 'D', r->address, r->top, NULL, NULL);
         snprintf(key, sizeof(key), "R:%s", r->address);
         sretry_clear(m->s, key);
     } else if (r->status == DLV_FAIL) {
         slog_delivery(m, b, r);
-        jline(m, 'F', r->address, r->top, r->msg);
+        jline(m, 'F', r->address, r->top, r->msg, sb->errors_to);
         note_fail(m, r->address, r->top, r->msg,
                   r->host >= 0 ? b->hosts[r->host].name : NULL, r->code,
-                  r->msg);
+                  r->msg, sb->errors_to);
     }
 }
 

@@ -4,8 +4,9 @@
  * PURPOSE: one process with its own loop, DNS resolver and spool handle
  * runs a scheduler (sched.h): it reads message ids from the notify socket
  * (notify.h) as the SMTP workers spool them, runs the whole queue when it
- * starts and every queue_interval (-q30m), and keeps deferred messages on
- * timers for their retry times. SIGTERM stops taking new work; it exits
+ * starts (unless queue_only leaves the queue to queue runs) and every
+ * queue_interval (-q30m), and keeps deferred messages on timers for their
+ * retry times. SIGTERM stops taking new work; it exits
  * when the deliveries in flight are done or shutdown_timeout has passed.
  * SIGUSR1 reopens the logs.
  * SECURITY: started by the master with a saved uid of 0 when tern runs as
@@ -56,7 +57,8 @@ static void queue_run_cb(void *arg)
     if (d->stopping)
         return;
     sched_queue_run(d->s, NULL, NULL);
-    ev_timer_add(d->ev, (uint64_t)d->interval * 1000, queue_run_cb, d);
+    if (d->interval > 0)
+        ev_timer_add(d->ev, (uint64_t)d->interval * 1000, queue_run_cb, d);
 }
 
 static void give_up_cb(void *arg)
@@ -138,9 +140,8 @@ void schedd_main(struct conf *c, long queue_interval)
     }
     d.s = sched_new(c, d.ev, sp, dns, &so);
     ev_io_set(d.ev, d.nfd, EV_READ, notify_cb, &d);
-    sched_queue_run(d.s, NULL, NULL);
-    if (queue_interval > 0)
-        ev_timer_add(d.ev, (uint64_t)queue_interval * 1000, queue_run_cb, &d);
+    if (queue_interval > 0 || !c->main.queue_only)
+        queue_run_cb(&d);       /* at once, then every queue_interval */
     ev_timer_add(d.ev, 1000, orphan_cb, &d);
     while (!(d.stopping && (sched_idle(d.s) || d.timed_out)))
         ev_run_once(d.ev, -1);

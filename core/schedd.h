@@ -9,8 +9,8 @@
 struct conf;
 
 /* schedd_main - deliver: new messages as workers announce them, every
- * message at start, and the whole queue every queue_interval seconds
- * (0: only at start); exits on SIGTERM once deliveries in flight are done
+ * message at start (not with queue_only unless queue_interval is set),
+ * and the whole queue every queue_interval seconds (0: never again); exits on SIGTERM once deliveries in flight are done
  * (at most shutdown_timeout later) or when the master is gone */
 void schedd_main(struct conf *c, long queue_interval)
     __attribute__((noreturn));

@@ -104,10 +104,13 @@ with tap.guard("maildir"):
     tap.ok(done is not None, "a message to two local users is Completed",
            t.mainlog()[at:])
     log = t.mainlog()[at:]
-    tap.like(log, r"=> alice@%s R=users T=local_maildir" % D,
+    tap.like(log, r"=> (alice|bob)@%s R=users T=local_maildir" % D,
              "first recipient logged with =>, R= and T=")
-    tap.like(log, r"-> bob@%s R=users T=local_maildir" % D,
+    tap.like(log, r"-> (alice|bob)@%s R=users T=local_maildir" % D,
              "the second with ->")
+    tap.ok(len(re.findall(r"[=-]> alice@", log)) == 1
+           and len(re.findall(r"[=-]> bob@", log)) == 1,
+           "each recipient once", log)
     a, b = maildir(t, "alice"), maildir(t, "bob")
     tap.eq((len(a), len(b)), (1, 1), "one file in each new/")
     text = read(a[0]).decode()
