@@ -17,4 +17,4 @@ Try, in another terminal:
 Stop with Ctrl-C.
 
 MSG
-exec "$TERN" -C conf.d -bdf
+exec "$TERN" -C conf.d -bdf -q30m
