@@ -276,6 +276,8 @@ void slocal_start(struct sbatch *sb)
     }
     lc->fd = p[0];
     (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
-    if (ev_io_set(sb->m->s->ev, p[0], EV_READ, read_cb, lc) != 0)
-        read_cb(p[0], EV_READ, lc);     /* degrade: wait in read */
+    if (ev_io_set(sb->m->s->ev, p[0], EV_READ, read_cb, lc) != 0) {
+        (void)fcntl(p[0], F_SETFL, 0);  /* degrade: wait in read */
+        read_cb(p[0], EV_READ, lc);
+    }
 }

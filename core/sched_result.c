@@ -225,15 +225,30 @@ static int addr_level(const struct dlv_batch *b, const struct dlv_rcpt *r)
            || strncmp(r->errtype, "rcpt_", 5) == 0;
 }
 
+/* the retry time of an address record (a local retry wait) */
+static int addr_wait(struct sched *s, const char *addr, long long *next)
+{
+    const struct retry_rec *r;
+    char key[600];
+
+    snprintf(key, sizeof(key), "R:%s", addr);
+    r = sretry_get(s, key);
+    *next = r != NULL ? r->next_try : 0;
+    return r != NULL && r->expired;
+}
+
 static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
 {
     struct smsg *m = sb->m;
+    int waiting = strcmp(r->errtype, "retry_wait") == 0;
     struct retry_rec rec;
     long long next = 0;
     char key[600];
     int expired;
 
-    if (strcmp(r->errtype, "retry_wait") == 0) {
+    if (waiting && sb->b.nhosts == 0) {
+        expired = addr_wait(m->s, r->address, &next);
+    } else if (waiting) {
         expired = hosts_expired(sb, &next);
     } else if (addr_level(&sb->b, r)) {
         snprintf(key, sizeof(key), "R:%s", r->address);
@@ -251,7 +266,8 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
                  "%sretry timeout exceeded", r->msg[0] ? ": " : "");
         return;
     }
-    slog_delivery(m, &sb->b, r);
+    if (!waiting)               /* as Exim: a retry wait is not logged */
+        slog_delivery(m, &sb->b, r);
     note_delay(m, r->address, r->top, r->msg, next);
 }
 
