@@ -134,15 +134,7 @@ static void mbox_one(struct transport *t, struct dlv_batch *b,
 /* mbox_deliver - one copy per pending recipient (deliver.h) */
 static void mbox_deliver(struct transport *t, struct dlv_batch *b)
 {
-    struct pool *p = pool_new();
-    struct sigaction old;
-
-    tp_sig_ignore(SIGXFSZ, &old);
-    for (size_t i = 0; i < b->nrcpt; i++)
-        if (b->rcpts[i].status == DLV_PENDING)
-            mbox_one(t, b, &b->rcpts[i], p);
-    tp_sig_restore(SIGXFSZ, &old);
-    pool_free(p);
+    tp_each_file(t, b, mbox_one);
 }
 
 const struct transport_driver tp_mbox = {

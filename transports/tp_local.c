@@ -102,6 +102,20 @@ void tp_sig_restore(int sig, const struct sigaction *old)
     (void)sigaction(sig, old, NULL);
 }
 
+/* tp_each_file - one copy per pending recipient */
+void tp_each_file(struct transport *t, struct dlv_batch *b, tp_one_fn fn)
+{
+    struct pool *p = pool_new();
+    struct sigaction old;
+
+    tp_sig_ignore(SIGXFSZ, &old);
+    for (size_t i = 0; i < b->nrcpt; i++)
+        if (b->rcpts[i].status == DLV_PENDING)
+            fn(t, b, &b->rcpts[i], p);
+    tp_sig_restore(SIGXFSZ, &old);
+    pool_free(p);
+}
+
 /* tp_errtype - the retry error type of a write error */
 const char *tp_errtype(int err)
 {

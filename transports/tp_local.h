@@ -5,7 +5,8 @@
  *            (the bytes of one recipient's copy with LF line ends and
  *            optional mboxrd From quoting), tp_sig_ignore/tp_sig_restore
  *            (SIGPIPE/SIGXFSZ become errors, not deaths), tp_errtype (the
- *            retry error type of an errno).
+ *            retry error type of an errno), tp_each_file (one file
+ *            copy per pending recipient: maildir, mbox).
  * ERRORS: tp_expand returns -1 with the reason in eb.
  */
 #ifndef TERN_TP_LOCAL_H
@@ -28,5 +29,11 @@ void tp_lf_append(struct strbuf *out, const char *p, size_t n, int mboxrd);
 void tp_sig_ignore(int sig, struct sigaction *old);
 void tp_sig_restore(int sig, const struct sigaction *old);
 const char *tp_errtype(int err);
+
+typedef void (*tp_one_fn)(struct transport *t, struct dlv_batch *b,
+                          struct dlv_rcpt *r, struct pool *p);
+/* tp_each_file - fn for every pending recipient of b, with SIGXFSZ
+ * ignored (a file size limit is an EFBIG to report, not a death) */
+void tp_each_file(struct transport *t, struct dlv_batch *b, tp_one_fn fn);
 
 #endif
