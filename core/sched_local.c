@@ -8,8 +8,9 @@
  * pipe ("INDEX STATUS CODE ERRTYPE\tMESSAGE\n"); the parent reads them on
  * its loop. A child that dies without a result defers the recipients.
  * SECURITY: when tern runs as root (the scheduler keeps a saved uid of 0)
- * the child becomes, for good, the transport's user, or the local user
- * the router found (check_local_user) for as_recipient drivers, or the
+ * the child becomes, for good, the transport's user, or the system
+ * account of the recipient (check_local_user or local_user routers) for
+ * as_recipient drivers, or the
  * tern user: setgroups/initgroups, setgid, setuid, checked; uid 0 is
  * never switched to (Exim's never_users = root). With tern_user unset, a
  * root tern delivers as root, like the rest of it.
@@ -48,7 +49,8 @@ static int privileged(void)
 }
 
 /* the user a privileged scheduler delivers b as: the transport's user,
- * the recipient's account (as_recipient drivers, check_local_user), else
+ * the recipient's system account (as_recipient drivers, routed by a
+ * check_local_user or local_user router), else
  * tern_user; *switch_user 0 when none applies (tern_user unset: deliver
  * as the user tern runs as). -1 for an unknown user. */
 static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
@@ -61,14 +63,19 @@ static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
 
     *who = t->user;
     if (*who == NULL && t->drv->as_recipient && r->router != NULL
-        && r->router->check_local_user) {
+        && (r->router->check_local_user
+            || strcmp(r->router->drv->name, "local_user") == 0)) {
         const struct pw_entry *e = pw_lookup(r->local_part, &tempfail);
-        *who = r->local_part;
-        if (e == NULL)
+        if (e != NULL) {
+            *uid = e->uid;
+            *gid = e->gid;
+            *who = e->name;
+            return 0;
+        }
+        if (r->router->check_local_user || tempfail) {
+            *who = r->local_part;
             return -1;
-        *uid = e->uid;
-        *gid = e->gid;
-        return 0;
+        }                       /* a virtual user: as tern_user */
     }
     if (*who == NULL)
         *who = b->conf->main.tern_user;

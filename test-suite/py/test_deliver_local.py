@@ -33,6 +33,12 @@ router "users" {
   users = "lsearch;@DIR@/virtual_users",
   transport = "local_maildir",
 }
+router "system" {
+  driver = "local_user",
+  domains = "+local_domains",
+  local_parts = "nobody",
+  transport = "system_maildir",
+}
 """
 TRANSPORTS = """\
 transport "local_maildir" {
@@ -41,6 +47,10 @@ transport "local_maildir" {
   return_path_add = true,
   envelope_to_add = true,
   delivery_date_add = true,
+}
+transport "system_maildir" {
+  driver = "maildir",
+  directory = "@DIR@/system/${local_part}",
 }
 transport "address_pipe" { driver = "pipe", return_output = true }
 transport "address_file" { driver = "mbox" }
@@ -94,6 +104,8 @@ t = Tern(name="deliver-local", main={"queue_only": False}, routers=False,
 t.write("aliases", ALIASES)
 t.write("pipe.sh", PIPE_SH)
 os.makedirs(os.path.join(t.dir, "mbox"))
+os.makedirs(os.path.join(t.dir, "system"))
+os.chmod(os.path.join(t.dir, "system"), 0o1777)
 t.start()
 
 # ---- two local recipients, one delivery attempt
@@ -220,6 +232,24 @@ with tap.guard("pipe 1 bounce"):
     tap.like(parts[2].as_string(), r"Subject: pipe fails",
              "the original message is attached")
     tap.eq(msg["Auto-Submitted"], "auto-replied", "Auto-Submitted")
+
+# ---- a system account: as root, the delivery runs as that user
+with tap.guard("system user"):
+    import pwd
+    at = len(t.mainlog())
+    send(t, "carol@" + D, ["nobody@" + D], "to a system account")
+    tap.ok(t.wait_log(r"Completed$", since=at, timeout=10) is not None,
+           "delivery to a system account completed", t.mainlog()[at:])
+    files = glob.glob(os.path.join(t.dir, "system", "nobody", "new", "*"))
+    tap.eq(len(files), 1, "one file in its Maildir")
+    if os.getuid() == 0:
+        want = pwd.getpwnam("nobody").pw_uid
+        tap.eq(os.stat(files[0]).st_uid if files else None, want,
+               "written by the account's uid (the child switched to it)")
+        tap.eq(os.stat(os.path.dirname(os.path.dirname(files[0]))).st_uid
+               if files else None, want, "the Maildir it created too")
+    else:
+        tap.skip("uid switch", "not root")
 
 tap.eq(t.paniclog(), "", "nothing in the panic log")
 t.stop()
