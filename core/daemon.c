@@ -196,7 +196,7 @@ static void reap(struct master *m)
         for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
             if (m->old[i].pid == pid) {
                 m->old[i].pid = 0;      /* a retired worker finished */
-                return;
+                break;
             }
             if (m->slots[i].pid == pid) {
                 worker_died(m, i, status);

@@ -216,6 +216,8 @@ static int value_flag(struct cli *c, char **argv, int argc, int *i)
         slot = &c->q.domain, n = strlen(a);
     else if (strcmp(a, "-S") == 0 || strcmp(a, "-qS") == 0)
         slot = &c->q.sender, n = strlen(a);
+    if (slot != NULL && a[1] == 'q' && set_mode(c, M_QUEUE, a) != 0)
+        return EX_USAGE;        /* -qR DOMAIN, -qS SENDER: a queue run */
     if (slot == NULL)
         return -1;
     if (a[n] != '\0') {

@@ -38,13 +38,13 @@ static int remove_one(struct spool *sp, const char *id)
                 : "tern: message %s not found\n", id);
         return 1;
     }
-    log_main("%s removed by %s", id, caller());
-    log_main("%s Completed", id);
     if (spool_remove(sp, id, &eb) != 0) {
         fprintf(stderr, "tern: %s\n", eb.msg);
         (void)close(fd);
         return 1;
     }
+    log_main("%s removed by %s", id, caller());
+    log_main("%s Completed", id);
     (void)close(fd);
     printf("Message %s has been removed\n", id);
     return 0;

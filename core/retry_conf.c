@@ -5,8 +5,8 @@
  * PURPOSE: F (fixed interval), G (geometric: interval grows by the factor)
  * and H (like G, with a random interval between the last one and the next
  * G value). Each rule's cutoff counts from the first failure and must grow
- * from rule to rule. Scheduling with them arrives with delivery; the rules
- * are loaded and checked now so a bad one is refused at load time.
+ * from rule to rule. A bad rule is refused at load time; scheduling with
+ * them is core/retry_rule.c's.
  * INTERFACE: retry_parse_rules, retry_error_valid, retry_default_text.
  * ERRORS: -1 with eb naming the bad rule.
  */

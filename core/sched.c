@@ -118,7 +118,7 @@ void sched_add(struct sched *s, const char *id)
 {
     struct sq *q = hash_get(s->known, id, MSGID_LEN);
 
-    if (q != NULL && q->state != SQ_LATER)
+    if (q != NULL && (q->state == SQ_QUEUED || q->state == SQ_RUNNING))
         return;
     if (q == NULL) {
         q = xcalloc(1, sizeof(*q));
@@ -147,6 +147,10 @@ void sched_msg_done(struct sched *s, struct sq *q, long long next_try)
 
     s->running--;
     kick(s);
+    if (next_try == SCHED_FROZEN && s->o.daemon) {
+        q->state = SQ_FROZEN;   /* known: sweeps leave it; -Mt wakes it */
+        return;
+    }
     if (next_try <= 0 || !s->o.daemon) {
         hash_del(s->known, q->id, MSGID_LEN);
         free(q);

@@ -14,7 +14,8 @@
  * retried at the time the retry rules give.
  *
  * INTERFACE: sched_new/free, sched_add (one message now), sched_queue_run
- *            (every message, with -R/-S selection), sched_idle,
+ *            (every message, with -R/-S selection), sched_sweep,
+ *            sched_stop, sched_idle,
  *            sched_flush (close cached connections), sched_set_log_tag.
  * ERRORS: problems are per message and logged; nothing is returned.
  */
@@ -44,9 +45,12 @@ void sched_free(struct sched *s);
  * already queued or in delivery is not added twice) */
 void sched_add(struct sched *s, const char *id);
 /* sched_queue_run - add every message in the spool, oldest first; only
- * those with a pending recipient in domain (-R, a substring of the
- * domain as Exim's -R) and/or a sender containing sender (-S), when set */
+ * those with a recipient whose domain contains domain (-R, caseless) and/or
+ * a sender containing sender (-S), when set */
 void sched_queue_run(struct sched *s, const char *domain, const char *sender);
+/* sched_sweep - add only the messages not queued, in delivery, waiting
+ * for a retry time or known to be frozen (lost notifications) */
+void sched_sweep(struct sched *s);
 /* sched_stop - forget the messages waiting for a slot (shutdown); those
  * in delivery finish */
 void sched_stop(struct sched *s);

@@ -251,5 +251,7 @@ static void finish(struct smsg *m)
     }
     sres_flush_journal(m);
     close_tops(m);
-    smsg_abandon(m, m->frozen ? 0 : m->next_try);
+    if (m->next_try == 0)       /* failures not bounced yet: try again */
+        m->next_try = (long long)time(NULL) + 5 * 60;
+    smsg_abandon(m, m->frozen ? SCHED_FROZEN : m->next_try);
 }

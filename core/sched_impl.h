@@ -48,7 +48,8 @@ struct sq {
     struct sched *s;
 };
 
-enum { SQ_QUEUED, SQ_RUNNING, SQ_LATER };
+enum { SQ_QUEUED, SQ_RUNNING, SQ_LATER, SQ_FROZEN };
+#define SCHED_FROZEN (-1)          /* sched_msg_done: left frozen */
 
 /* one batch in flight */
 struct sbatch {
@@ -57,6 +58,7 @@ struct sbatch {
     struct sbatch *next;
     const char *group;          /* the grouping key */
     const char *errors_to;      /* the router's errors_to, or NULL */
+    const char **keys;          /* journal key of each b.rcpts[i] */
     unsigned char *skip;
 };
 
@@ -70,7 +72,8 @@ struct smsg {
     struct spool_msg msg;
     struct hash *done;          /* final addresses with an outcome */
     struct hash *tops_done;     /* envelope recipients finished */
-    int frozen;
+    int frozen;                 /* frozen at the end of this attempt */
+    int cancelled;              /* frozen past timeout_frozen_after */
     unsigned warnings;          /* delay warnings sent */
     size_t unbounced;           /* failures journalled after the last B */
     struct dns_cache *cache;
@@ -104,15 +107,22 @@ long long smsg_age(const struct smsg *m);
 
 /* sched_result.c */
 void sres_batch(struct sbatch *sb);
-void sres_route_fail(struct smsg *m, const char *addr, const char *top,
+/* who an outcome is about: the journal key, the address to show, and
+ * the envelope recipient it came from */
+struct sres_who {
+    const char *key;
+    const char *shown;
+    const char *top;
+};
+void sres_route_fail(struct smsg *m, const struct sres_who *w,
                      const char *router, const char *why,
                      const char *errors_to);
-void sres_route_defer(struct smsg *m, const char *addr, const char *top,
+void sres_route_defer(struct smsg *m, const struct sres_who *w,
                       const char *domain, const char *router,
                       const char *why);
-void sres_discard(struct smsg *m, const char *addr, const char *top,
+void sres_discard(struct smsg *m, const struct sres_who *w,
                   const char *router);
-void sres_suppress(struct smsg *m, const char *addr, const char *top,
+void sres_suppress(struct smsg *m, const struct sres_who *w,
                    const char *router, const char *transport);
 void sres_journal(struct smsg *m, const char *const *lines, size_t n);
 void sres_flush_journal(struct smsg *m);

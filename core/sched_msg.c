@@ -41,6 +41,7 @@ void smsg_free(struct smsg *m)
     for (struct sbatch *b = m->batches, *n; b != NULL; b = n) {
         n = b->next;
         free(b->b.rcpts);
+        free(b->keys);
         free(b->skip);
         free(b);
     }
@@ -160,11 +161,28 @@ static int read_journal(struct smsg *m)
 
 static void route_all(struct smsg *m);
 
+/* a frozen message is delivered by -M/-qff; one past
+ * timeout_frozen_after is cancelled (its recipients fail); a bounce past
+ * ignore_bounce_errors_after gets one more try (then it is discarded) */
+static int thaw_now(struct smsg *m)
+{
+    const struct conf_main *mc = &m->s->conf->main;
+
+    if (m->s->o.thaw)
+        return 1;
+    if (mc->timeout_frozen_after > 0
+        && smsg_age(m) >= mc->timeout_frozen_after) {
+        m->cancelled = 1;
+        return 1;
+    }
+    return m->msg.env.sender[0] == '\0' && mc->ignore_bounce_errors_after > 0
+           && smsg_age(m) >= mc->ignore_bounce_errors_after;
+}
+
 /* smsg_start - begin the attempt of q */
 void smsg_start(struct sched *s, struct sq *q)
 {
     struct smsg *m = xcalloc(1, sizeof(*m));
-    const struct conf_main *mc = &s->conf->main;
 
     m->s = s;
     m->q = q;
@@ -178,14 +196,11 @@ void smsg_start(struct sched *s, struct sq *q)
         smsg_abandon(m, 0);
         return;
     }
-    if (m->frozen && !s->o.thaw) {
-        if (mc->timeout_frozen_after <= 0
-            || smsg_age(m) < mc->timeout_frozen_after) {
-            smsg_abandon(m, 0);
-            return;
-        }
-        m->frozen = -1;         /* cancelled: fail what is left */
+    if (m->frozen && !thaw_now(m)) {
+        smsg_abandon(m, SCHED_FROZEN);
+        return;
     }
+    m->frozen = 0;              /* delivered anyway: forced or timed out */
     route_all(m);
 }
 
@@ -365,6 +380,8 @@ static void add_to_batch(struct smsg *m, const struct raddr *a,
     struct dlv_batch *b = &sb->b;
 
     b->rcpts = xreallocarray(b->rcpts, b->nrcpt + 1, sizeof(*b->rcpts));
+    sb->keys = xreallocarray(sb->keys, b->nrcpt + 1, sizeof(*sb->keys));
+    sb->keys[b->nrcpt] = key;
     fill_rcpt(m, &b->rcpts[b->nrcpt++], a, top);
 }
 
@@ -372,34 +389,32 @@ static void walk_cb(struct raddr *a, void *arg)
 {
     struct walk *w = arg;
     struct smsg *m = w->m;
-    const char *key = addr_key(m, a);
     const char *rname = a->router ? a->router->name : "";
+    struct sres_who who = { addr_key(m, a), a->address, w->top };
 
-    if (hash_get(m->done, key, strlen(key)) != NULL)
+    if (hash_get(m->done, who.key, strlen(who.key)) != NULL)
         return;
-    if (m->frozen < 0) {
-        sres_route_fail(m, key, w->top, NULL,
-                        "message frozen too long (timeout_frozen_after)",
-                        NULL);
+    if (m->cancelled) {
+        sres_route_fail(m, &who, NULL, "message frozen too long "
+                        "(timeout_frozen_after)", NULL);
         return;
     }
     switch (a->state) {
     case RA_ACCEPTED:
         if (m->s->o.dont_deliver)
-            sres_suppress(m, key, w->top, rname, a->transport->name);
+            sres_suppress(m, &who, rname, a->transport->name);
         else
-            add_to_batch(m, a, w->top, key);
+            add_to_batch(m, a, w->top, who.key);
         break;
     case RA_FAILED:
-        sres_route_fail(m, key, w->top, rname,
-                        a->message ? a->message : "Unrouteable address",
-                        smsg_errors_to(m, a));
+        sres_route_fail(m, &who, rname, a->message ? a->message
+                        : "Unrouteable address", smsg_errors_to(m, a));
         break;
     case RA_DISCARDED:
-        sres_discard(m, key, w->top, rname);
+        sres_discard(m, &who, rname);
         break;
     default:
-        sres_route_defer(m, key, w->top, a->domain, rname,
+        sres_route_defer(m, &who, a->domain, rname,
                          a->message ? a->message : "routing deferred");
         break;
     }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/base/errbuf.h"
+#include "core/base/hash.h"
 #include "core/logfile.h"
 #include "core/sched_impl.h"
 
@@ -47,6 +48,26 @@ static int selected(struct sched *s, const char *id, const char *domain,
     }
     spool_msg_free(&m);
     return yes;
+}
+
+/* sched_sweep - queue the messages the scheduler does not know of (a
+ * notification lost to a full socket buffer or a restart) */
+void sched_sweep(struct sched *s)
+{
+    char **ids;
+    size_t n;
+    struct errbuf eb;
+
+    if (spool_list(s->sp, &ids, &n, &eb) != 0) {
+        log_panic("queue sweep: %s", eb.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (hash_get(s->known, ids[i], MSGID_LEN) == NULL)
+            sched_add(s, ids[i]);
+        free(ids[i]);
+    }
+    free(ids);
 }
 
 /* sched_queue_run - queue every (selected) message for delivery */

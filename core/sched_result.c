@@ -124,56 +124,59 @@ void sres_flush_journal(struct smsg *m)
 
 /* ---- routing outcomes ---------------------------------------------------- */
 
+/* "ADDR" or "ADDR <TOP>" for a log line (pool string) */
+static const char *shown(struct smsg *m, const struct sres_who *w)
+{
+    if (strcmp(w->shown, w->top) == 0)
+        return w->shown;
+    return pool_printf(m->pool, "%s <%s>", w->shown, w->top);
+}
+
 /* sres_route_fail - a permanent routing failure */
-void sres_route_fail(struct smsg *m, const char *addr, const char *top,
+void sres_route_fail(struct smsg *m, const struct sres_who *w,
                      const char *router, const char *why,
                      const char *errors_to)
 {
-    int other = strcmp(addr, top) != 0;
-
-    slog_line(m, "** %s%s%s%s%s%s: %s", addr, other ? " <" : "",
-              other ? top : "", other ? ">" : "",
+    slog_line(m, "** %s%s%s: %s", shown(m, w),
               router != NULL && router[0] ? " R=" : "",
               router != NULL ? router : "", why);
-    jline(m, 'F', addr, top, why, errors_to);
-    note_fail(m, addr, top, why, NULL, 0, NULL, errors_to);
+    jline(m, 'F', w->key, w->top, why, errors_to);
+    note_fail(m, w->shown, w->top, why, NULL, 0, NULL, errors_to);
 }
 
 /* sres_route_defer - routing deferred: a domain retry record */
-void sres_route_defer(struct smsg *m, const char *addr, const char *top,
+void sres_route_defer(struct smsg *m, const struct sres_who *w,
                       const char *domain, const char *router,
                       const char *why)
 {
-    char key[600];
+    const char *subject = domain[0] ? domain : w->key;
     struct retry_rec rec;
+    char key[600];
 
-    snprintf(key, sizeof(key), "R:%s", domain[0] ? domain : addr);
-    sretry_fail(m->s, key, domain[0] ? domain : addr, "", why, &rec);
+    snprintf(key, sizeof(key), "R:%s", subject);
+    sretry_fail(m->s, key, subject, "", why, &rec);
     if (rec.expired) {
-        sres_route_fail(m, addr, top, router, "retry timeout exceeded",
-                        NULL);
+        sres_route_fail(m, w, router, "retry timeout exceeded", NULL);
         return;
     }
-    slog_line(m, "== %s%s%s%s R=%s defer (-1): %s", addr,
-              strcmp(addr, top) ? " <" : "", strcmp(addr, top) ? top : "",
-              strcmp(addr, top) ? ">" : "", router, why);
-    note_delay(m, addr, top, why, rec.next_try);
+    slog_line(m, "== %s R=%s defer (-1): %s", shown(m, w), router, why);
+    note_delay(m, w->shown, w->top, why, rec.next_try);
 }
 
 /* sres_discard - a redirection to nothing (:blackhole:) */
-void sres_discard(struct smsg *m, const char *addr, const char *top,
+void sres_discard(struct smsg *m, const struct sres_who *w,
                   const char *router)
 {
-    slog_line(m, "=> :blackhole: <%s> R=%s", addr, router);
-    jline(m, 'D', addr, top, NULL, NULL);
+    slog_line(m, "=> :blackhole: <%s> R=%s", w->shown, router);
+    jline(m, 'D', w->key, w->top, NULL, NULL);
 }
 
 /* sres_suppress - -N: log what would have been delivered */
-void sres_suppress(struct smsg *m, const char *addr, const char *top,
+void sres_suppress(struct smsg *m, const struct sres_who *w,
                    const char *router, const char *transport)
 {
-    slog_line(m, "*> %s R=%s T=%s", addr, router, transport);
-    jline(m, 'D', addr, top, NULL, NULL);
+    slog_line(m, "*> %s R=%s T=%s", shown(m, w), router, transport);
+    jline(m, 'D', w->key, w->top, NULL, NULL);
 }
 
 /* ---- transport outcomes ------------------------------------------------- */
@@ -219,9 +222,11 @@ static int hosts_expired(struct sbatch *sb, long long *next_try)
     return any && all;
 }
 
+/* an address record: local deferrals and a host's 4xx to one RCPT; a
+ * host that failed as a whole has host records only */
 static int addr_level(const struct dlv_batch *b, const struct dlv_rcpt *r)
 {
-    return b->tp->drv->deliver_remote == NULL || r->host >= 0
+    return b->tp->drv->deliver_remote == NULL
            || strncmp(r->errtype, "rcpt_", 5) == 0;
 }
 
@@ -271,11 +276,13 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
     note_delay(m, r->address, r->top, r->msg, next);
 }
 
-static void settle(struct sbatch *sb, struct dlv_rcpt *r)
+static void settle(struct sbatch *sb, size_t i)
 {
+    struct dlv_rcpt *r = &sb->b.rcpts[i];
+    const char *key = sb->keys[i];
     struct smsg *m = sb->m;
     const struct dlv_batch *b = &sb->b;
-    char key[600];
+    char rkey[600];
 
     if (r->status == DLV_PENDING)
         dlv_set(r, DLV_DEFER, 0, NULL, "transport %s gave no result",
@@ -284,12 +291,12 @@ static void settle(struct sbatch *sb, struct dlv_rcpt *r)
         defer_one(sb, r);
     if (r->status == DLV_OK) {
         slog_delivery(m, b, r);
-        jline(m, 'D', r->address, r->top, NULL, NULL);
-        snprintf(key, sizeof(key), "R:%s", r->address);
-        sretry_clear(m->s, key);
+        jline(m, 'D', key, r->top, NULL, NULL);
+        snprintf(rkey, sizeof(rkey), "R:%s", r->address);
+        sretry_clear(m->s, rkey);
     } else if (r->status == DLV_FAIL) {
         slog_delivery(m, b, r);
-        jline(m, 'F', r->address, r->top, r->msg, sb->errors_to);
+        jline(m, 'F', key, r->top, r->msg, sb->errors_to);
         note_fail(m, r->address, r->top, r->msg,
                   r->host >= 0 ? b->hosts[r->host].name : NULL, r->code,
                   r->msg, sb->errors_to);
@@ -305,7 +312,7 @@ void sres_batch(struct sbatch *sb)
     if (sb->b.tp->drv->deliver_remote != NULL)
         host_records(sb);
     for (size_t i = 0; i < sb->b.nrcpt; i++)
-        settle(sb, &sb->b.rcpts[i]);
+        settle(sb, i);
     journal_or_hold(m, m->running == 1);
     if (--m->running == 0)
         smsg_end(m);

@@ -6,7 +6,8 @@
  * (notify.h) as the SMTP workers spool them, runs the whole queue when it
  * starts (unless queue_only leaves the queue to queue runs) and every
  * queue_interval (-q30m), and keeps deferred messages on timers for their
- * retry times. SIGTERM stops taking new work; it exits
+ * retry times. Without queue_only, a sweep every minute picks up messages
+ * whose notification was lost (a full socket buffer, a restart). SIGTERM stops taking new work; it exits
  * when the deliveries in flight are done or shutdown_timeout has passed.
  * SIGUSR1 reopens the logs.
  * SECURITY: started by the master with a saved uid of 0 when tern runs as
@@ -29,6 +30,8 @@
 #include "core/sched.h"
 #include "core/schedd.h"
 #include "core/spool.h"
+
+#define SWEEP_MS 60000
 
 struct schedd {
     struct conf *conf;
@@ -59,6 +62,17 @@ static void queue_run_cb(void *arg)
     sched_queue_run(d->s, NULL, NULL);
     if (d->interval > 0)
         ev_timer_add(d->ev, (uint64_t)d->interval * 1000, queue_run_cb, d);
+}
+
+/* every minute, messages whose notification was lost */
+static void sweep_cb(void *arg)
+{
+    struct schedd *d = arg;
+
+    if (d->stopping)
+        return;
+    sched_sweep(d->s);
+    ev_timer_add(d->ev, SWEEP_MS, sweep_cb, d);
 }
 
 static void give_up_cb(void *arg)
@@ -130,9 +144,10 @@ void schedd_main(struct conf *c, long queue_interval)
     d.ev = ev_new();
     if (setup_signals(&d) != 0)
         exit(71);
-    dns = conf_resolver(c, d.ev, &eb);
-    if (dns == NULL)
+    if ((dns = conf_resolver(c, d.ev, &eb)) == NULL) {
         log_panic("scheduler: no DNS resolver: %s", eb.msg);
+        exit(75);
+    }
     sp = spool_open(c->main.spool_directory, d.ev, &eb);
     if (sp == NULL || (d.nfd = notify_open(c->main.spool_directory, &eb)) < 0) {
         log_panic("scheduler: %s", eb.msg);
@@ -142,6 +157,8 @@ void schedd_main(struct conf *c, long queue_interval)
     ev_io_set(d.ev, d.nfd, EV_READ, notify_cb, &d);
     if (queue_interval > 0 || !c->main.queue_only)
         queue_run_cb(&d);       /* at once, then every queue_interval */
+    if (!c->main.queue_only)
+        ev_timer_add(d.ev, SWEEP_MS, sweep_cb, &d);
     ev_timer_add(d.ev, 1000, orphan_cb, &d);
     while (!(d.stopping && (sched_idle(d.s) || d.timed_out)))
         ev_run_once(d.ev, -1);

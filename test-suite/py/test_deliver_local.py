@@ -61,6 +61,7 @@ PIPE_SH = """\
 # $1: exit status; the message and environment go to DIR/pipe.$1
 cat > @DIR@/pipe.$1
 env | sort > @DIR@/pipe.$1.env
+echo run >> @DIR@/pipe.$1.runs
 [ "$1" = 1 ] && echo "mailbox rejected by script"
 exit $1
 """
@@ -232,6 +233,27 @@ with tap.guard("pipe 1 bounce"):
     tap.like(parts[2].as_string(), r"Subject: pipe fails",
              "the original message is attached")
     tap.eq(msg["Auto-Submitted"], "auto-replied", "Auto-Submitted")
+
+# ---- a retry never repeats a delivery the journal recorded (pipes too)
+with tap.guard("no repeat"):
+    for f in ("pipe.0.runs", "pipe.75.runs"):
+        if os.path.exists(os.path.join(t.dir, f)):
+            os.unlink(os.path.join(t.dir, f))
+    at = len(t.mainlog())
+    send(t, "carol@" + D, ["pipe0@" + D, "pipe75@" + D], "pipe pair")
+    t.wait_log(r"== \|/bin/sh \S+ 75", since=at, timeout=10)
+    time.sleep(0.3)
+    r = t.run("-qf")
+    tap.ok(r.returncode == 0, "tern -qf ran", r.stderr.decode())
+
+    def runs(n):
+        try:
+            return len(read(os.path.join(t.dir, "pipe.%s.runs" % n)).split())
+        except OSError:
+            return 0
+    tap.ok(runs("75") >= 2, "the deferred pipe ran again at the forced "
+           "retry (%d runs)" % runs("75"))
+    tap.eq(runs("0"), 1, "the delivered pipe did not run again")
 
 # ---- a system account: as root, the delivery runs as that user
 with tap.guard("system user"):
