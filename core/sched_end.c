@@ -77,7 +77,7 @@ static void dsn_committed(int rc, const char *why, void *arg)
         else
             m->warnings++;
         line = j->warning ? "W" : "B";
-        if ((m->ndelays > 0 || m->frozen) && (j->warning || m->nfails == 0)) {
+        if ((m->ndelays > 0 || m->frozen > 0) && (j->warning || m->nfails == 0)) {
             sres_flush_journal(m);      /* the message stays */
             sres_journal(m, &line, 1);
         }
@@ -158,8 +158,8 @@ static void freeze_bounce(struct smsg *m)
     const struct conf_main *mc = &m->s->conf->main;
     const char *line = "Z\t1";
 
-    if (mc->ignore_bounce_errors_after > 0
-        && smsg_age(m) >= mc->ignore_bounce_errors_after) {
+    if (m->frozen < 0 || (mc->ignore_bounce_errors_after > 0
+                          && smsg_age(m) >= mc->ignore_bounce_errors_after)) {
         slog_line(m, "failed bounce discarded (older than "
                   "ignore_bounce_errors_after)");
         m->nfails = 0;
@@ -242,7 +242,7 @@ static void finish(struct smsg *m)
 {
     struct errbuf eb;
 
-    if (m->ndelays == 0 && !m->frozen && m->nfails == 0) {
+    if (m->ndelays == 0 && m->frozen <= 0 && m->nfails == 0) {
         slog_line(m, "Completed");
         if (spool_remove(m->s->sp, m->id, &eb) != 0)
             log_panic("%s", eb.msg);
@@ -251,5 +251,5 @@ static void finish(struct smsg *m)
     }
     sres_flush_journal(m);
     close_tops(m);
-    smsg_abandon(m, m->frozen ? 0 : m->next_try);
+    smsg_abandon(m, m->frozen > 0 ? 0 : m->next_try);
 }

@@ -160,11 +160,37 @@ static int read_journal(struct smsg *m)
 
 static void route_all(struct smsg *m);
 
+/* a frozen message, in Exim's order: past timeout_frozen_after it is
+ * cancelled (what is left fails, -qff or not); a bounce past
+ * ignore_bounce_errors_after is tried once more (a failure then drops
+ * it); a forced delivery (-qff, -M) thaws it; else it stays frozen (1) */
+static int stay_frozen(struct smsg *m)
+{
+    const struct conf_main *mc = &m->s->conf->main;
+    const char *thaw = "Z\t0";
+
+    if (mc->timeout_frozen_after > 0
+        && smsg_age(m) >= mc->timeout_frozen_after) {
+        slog_line(m, "cancelled by timeout_frozen_after");
+        m->frozen = -1;         /* cancelled: fail what is left */
+        return 0;
+    }
+    if (m->msg.env.sender[0] == '\0' && mc->ignore_bounce_errors_after > 0
+        && smsg_age(m) >= mc->ignore_bounce_errors_after)
+        slog_line(m, "Unfrozen by errmsg timer");
+    else if (m->s->o.thaw)
+        slog_line(m, "Unfrozen by forced delivery");
+    else
+        return 1;
+    sres_journal(m, &thaw, 1);  /* a deferral must not leave it frozen */
+    m->frozen = 0;
+    return 0;
+}
+
 /* smsg_start - begin the attempt of q */
 void smsg_start(struct sched *s, struct sq *q)
 {
     struct smsg *m = xcalloc(1, sizeof(*m));
-    const struct conf_main *mc = &s->conf->main;
 
     m->s = s;
     m->q = q;
@@ -178,13 +204,9 @@ void smsg_start(struct sched *s, struct sq *q)
         smsg_abandon(m, 0);
         return;
     }
-    if (m->frozen && !s->o.thaw) {
-        if (mc->timeout_frozen_after <= 0
-            || smsg_age(m) < mc->timeout_frozen_after) {
-            smsg_abandon(m, 0);
-            return;
-        }
-        m->frozen = -1;         /* cancelled: fail what is left */
+    if (m->frozen && stay_frozen(m)) {
+        smsg_abandon(m, 0);
+        return;
     }
     route_all(m);
 }
