@@ -287,7 +287,7 @@ static int sendmail_mode(struct cli *cli, struct conf *c)
 {
     struct sendmail_opts so = { cli->sender, cli->full_name, cli->extract,
                                 !cli->no_dot, cli->args, cli->nargs,
-                                cli->delivery ? cli->delivery : 'b' };
+                                cli->delivery };
 
     return sendmail_submit(c, &so);
 }

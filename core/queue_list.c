@@ -5,8 +5,9 @@
  *   AGE  SIZE ID <SENDER> [*** frozen ***]
  *           RECIPIENT            (still to be delivered)
  *         D RECIPIENT            (done)
- * then an empty line. AGE is minutes up to an hour, hours up to two days,
- * then days; SIZE is bytes, or K/M with one decimal below ten.
+ * then an empty line. AGE is minutes up to 90, rounded hours up to 72,
+ * then rounded days; SIZE is bytes, or K/M (one decimal below ten), as
+ * Exim prints them.
  * -bpc prints the number of messages only.
  */
 #include <errno.h>
@@ -21,30 +22,36 @@
 #include "core/queue.h"
 #include "core/spool.h"
 
+/* Exim's rule: minutes up to 90, then rounded hours up to 72, then
+ * rounded days */
 static void fmt_age(long long secs, char *out, size_t size)
 {
-    long long m = secs / 60;
+    long long m = secs < 0 ? 0 : secs / 60, h;
 
-    if (m < 60)
-        snprintf(out, size, "%lldm", m < 0 ? 0 : m);
-    else if (m < 48 * 60)
-        snprintf(out, size, "%lldh", m / 60);
+    if (m <= 90) {
+        snprintf(out, size, "%2lldm", m);
+        return;
+    }
+    h = (m + 30) / 60;
+    if (h <= 72)
+        snprintf(out, size, "%2lldh", h);
     else
-        snprintf(out, size, "%lldd", m / (24 * 60));
+        snprintf(out, size, "%2lldd", (h + 12) / 24);
 }
 
+/* Exim's string_format_size: 5 columns, whole K and M rounded */
 static void fmt_size(size_t n, char *out, size_t size)
 {
     if (n < 1024)
-        snprintf(out, size, "%zu", n);
+        snprintf(out, size, "%5zu", n);
     else if (n < 10 * 1024)
-        snprintf(out, size, "%.1fK", (double)n / 1024);
+        snprintf(out, size, "%4.1fK", (double)n / 1024);
     else if (n < 1024 * 1024)
-        snprintf(out, size, "%zuK", n / 1024);
+        snprintf(out, size, "%4zuK", (n + 512) / 1024);
     else if (n < 10 * 1024 * 1024)
-        snprintf(out, size, "%.1fM", (double)n / (1024 * 1024));
+        snprintf(out, size, "%4.1fM", (double)n / (1024 * 1024));
     else
-        snprintf(out, size, "%zuM", n / (1024 * 1024));
+        snprintf(out, size, "%4zuM", (n + 512 * 1024) / (1024 * 1024));
 }
 
 /* the journal's view: which recipients are done, frozen or not */

@@ -158,8 +158,8 @@ static void freeze_bounce(struct smsg *m)
     const struct conf_main *mc = &m->s->conf->main;
     const char *line = "Z\t1";
 
-    if (mc->ignore_bounce_errors_after > 0
-        && smsg_age(m) >= mc->ignore_bounce_errors_after) {
+    if (m->cancelled || (mc->ignore_bounce_errors_after > 0
+                         && smsg_age(m) >= mc->ignore_bounce_errors_after)) {
         slog_line(m, "failed bounce discarded (older than "
                   "ignore_bounce_errors_after)");
         m->nfails = 0;

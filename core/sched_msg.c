@@ -161,22 +161,32 @@ static int read_journal(struct smsg *m)
 
 static void route_all(struct smsg *m);
 
-/* a frozen message is delivered by -M/-qff; one past
- * timeout_frozen_after is cancelled (its recipients fail); a bounce past
- * ignore_bounce_errors_after gets one more try (then it is discarded) */
-static int thaw_now(struct smsg *m)
+/* a frozen message, in Exim's order: past timeout_frozen_after it is
+ * cancelled (what is left fails, -qff or not); a bounce past
+ * ignore_bounce_errors_after is tried once more (a failure then drops
+ * it); a forced delivery (-qff, -M) thaws it; else it stays frozen (1) */
+static int stay_frozen(struct smsg *m)
 {
     const struct conf_main *mc = &m->s->conf->main;
+    const char *thaw = "Z\t0";
 
-    if (m->s->o.thaw)
-        return 1;
     if (mc->timeout_frozen_after > 0
         && smsg_age(m) >= mc->timeout_frozen_after) {
-        m->cancelled = 1;
-        return 1;
+        slog_line(m, "cancelled by timeout_frozen_after");
+        m->cancelled = 1;       /* what is left fails */
+        m->frozen = 0;
+        return 0;
     }
-    return m->msg.env.sender[0] == '\0' && mc->ignore_bounce_errors_after > 0
-           && smsg_age(m) >= mc->ignore_bounce_errors_after;
+    if (m->msg.env.sender[0] == '\0' && mc->ignore_bounce_errors_after > 0
+        && smsg_age(m) >= mc->ignore_bounce_errors_after)
+        slog_line(m, "Unfrozen by errmsg timer");
+    else if (m->s->o.thaw)
+        slog_line(m, "Unfrozen by forced delivery");
+    else
+        return 1;
+    sres_journal(m, &thaw, 1);  /* a deferral must not leave it frozen */
+    m->frozen = 0;
+    return 0;
 }
 
 /* smsg_start - begin the attempt of q */
@@ -196,11 +206,10 @@ void smsg_start(struct sched *s, struct sq *q)
         smsg_abandon(m, 0);
         return;
     }
-    if (m->frozen && !thaw_now(m)) {
+    if (m->frozen && stay_frozen(m)) {
         smsg_abandon(m, SCHED_FROZEN);
         return;
     }
-    m->frozen = 0;              /* delivered anyway: forced or timed out */
     route_all(m);
 }
 

@@ -274,17 +274,18 @@ static int spool_message(struct submission *sm, struct spool_env *env)
 }
 
 /* start the delivery: the daemon's scheduler if one runs, else a child
- * of our own; -odi delivers before returning, -odq and queue_only wait
- * for a queue run */
+ * of our own; -odi delivers before returning, -odq waits for a queue
+ * run, and so does queue_only unless -odb or -odi overrides it (Exim) */
 static void deliver(struct conf *c, const struct sendmail_opts *o,
                     const char *id)
 {
     char *ids[1] = { (char *)id };
     struct queue_opts q = { 0 };
+    int how = o->delivery ? o->delivery : c->main.queue_only ? 'q' : 'b';
 
-    if (o->delivery == 'q' || c->main.queue_only)
+    if (how == 'q')
         return;
-    if (o->delivery == 'i') {
+    if (how == 'i') {
         q.ids = ids;
         q.nids = 1;
         (void)queue_run(c, &q);

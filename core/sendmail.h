@@ -19,8 +19,9 @@ struct sendmail_opts {
     int dot_ends;               /* without -i/-oi a "." line ends input */
     char **rcpts;
     int nrcpts;
-    int delivery;               /* 'b' background (default), 'i' now in
-                                   this process, 'q' queue only (-odX) */
+    int delivery;               /* -odX: 'b' background, 'i' now in this
+                                   process, 'q' queue only; 0 (none given):
+                                   'q' with queue_only, else 'b' */
 };
 
 int sendmail_submit(struct conf *c, const struct sendmail_opts *o);
