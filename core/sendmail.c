@@ -45,6 +45,8 @@ struct submission {
     char *sender;
     size_t nrcpt, cap;
     char **rcpts;
+    int queue_only;             /* not_smtp ACL: control = queue_only */
+    int freeze;                 /* not_smtp ACL: control = freeze */
 };
 
 static int read_message(struct submission *sm)
@@ -201,6 +203,8 @@ static int not_smtp_acl(struct submission *sm)
                    sm->sender, w.message ? w.message : "");
         rc = w.res.verdict == ACL_DENY ? EX_NOPERM : EX_TEMPFAIL;
     }
+    sm->queue_only = q.queue_only;
+    sm->freeze = q.freeze;
     free(w.message);
     acl_vars_free(&vars);
     acl_vars_free(&cvars);
@@ -275,15 +279,17 @@ static int spool_message(struct submission *sm, struct spool_env *env)
 
 /* start the delivery: the daemon's scheduler if one runs, else a child
  * of our own; -odi delivers before returning, -odq waits for a queue
- * run, and so does queue_only unless -odb or -odi overrides it (Exim) */
-static void deliver(struct conf *c, const struct sendmail_opts *o,
-                    const char *id)
+ * run, and so does queue_only unless -odb or -odi overrides it (Exim);
+ * the not_smtp ACL's control = queue_only or freeze always wins */
+static void deliver(const struct submission *sm, const char *id)
 {
+    struct conf *c = sm->conf;
+    const struct sendmail_opts *o = sm->o;
     char *ids[1] = { (char *)id };
     struct queue_opts q = { 0 };
     int how = o->delivery ? o->delivery : c->main.queue_only ? 'q' : 'b';
 
-    if (how == 'q')
+    if (how == 'q' || sm->queue_only || sm->freeze)
         return;
     if (how == 'i') {
         q.ids = ids;
@@ -369,12 +375,13 @@ int sendmail_submit(struct conf *c, const struct sendmail_opts *o)
         env.local_user = sm.user;
         env.received_sec = now.tv_sec;
         env.received_usec = now.tv_usec;
+        env.frozen = sm.freeze;
         hdr_add_missing(&sm.extra, sb_str(&sm.msg), sb_len(&sm.msg), env.id,
                         c->main.primary_hostname, now.tv_sec,
                         sm.sender[0] ? sm.sender : sm.user, o->full_name);
         rc = spool_message(&sm, &env);
         if (rc == 0)
-            deliver(c, o, env.id);
+            deliver(&sm, env.id);
     }
     submission_free(&sm);
     return rc;

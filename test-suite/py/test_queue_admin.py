@@ -412,4 +412,27 @@ with tap.guard("daemon"):
 
 tap.eq(d.paniclog(), "", "nothing in the panic log")
 d.stop()
+
+# ---- the not_smtp ACL's controls apply to the sendmail interface too
+with tap.guard("not_smtp controls"):
+    n = Tern(name="qadmin-notsmtp", routers=False, start=False,
+             main={"queue_only": False}, files=files({"acl/40_ns.lua": """\
+acl "not_smtp" {
+  warn   { recipients = "^hold@", control = "queue_only" },
+  warn   { recipients = "^ice@", control = "freeze" },
+  accept { },
+}
+"""}))
+    setup(n)
+    held, _, _ = submit(n, ["hold@" + D], mode="-odi", subject="held")
+    iced, _, _ = submit(n, ["ice@" + D], mode="-odi", subject="iced")
+    q = out(n.run("-bp"))
+    tap.ok(held is not None and entry(q, held) != ""
+           and "frozen" not in entry(q, held),
+           "not_smtp control = queue_only: queued even with -odi", q)
+    tap.ok(iced is not None and " *** frozen ***\n" in entry(q, iced),
+           "not_smtp control = freeze: frozen", q)
+    tap.eq(len(maildir(n, "alice")), 0, "nothing delivered")
+    n.cleanup()
+
 tap.done()
