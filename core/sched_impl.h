@@ -38,6 +38,7 @@ struct sched {
     struct ev_timer *kick;
     struct hash *retry;         /* key -> struct retry_rec (cache) */
     long long retry_mtime;      /* of SPOOL/db/retry when loaded */
+    struct smsg *locked;        /* messages whose spool lock is held */
 };
 
 /* what the scheduler knows of a message id */
@@ -68,6 +69,7 @@ struct smsg {
     struct sq *q;
     char id[MSGID_LEN + 1];
     int lockfd;
+    struct smsg *lnext, *lprev; /* in s->locked while lockfd >= 0 */
     struct pool *pool;
     struct spool_msg msg;
     struct hash *done;          /* final addresses with an outcome */
@@ -128,6 +130,7 @@ void sres_journal(struct smsg *m, const char *const *lines, size_t n);
 void sres_flush_journal(struct smsg *m);
 
 /* sched_msg.c */
+void smsg_close_locks(struct sched *s, const struct smsg *keep);
 const char *smsg_errors_to(struct smsg *m, const struct raddr *a);
 
 /* sched_end.c */

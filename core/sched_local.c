@@ -134,6 +134,7 @@ static void __attribute__((noreturn)) child(struct sbatch *sb, int fd,
     struct dlv_batch *b = &sb->b;
     sigset_t none;
 
+    smsg_close_locks(sb->m->s, sb->m);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGTERM, SIG_DFL);

@@ -9,7 +9,12 @@
  * thawed, "W" a delay warning went out. Recipients it settled are not
  * delivered again.
  * SECURITY: the spool lock (flock) keeps two processes (the daemon's
- * scheduler, tern -q, tern -M) from delivering one message at once.
+ * scheduler, tern -q, tern -M) from delivering one message at once. A
+ * message locked by another process is tried again LOCKED_RETRY seconds
+ * later by the daemon's scheduler (a one-shot one forgets it): the holder
+ * may be a local delivery child orphaned by a killed scheduler, whose
+ * outcome nobody journals. Local children keep only their own message's
+ * lock (smsg_close_locks).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,10 +34,51 @@
 #include "core/route.h"
 #include "core/sched_impl.h"
 
+/* seconds before a message locked by another process is tried again */
+#define LOCKED_RETRY 5
+
 /* smsg_age - seconds since the message was received */
 long long smsg_age(const struct smsg *m)
 {
     return (long long)time(NULL) - m->msg.env.received_sec;
+}
+
+/* the lock is held: link m into s->locked */
+static void locked(struct smsg *m)
+{
+    m->lprev = NULL;
+    m->lnext = m->s->locked;
+    if (m->lnext != NULL)
+        m->lnext->lprev = m;
+    m->s->locked = m;
+}
+
+static void unlock(struct smsg *m)
+{
+    if (m->lockfd < 0)
+        return;
+    (void)close(m->lockfd);
+    m->lockfd = -1;
+    if (m->lprev != NULL)
+        m->lprev->lnext = m->lnext;
+    else
+        m->s->locked = m->lnext;
+    if (m->lnext != NULL)
+        m->lnext->lprev = m->lprev;
+}
+
+/* smsg_close_locks - in a local delivery child: close the lock
+ * descriptors of every message but keep's. A flock belongs to the open
+ * file, so a child would otherwise hold the locks of every message in
+ * delivery when it forked for as long as it runs (a slow pipe: up to its
+ * timeout), and those messages could not be tried again meanwhile. The
+ * child keeps its own message's lock: if the scheduler is killed, no new
+ * one delivers that message while the child may still be delivering. */
+void smsg_close_locks(struct sched *s, const struct smsg *keep)
+{
+    for (struct smsg *m = s->locked; m != NULL; m = m->lnext)
+        if (m != keep)
+            (void)close(m->lockfd);
 }
 
 /* smsg_free - release an attempt (unlocks the message) */
@@ -54,8 +100,7 @@ void smsg_free(struct smsg *m)
     hash_free(m->tops_done, NULL);
     hash_free(m->top_open, NULL);
     spool_msg_free(&m->msg);
-    if (m->lockfd >= 0)
-        (void)close(m->lockfd);
+    unlock(m);
     free(m->tops);
     free(m->fails);
     free(m->fail_to);
@@ -75,15 +120,21 @@ void smsg_abandon(struct smsg *m, long long next_try)
     sched_msg_done(s, q, next_try);
 }
 
+/* lock and read the message: 0, -1, or 1 when another process holds
+ * the lock (a tern -q or -M, or the local delivery child of a scheduler
+ * that was killed: it may still be delivering) */
 static int lock_and_read(struct smsg *m)
 {
     struct errbuf eb;
 
     if ((m->lockfd = spool_lock(m->s->sp, m->id, &eb)) < 0) {
-        if (errno != EWOULDBLOCK && errno != ENOENT)
+        if (errno == EWOULDBLOCK)
+            return 1;
+        if (errno != ENOENT)
             log_panic("%s", eb.msg);
         return -1;
     }
+    locked(m);
     if (spool_read(m->s->sp, m->id, &m->msg, &eb) == 0)
         return 0;
     if (errno == EBADMSG) {
@@ -193,6 +244,7 @@ static int stay_frozen(struct smsg *m)
 void smsg_start(struct sched *s, struct sq *q)
 {
     struct smsg *m = xcalloc(1, sizeof(*m));
+    int rc;
 
     m->s = s;
     m->q = q;
@@ -202,8 +254,10 @@ void smsg_start(struct sched *s, struct sq *q)
     m->done = hash_new(16);
     m->tops_done = hash_new(16);
     m->top_open = hash_new(16);
-    if (lock_and_read(m) != 0 || read_journal(m) != 0) {
-        smsg_abandon(m, 0);
+    if ((rc = lock_and_read(m)) != 0 || read_journal(m) != 0) {
+        /* locked: try again soon (the daemon's scheduler; a one-shot
+         * one leaves it to the process that holds it) */
+        smsg_abandon(m, rc > 0 ? (long long)time(NULL) + LOCKED_RETRY : 0);
         return;
     }
     if (m->frozen && stay_frozen(m)) {
