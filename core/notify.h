@@ -9,7 +9,9 @@
  * buffer) only waits for the next queue run.
  *
  * INTERFACE: notify_open (the scheduler's socket), notify_read (ids
- *            received), notify_send.
+ *            received), notify_send (one id, now), notifier_new/_free/
+ *            _post (a long-lived poster that batches ids and retries
+ *            while the scheduler's socket is full).
  * ERRORS: notify_open -1 with eb; notify_send returns -1 (errno) when no
  *         scheduler took the id, so the caller may deliver it itself.
  */
@@ -17,6 +19,11 @@
 #define TERN_NOTIFY_H
 
 struct errbuf;
+struct ev;
+struct notifier;
+
+#define NOTIFY_DGRAM_MAX (23 * 256)     /* 256 ids of MSGID_LEN bytes */
+#define NOTIFY_PENDING_MAX (23 * 100000)
 
 /* notify_open - bind SPOOL/notify.sock (replacing a stale one); the
  * non-blocking descriptor to read, or -1 */
@@ -26,5 +33,8 @@ int notify_open(const char *spool_dir, struct errbuf *eb);
 int notify_read(int fd, char *id);
 /* notify_send - tell the scheduler about id; 0 or -1 */
 int notify_send(const char *spool_dir, const char *id);
+struct notifier *notifier_new(struct ev *ev, const char *spool_dir);
+void notifier_free(struct notifier *n);
+void notifier_post(struct notifier *n, const char *id);
 
 #endif

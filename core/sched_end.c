@@ -244,7 +244,7 @@ static void finish(struct smsg *m)
 
     if (m->ndelays == 0 && !m->frozen && m->nfails == 0) {
         slog_line(m, "Completed");
-        if (spool_remove(m->s->sp, m->id, &eb) != 0)
+        if (spool_remove_later(m->s->sp, m->id, &eb) != 0)
             log_panic("%s", eb.msg);
         smsg_abandon(m, 0);
         return;

@@ -130,7 +130,7 @@ void sres_journal(struct smsg *m, const char *const *lines, size_t n);
 void sres_flush_journal(struct smsg *m);
 
 /* sched_msg.c */
-void smsg_close_locks(struct sched *s, const struct smsg *keep);
+void smsg_close_locks(struct sched *s, struct sbatch *const *keep, size_t n);
 const char *smsg_errors_to(struct smsg *m, const struct raddr *a);
 
 /* sched_end.c */

@@ -5,8 +5,11 @@
  * that a slow or stuck mailbox never blocks the scheduler's loop, and so
  * that the child can take the recipient's identity. The child calls the
  * driver's deliver_local and writes one result line per recipient to a
- * pipe ("INDEX STATUS CODE ERRTYPE\tMESSAGE\n"); the parent reads them on
- * its loop. A child that dies without a result defers the recipients.
+ * pipe ("BATCH INDEX STATUS CODE ERRTYPE\tMESSAGE\n"); the parent reads
+ * them on its loop. The local batches started in one loop turn that share
+ * a transport and an identity go to one child (up to LGROUP_MAX), which
+ * delivers them one after the other: under load a fork serves many
+ * messages. A child that dies without a result defers the recipients.
  * SECURITY: when tern runs as root (the scheduler keeps a saved uid of 0)
  * the child becomes, for good, the transport's user, or the system
  * account of the recipient (check_local_user or local_user routers) for
@@ -34,12 +37,33 @@
 #include "core/pwcache.h"
 #include "core/sched_impl.h"
 
+#define LGROUP_MAX 32           /* batches one child delivers */
+
+/* one child delivering a group of batches one after the other */
 struct lchild {
-    struct sbatch *sb;
+    struct sbatch *sbs[LGROUP_MAX];
+    size_t n;
     pid_t pid;
     int fd;
     struct strbuf out;
 };
+
+/* a batch started in this loop turn, waiting for its group */
+struct lwait {
+    struct sbatch *sb;
+    int switch_user;
+    const char *who;
+};
+
+/* The batches started in one loop turn (a scheduler per process, like the
+ * connection cache of the smtp transport): at the end of the turn those
+ * with the same transport and identity go to one child, so a burst of
+ * messages costs a fork per LGROUP_MAX batches, not one per message. */
+static struct {
+    struct lwait *w;
+    size_t n, cap;
+    struct ev_timer *timer;
+} pend;
 
 static int privileged(void)
 {
@@ -58,7 +82,7 @@ static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
 {
     const struct transport *t = b->tp;
     const struct dlv_rcpt *r = &b->rcpts[0];
-    struct passwd *pw = NULL;
+    const struct pw_entry *pw;
     int tempfail = 0;
 
     *who = t->user;
@@ -83,10 +107,10 @@ static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
         *switch_user = 0;
         return 0;
     }
-    if ((pw = getpwnam(*who)) == NULL)
+    if ((pw = pw_lookup(*who, &tempfail)) == NULL)
         return -1;
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
+    *uid = pw->uid;
+    *gid = pw->gid;
     return 0;
 }
 
@@ -114,60 +138,79 @@ static int become(uid_t uid, gid_t gid, const char *who)
     return getuid() == uid && geteuid() == uid ? 0 : -1;
 }
 
-static void write_results(int fd, const struct dlv_batch *b)
+static void write_results(int fd, size_t k, const struct dlv_batch *b)
 {
     struct strbuf sb;
 
     sb_init(&sb);
     for (size_t i = 0; i < b->nrcpt; i++) {
         const struct dlv_rcpt *r = &b->rcpts[i];
-        sb_printf(&sb, "%zu %d %d %s\t%s\n", i, (int)r->status, r->code,
+        sb_printf(&sb, "%zu %zu %d %d %s\t%s\n", k, i, (int)r->status, r->code,
                   r->errtype[0] ? r->errtype : "-", r->msg);
     }
     (void)!write(fd, sb_str(&sb), sb_len(&sb));
     sb_free(&sb);
 }
 
-static void __attribute__((noreturn)) child(struct sbatch *sb, int fd,
+static void __attribute__((noreturn)) child(struct lchild *lc, int fd,
                                             int switch_user, const char *who)
 {
-    struct dlv_batch *b = &sb->b;
+    struct dlv_batch *b0 = &lc->sbs[0]->b;
     sigset_t none;
+    int err = 0;
 
-    smsg_close_locks(sb->m->s, sb->m);
+    smsg_close_locks(lc->sbs[0]->m->s, lc->sbs, lc->n);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
-    if (switch_user && become(b->uid, b->gid, who) != 0) {
-        dlv_set_all(b, DLV_DEFER, 0, NULL, "cannot switch to user %s (uid "
-                    "%ld): %s", who, (long)b->uid, strerror(errno));
-    } else if (chdir("/") != 0) {
-        dlv_set_all(b, DLV_DEFER, 0, NULL, "chdir /: %s", strerror(errno));
-    } else {
-        b->tp->drv->deliver_local(b->tp, b);
+    if (switch_user && become(b0->uid, b0->gid, who) != 0)
+        err = errno ? errno : EPERM;
+    else if (chdir("/") != 0)
+        err = -(errno ? errno : EIO);
+    for (size_t k = 0; k < lc->n; k++) {
+        struct dlv_batch *b = &lc->sbs[k]->b;
+        if (err > 0)
+            dlv_set_all(b, DLV_DEFER, 0, NULL, "cannot switch to user %s "
+                        "(uid %ld): %s", who, (long)b->uid, strerror(err));
+        else if (err < 0)
+            dlv_set_all(b, DLV_DEFER, 0, NULL, "chdir /: %s",
+                        strerror(-err));
+        else
+            b->tp->drv->deliver_local(b->tp, b);
+        write_results(fd, k, b);
     }
-    write_results(fd, b);
     _exit(0);
+}
+
+/* "K INDEX STATUS CODE ERRTYPE\tMESSAGE": one recipient of batch K */
+static void parse_line(struct lchild *lc, char *p)
+{
+    char *tab = strchr(p, '\t'), errtype[DLV_ERR_MAX];
+    struct dlv_batch *b;
+    size_t k, idx;
+    int st, code;
+
+    if (tab == NULL)
+        return;
+    *tab = '\0';
+    if (sscanf(p, "%zu %zu %d %d %31s", &k, &idx, &st, &code, errtype) != 5
+        || k >= lc->n)
+        return;
+    b = &lc->sbs[k]->b;
+    if (idx >= b->nrcpt || st < DLV_OK || st > DLV_FAIL)
+        return;
+    dlv_set(&b->rcpts[idx], (enum dlv_status)st, code,
+            strcmp(errtype, "-") ? errtype : NULL, "%s", tab + 1);
 }
 
 static void parse_results(struct lchild *lc)
 {
-    struct dlv_batch *b = &lc->sb->b;
-    char *p = lc->out.data, *nl, *tab, errtype[DLV_ERR_MAX];
-    size_t idx;
-    int st, code;
+    char *p = lc->out.data, *nl;
 
     for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
         *nl = '\0';
-        if ((tab = strchr(p, '\t')) == NULL)
-            continue;
-        *tab = '\0';
-        if (sscanf(p, "%zu %d %d %31s", &idx, &st, &code, errtype) != 4
-            || idx >= b->nrcpt || st < DLV_OK || st > DLV_FAIL)
-            continue;
-        dlv_set(&b->rcpts[idx], (enum dlv_status)st, code,
-                strcmp(errtype, "-") ? errtype : NULL, "%s", tab + 1);
+        parse_line(lc, p);
     }
 }
 
@@ -178,14 +221,17 @@ static void child_done(struct lchild *lc)
     while (waitpid(lc->pid, &status, 0) < 0 && errno == EINTR)
         ;
     parse_results(lc);
-    if (WIFSIGNALED(status))
-        dlv_set_all(&lc->sb->b, DLV_DEFER, 0, NULL, "local delivery process "
-                    "killed by signal %d", WTERMSIG(status));
-    else
-        dlv_set_all(&lc->sb->b, DLV_DEFER, 0, NULL, "local delivery process "
-                    "exited with status %d", WEXITSTATUS(status));
+    for (size_t k = 0; k < lc->n; k++) {
+        if (WIFSIGNALED(status))
+            dlv_set_all(&lc->sbs[k]->b, DLV_DEFER, 0, NULL, "local delivery "
+                        "process killed by signal %d", WTERMSIG(status));
+        else
+            dlv_set_all(&lc->sbs[k]->b, DLV_DEFER, 0, NULL, "local delivery "
+                        "process exited with status %d", WEXITSTATUS(status));
+    }
     sb_free(&lc->out);
-    sres_batch(lc->sb);
+    for (size_t k = 0; k < lc->n; k++)
+        sres_batch(lc->sbs[k]);
     free(lc);
 }
 
@@ -201,7 +247,7 @@ static void read_cb(int fd, unsigned events, void *arg)
             sb_append(&lc->out, buf, (size_t)n);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    ev_io_del(lc->sb->m->s->ev, fd);
+    ev_io_del(lc->sbs[0]->m->s->ev, fd);
     (void)close(fd);
     child_done(lc);
 }
@@ -250,12 +296,84 @@ static int prepare(struct sbatch *sb, int *switch_user, const char **who)
     return 0;
 }
 
-/* slocal_start - run a local batch in a child; sres_batch when done */
+/* every batch of lc failed to start: defer them */
+static void start_failed(struct lchild *lc, const char *what)
+{
+    for (size_t k = 0; k < lc->n; k++) {
+        dlv_set_all(&lc->sbs[k]->b, DLV_DEFER, 0, NULL, "%s: %s", what,
+                    strerror(errno));
+        sres_batch(lc->sbs[k]);
+    }
+    free(lc);
+}
+
+/* fork the child of lc; results come back on the loop */
+static void run_group(struct lchild *lc, int switch_user, const char *who)
+{
+    struct ev *ev = lc->sbs[0]->m->s->ev;
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        start_failed(lc, "pipe");
+        return;
+    }
+    if ((lc->pid = fork()) == 0)
+        child(lc, p[1], switch_user, who);
+    (void)close(p[1]);
+    if (lc->pid < 0) {
+        (void)close(p[0]);
+        start_failed(lc, "fork");
+        return;
+    }
+    sb_init(&lc->out);
+    lc->fd = p[0];
+    (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+    if (ev_io_set(ev, p[0], EV_READ, read_cb, lc) != 0) {
+        (void)fcntl(p[0], F_SETFL, 0);  /* degrade: wait in read */
+        read_cb(p[0], EV_READ, lc);
+    }
+}
+
+static int same_group(const struct lwait *a, const struct lwait *b)
+{
+    return a->sb->b.tp == b->sb->b.tp && a->switch_user == b->switch_user
+        && a->sb->b.uid == b->sb->b.uid && a->sb->b.gid == b->sb->b.gid
+        && strcmp(a->who ? a->who : "", b->who ? b->who : "") == 0;
+}
+
+/* end of the loop turn: one child per group of waiting batches */
+static void flush_cb(void *arg)
+{
+    struct lwait *w = pend.w;
+    size_t n = pend.n;
+
+    (void)arg;
+    pend.timer = NULL;
+    pend.w = NULL;
+    pend.n = pend.cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct lchild *lc;
+        if (w[i].sb == NULL)
+            continue;
+        lc = xcalloc(1, sizeof(*lc));
+        for (size_t j = i; j < n && lc->n < LGROUP_MAX; j++)
+            if (w[j].sb != NULL && same_group(&w[i], &w[j])) {
+                lc->sbs[lc->n++] = w[j].sb;
+                if (j != i)
+                    w[j].sb = NULL;
+            }
+        run_group(lc, w[i].switch_user, w[i].who);
+    }
+    free(w);
+}
+
+/* slocal_start - run a local batch in a child (with the other local
+ * batches of this loop turn that share its transport and identity);
+ * sres_batch when done */
 void slocal_start(struct sbatch *sb)
 {
-    struct lchild *lc;
     const char *who;
-    int p[2], switch_user;
+    int switch_user;
 
     if (all_waiting(sb)) {
         dlv_set_all(&sb->b, DLV_DEFER, 0, "retry_wait",
@@ -263,29 +381,15 @@ void slocal_start(struct sbatch *sb)
         sres_batch(sb);
         return;
     }
-    if (prepare(sb, &switch_user, &who) != 0 || pipe2(p, O_CLOEXEC) != 0) {
-        dlv_set_all(&sb->b, DLV_DEFER, 0, NULL, "pipe: %s", strerror(errno));
+    if (prepare(sb, &switch_user, &who) != 0) {
         sres_batch(sb);
         return;
     }
-    lc = xcalloc(1, sizeof(*lc));
-    lc->sb = sb;
-    sb_init(&lc->out);
-    if ((lc->pid = fork()) == 0)
-        child(sb, p[1], switch_user, who);
-    (void)close(p[1]);
-    if (lc->pid < 0) {
-        (void)close(p[0]);
-        dlv_set_all(&sb->b, DLV_DEFER, 0, NULL, "fork: %s", strerror(errno));
-        sb_free(&lc->out);
-        free(lc);
-        sres_batch(sb);
-        return;
+    if (pend.n == pend.cap) {
+        pend.cap = pend.cap ? pend.cap * 2 : 64;
+        pend.w = xreallocarray(pend.w, pend.cap, sizeof(*pend.w));
     }
-    lc->fd = p[0];
-    (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
-    if (ev_io_set(sb->m->s->ev, p[0], EV_READ, read_cb, lc) != 0) {
-        (void)fcntl(p[0], F_SETFL, 0);  /* degrade: wait in read */
-        read_cb(p[0], EV_READ, lc);
-    }
+    pend.w[pend.n++] = (struct lwait){ sb, switch_user, who };
+    if (pend.timer == NULL)
+        pend.timer = ev_timer_add(sb->m->s->ev, 0, flush_cb, NULL);
 }

@@ -68,17 +68,21 @@ static void unlock(struct smsg *m)
 }
 
 /* smsg_close_locks - in a local delivery child: close the lock
- * descriptors of every message but keep's. A flock belongs to the open
+ * descriptors of every message but those of its own batches (keep). A flock belongs to the open
  * file, so a child would otherwise hold the locks of every message in
  * delivery when it forked for as long as it runs (a slow pipe: up to its
  * timeout), and those messages could not be tried again meanwhile. The
- * child keeps its own message's lock: if the scheduler is killed, no new
- * one delivers that message while the child may still be delivering. */
-void smsg_close_locks(struct sched *s, const struct smsg *keep)
+ * child keeps its own messages' locks: if the scheduler is killed, no new
+ * one delivers them while the child may still be delivering. */
+void smsg_close_locks(struct sched *s, struct sbatch *const *keep, size_t n)
 {
-    for (struct smsg *m = s->locked; m != NULL; m = m->lnext)
-        if (m != keep)
+    for (struct smsg *m = s->locked; m != NULL; m = m->lnext) {
+        size_t k = 0;
+        while (k < n && keep[k]->m != m)
+            k++;
+        if (k == n)
             (void)close(m->lockfd);
+    }
 }
 
 /* smsg_free - release an attempt (unlocks the message) */

@@ -24,6 +24,7 @@
 #include "core/base/xalloc.h"
 #include "core/conf.h"
 #include "core/logfile.h"
+#include "core/notify.h"
 #include "core/route_verify.h"
 #include "core/smtp_sess.h"
 #include "core/smtp_tls.h"
@@ -415,12 +416,16 @@ struct smtp_server *smtp_server_new(const struct smtp_server_opts *o)
     struct smtp_server *srv = xcalloc(1, sizeof(*srv));
 
     srv->o = *o;
+    if (!o->fake && o->ev != NULL)
+        srv->notifier = notifier_new(o->ev, o->conf->main.spool_directory);
     return srv;
 }
 
 /* smtp_server_free - NULL ok; sessions must be gone */
 void smtp_server_free(struct smtp_server *srv)
 {
+    if (srv != NULL)
+        notifier_free(srv->notifier);
     free(srv);
 }
 

@@ -147,8 +147,8 @@ static void commit_cb(int rc, const char *why, void *arg)
 
     if (rc == 0) {                  /* accepted even if the client left */
         log_arrival(s, cc);
-        if (!cc->queue_only)
-            (void)notify_send(s->srv->o.conf->main.spool_directory, cc->id);
+        if (!cc->queue_only && s->srv->notifier != NULL)
+            notifier_post(s->srv->notifier, cc->id);
     } else
         log_panic("cannot spool message from [%s]: %s", s->ip, why);
     if (sess_commit_done(s)) {      /* the client went away meanwhile */

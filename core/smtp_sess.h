@@ -38,6 +38,7 @@ struct smtp_server {
     int draining;
     size_t buffered;            /* message bytes held by all sessions */
     uint64_t next_id;           /* session ids, for stale callbacks */
+    struct notifier *notifier;  /* to the scheduler (NULL: fake) */
 };
 
 struct sess_txn {

@@ -164,6 +164,7 @@ void spool_close(struct spool *sp)
     if (sp == NULL)
         return;
     spool_flush(sp);
+    spool_sync_removals(sp);
     while ((w = sp->idle) != NULL) {
         sp->idle = w->next;
         free(w);

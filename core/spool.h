@@ -22,6 +22,7 @@
  *            spool_commit (asynchronous, batched), spool_flush (commit
  *            every pending batch now), spool_read (a message file),
  *            spool_list (ids in the spool), spool_remove,
+ *            spool_remove_later,
  *            spool_journal_append/read, spool_quarantine.
  *            Additions: msgid_decode, spool_tidy, spool_journal_append_v,
  *            spool_lock.
@@ -136,6 +137,9 @@ void spool_msg_free(struct spool_msg *m);
 int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb);
 /* spool_remove - delete a message and its journal (delivery finished) */
 int spool_remove(struct spool *sp, const char *id, struct errbuf *eb);
+/* spool_remove_later - the same, the directory fsynced at the end of the
+ * loop turn with the turn's other removals (spool_open with an ev) */
+int spool_remove_later(struct spool *sp, const char *id, struct errbuf *eb);
 /* spool_quarantine - move a message's files to corrupt/ (same name, or
  * name.1, name.2... if taken) */
 int spool_quarantine(struct spool *sp, const char *id, struct errbuf *eb);

@@ -25,10 +25,12 @@
 #include <unistd.h>
 
 #include "core/base/errbuf.h"
+#include "core/base/ev.h"
 #include "core/base/pool.h"
 #include "core/base/safe_io.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
+#include "core/logfile.h"
 #include "core/spool_impl.h"
 
 #define JOURNAL_LINE_MAX 8192
@@ -229,27 +231,78 @@ int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb)
 
 /* ---- removing and quarantining ----------------------------------------- */
 
-/* spool_remove - delete a message, then its journal, sync the directory
- * (in that order: a crash in between leaves an orphan journal, never a
- * message whose deliveries are forgotten) */
-int spool_remove(struct spool *sp, const char *id, struct errbuf *eb)
+/* unlink id and its journal in dfd; 1 when the message was not there */
+static int remove_files(int dfd, const char *id, struct errbuf *eb)
 {
-    int dfd = check_id(sp, id, eb);
     char j[JNAME_SIZE];
+    int gone = unlinkat(dfd, id, 0) < 0;
 
-    int gone;
-
-    if (dfd < 0)
-        return -1;
-    gone = unlinkat(dfd, id, 0) < 0;
     if (gone && errno != ENOENT)
         return sys_fail(eb, "remove", id);
     /* a missing message: still drop an orphan journal */
     jname(j, id);
     if (unlinkat(dfd, j, 0) < 0 && errno != ENOENT)
         return sys_fail(eb, "remove", j);
+    return gone;
+}
+
+/* spool_remove - delete a message, then its journal, sync the directory
+ * (a missing message is an error after its journal is gone) */
+int spool_remove(struct spool *sp, const char *id, struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb);
+    int gone;
+
+    if (dfd < 0 || (gone = remove_files(dfd, id, eb)) < 0)
+        return -1;
     if (fsync(dfd) < 0)
         return sys_fail(eb, "fsync of the directory of", id);
+    if (gone) {
+        errno = ENOENT;
+        return sys_fail(eb, "remove", id);
+    }
+    return 0;
+}
+
+/* spool_sync_removals - fsync the directories of lazy removals */
+void spool_sync_removals(struct spool *sp)
+{
+    if (sp->ev != NULL)
+        ev_timer_cancel(sp->ev, sp->rm_timer);
+    sp->rm_timer = NULL;
+    for (int i = 0; i < SPOOL_NSUB; i++)
+        if (sp->rm_dirty[i]) {
+            sp->rm_dirty[i] = 0;
+            if (fsync(sp->subfd[i]) < 0)
+                log_panic("spool: fsync of input/%c: %s", spool_sub_char(i),
+                          strerror(errno));
+        }
+}
+
+static void sync_removals_cb(void *arg)
+{
+    struct spool *sp = arg;
+
+    sp->rm_timer = NULL;
+    spool_sync_removals(sp);
+}
+
+/* spool_remove_later - spool_remove for a message whose deliveries are
+ * durable already: the directory is fsynced at the end of this loop turn,
+ * once for every removal of the turn. Until then a power loss can only
+ * bring the message back (delivered twice), never lose it. */
+int spool_remove_later(struct spool *sp, const char *id, struct errbuf *eb)
+{
+    int dfd = check_id(sp, id, eb);
+    int gone;
+
+    if (sp->ev == NULL)
+        return spool_remove(sp, id, eb);
+    if (dfd < 0 || (gone = remove_files(dfd, id, eb)) < 0)
+        return -1;
+    sp->rm_dirty[spool_sub_index(id)] = 1;
+    if (sp->rm_timer == NULL)
+        sp->rm_timer = ev_timer_add(sp->ev, 0, sync_removals_cb, sp);
     if (gone) {
         errno = ENOENT;
         return sys_fail(eb, "remove", id);

@@ -45,7 +45,12 @@ struct spool {
     struct ev_timer *timer;         /* armed while pending is non-empty */
     struct spool_writer *idle;      /* recycled writers (their buffers) */
     unsigned nidle;
+    unsigned char rm_dirty[SPOOL_NSUB];  /* removals not yet fsynced */
+    struct ev_timer *rm_timer;      /* armed while one is dirty */
 };
+
+/* spool_sync_removals - fsync the directories of lazy removals */
+void spool_sync_removals(struct spool *sp);
 
 /* spool_sub_index - index of input/<c> for an id's last character */
 int spool_sub_index(const char *id);

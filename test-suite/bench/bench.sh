@@ -1,10 +1,11 @@
 #!/bin/bash
 # bench.sh - `make bench`: part 1, address routing, tern against Exim 4.96;
-# part 2, SMTP (smtp.sh), tern against Postfix 3.7 and Exim 4.96.
+# part 2, SMTP (smtp.sh), tern against Postfix 3.7 and Exim 4.96; part 3,
+# delivery (deliver.sh): end to end into Maildirs and relaying to smtp-sink.
 #
 # Usage (as root): bash test-suite/bench/bench.sh BUILD_DIR
 #   BUILD_DIR holds tern and tern_dbmbuild (make's $(BUILD), e.g. "build").
-#   BENCH_PARTS="routing smtp" (the default) runs setup.sh, then the
+#   BENCH_PARTS="routing smtp deliver" (the default) runs setup.sh, then the
 #   routing part below, then smtp.sh (see its header: accept throughput
 #   with smtp-source, idle-connection memory, tern's fsync check).
 #
@@ -28,7 +29,7 @@
 # MISSED; non-zero when something failed to run or an output was wrong.
 #
 # Environment (defaults in brackets):
-#   BENCH_PARTS ["routing smtp"]  (smtp.sh lists the SMTP part's knobs)
+#   BENCH_PARTS ["routing smtp deliver"]  (smtp.sh and deliver.sh list their knobs)
 #   BENCH_SIDES ["tern exim"]  BENCH_MIXES ["a b"]  BENCH_SKIP_SETUP [0]
 #   TERN_RUNS [3]  EXIM_A_RUNS [3]  EXIM_B_RUNS [1]  (medians are reported)
 #   DNS_LISTEN [127.0.0.153:53]  DNS_DELAY_MS [5]  IP_PREFIX [198.51.100]
@@ -47,7 +48,7 @@ EXIM_ROOT=$STATE/exim-root
 EXIM=$EXIM_ROOT/usr/sbin/exim4
 EXIM_DBMBUILD=$EXIM_ROOT/usr/sbin/exim_dbmbuild
 
-BENCH_PARTS=${BENCH_PARTS:-"routing smtp"}
+BENCH_PARTS=${BENCH_PARTS:-"routing smtp deliver"}
 export BENCH_PARTS  # setup.sh installs what the chosen parts need
 BENCH_SIDES=${BENCH_SIDES:-"tern exim"}
 BENCH_MIXES=${BENCH_MIXES:-"a b"}
@@ -349,5 +350,8 @@ if has "$BENCH_PARTS" routing; then
 fi
 if has "$BENCH_PARTS" smtp; then
   BENCH_SKIP_SETUP=1 bash "$HERE/smtp.sh" "$BUILD_ARG" || status=1
+fi
+if has "$BENCH_PARTS" deliver; then
+  BENCH_SKIP_SETUP=1 bash "$HERE/deliver.sh" "$BUILD_ARG" || status=1
 fi
 exit $status

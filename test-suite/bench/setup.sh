@@ -9,7 +9,7 @@
 #     plus the tools the bench uses: util-linux (unshare, mount), time
 #     (/usr/bin/time -f %M), python3.
 #   * The Debian-exim user and group (EXIM_USER compiled into Debian's build).
-#   * SMTP part (when BENCH_PARTS names smtp): Postfix 3.7 from Debian,
+#   * SMTP part (when BENCH_PARTS names smtp or deliver): Postfix 3.7 from Debian,
 #     apt-installed for smtp-source and for the private instance the bench
 #     runs. A policy-rc.d that forbids starting services is put in place for
 #     the install when none exists, so no system Postfix starts on port 25;
@@ -18,12 +18,12 @@
 #
 # Run as root on Debian 12. Idempotent: a second run does no network access
 # unless something is missing. Usage: bash test-suite/bench/setup.sh
-# Environment: BENCH_PARTS ["routing smtp"]
+# Environment: BENCH_PARTS ["routing smtp deliver"]
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${BENCH_STATE:-$HERE/state}
 EXIM_ROOT=$STATE/exim-root
-BENCH_PARTS=${BENCH_PARTS:-"routing smtp"}
+BENCH_PARTS=${BENCH_PARTS:-"routing smtp deliver"}
 export DEBIAN_FRONTEND=noninteractive
 
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root" >&2; exit 1; }
@@ -49,7 +49,7 @@ fi
 
 # SMTP part: Postfix (smtp-source, and the peer itself) and strace.
 smtp_part=0
-case " $BENCH_PARTS " in *" smtp "*) smtp_part=1;; esac
+case " $BENCH_PARTS " in *" smtp "*|*" deliver "*) smtp_part=1;; esac
 if [ "$smtp_part" = 1 ]; then
   need_pkgs=()
   for p in postfix strace; do
