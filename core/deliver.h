@@ -8,7 +8,11 @@
  *   - local drivers (maildir, mbox, pipe, lmtp) get deliver_local() in a
  *     child process that already runs as b->uid/b->gid; they may block
  *     (with their own timeouts) and must set every recipient's status
- *     before returning;
+ *     before returning. A child delivers a group of batches, then calls
+ *     the driver's local_group_end(): with b->group_sync set, a driver
+ *     may report DLV_OK for copies it has written but not yet synced, as
+ *     long as local_group_end makes them durable (or turns them into
+ *     deferrals) - results reach the scheduler only after it;
  *   - remote drivers (smtp) get deliver_remote() on the scheduler's event
  *     loop; they must not block, and call done(b, arg) exactly once, from
  *     the loop and never inside deliver_remote, when every recipient has a
@@ -100,6 +104,9 @@ struct dlv_batch {
     /* local: the identity the child runs as (already switched to) */
     uid_t uid;
     gid_t gid;
+    int group_sync;                 /* local: the driver may leave its
+                                       fsyncs to local_group_end(), called
+                                       before any result is reported */
     void *priv;                     /* the scheduler's */
 };
 

@@ -136,6 +136,8 @@ struct transport_driver {
     int (*check)(struct transport *t, struct conf *c, struct errbuf *eb);
     /* local drivers: deliver in a child process, blocking (deliver.h) */
     void (*deliver_local)(struct transport *t, struct dlv_batch *b);
+    /* local drivers: finish the deferred syncs of a group (NULL: none) */
+    void (*local_group_end)(void);
     /* remote drivers: start on ev; done(b, arg) once, later (deliver.h) */
     void (*deliver_remote)(struct transport *t, struct dlv_batch *b,
                            struct ev *ev,

@@ -152,6 +152,35 @@ static void write_results(int fd, size_t k, const struct dlv_batch *b)
     sb_free(&sb);
 }
 
+/* in the child: deliver every batch of the group (all share a transport);
+ * a driver with local_group_end syncs once for the group, and results
+ * are written only after that, else each batch's as soon as it is done */
+static void deliver_group(struct lchild *lc, int fd, int err, const char *who)
+{
+    const struct transport_driver *d = lc->sbs[0]->b.tp->drv;
+    int grouped = d->local_group_end != NULL && err == 0;
+
+    for (size_t k = 0; k < lc->n; k++) {
+        struct dlv_batch *b = &lc->sbs[k]->b;
+        b->group_sync = grouped;
+        if (err > 0)
+            dlv_set_all(b, DLV_DEFER, 0, NULL, "cannot switch to user %s "
+                        "(uid %ld): %s", who, (long)b->uid, strerror(err));
+        else if (err < 0)
+            dlv_set_all(b, DLV_DEFER, 0, NULL, "chdir /: %s",
+                        strerror(-err));
+        else
+            d->deliver_local(b->tp, b);
+        if (!grouped)
+            write_results(fd, k, b);
+    }
+    if (!grouped)
+        return;
+    d->local_group_end();
+    for (size_t k = 0; k < lc->n; k++)
+        write_results(fd, k, &lc->sbs[k]->b);
+}
+
 static void __attribute__((noreturn)) child(struct lchild *lc, int fd,
                                             int switch_user, const char *who)
 {
@@ -168,18 +197,7 @@ static void __attribute__((noreturn)) child(struct lchild *lc, int fd,
         err = errno ? errno : EPERM;
     else if (chdir("/") != 0)
         err = -(errno ? errno : EIO);
-    for (size_t k = 0; k < lc->n; k++) {
-        struct dlv_batch *b = &lc->sbs[k]->b;
-        if (err > 0)
-            dlv_set_all(b, DLV_DEFER, 0, NULL, "cannot switch to user %s "
-                        "(uid %ld): %s", who, (long)b->uid, strerror(err));
-        else if (err < 0)
-            dlv_set_all(b, DLV_DEFER, 0, NULL, "chdir /: %s",
-                        strerror(-err));
-        else
-            b->tp->drv->deliver_local(b->tp, b);
-        write_results(fd, k, b);
-    }
+    deliver_group(lc, fd, err, who);
     _exit(0);
 }
 

@@ -65,7 +65,7 @@ static void maildir_one(struct transport *t, struct dlv_batch *b,
 {
     const struct maildir_opts *o = t->priv;
     struct md_params mp = { o->create_directory, (mode_t)o->directory_mode,
-                            (mode_t)o->mode, o->quota };
+                            (mode_t)o->mode, o->quota, b->group_sync };
     struct errbuf eb;
     struct strbuf copy;
     const char *dir;
@@ -100,4 +100,5 @@ const struct transport_driver tp_maildir = {
     .as_recipient = 1,
     .check = maildir_check,
     .deliver_local = maildir_deliver,
+    .local_group_end = md_group_end,
 };

@@ -161,9 +161,10 @@ static int md_name(char *buf, size_t size, size_t len)
     return rc < 0 ? -1 : 0;
 }
 
-/* tmp/name: created, written, fsync'ed, closed; removed on failure */
+/* tmp/name: created, written, fsync'ed (unless the group syncs),
+ * closed; removed on failure */
 static int md_write_tmp(int tmpfd, const char *name,
-                        const struct strbuf *copy, mode_t mode)
+                        const struct strbuf *copy, mode_t mode, int sync)
 {
     int fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
                     | O_CLOEXEC, mode & 07777);
@@ -173,7 +174,7 @@ static int md_write_tmp(int tmpfd, const char *name,
         return -1;
     if (fchmod(fd, mode & 07777) != 0
         || safe_write_all(fd, sb_str(copy), sb_len(copy)) != 0
-        || fsync(fd) != 0) {
+        || (sync && fsync(fd) != 0)) {
         err = errno;
         close(fd);
         goto fail;
@@ -245,9 +246,13 @@ static void md_store(int dirfd, const char *dir, const struct strbuf *copy,
                 tmpfd < 0 ? "tmp" : "new", strerror(errno));
     } else if (md_name(name, sizeof(name), sb_len(copy)) != 0) {
         dlv_set(r, DLV_DEFER, 0, NULL, "maildir file name too long");
-    } else if (md_write_tmp(tmpfd, name, copy, p->mode) != 0) {
+    } else if (md_write_tmp(tmpfd, name, copy, p->mode, !p->group_sync)
+               != 0) {
         dlv_set(r, DLV_DEFER, 0, tp_errtype(errno), "writing %s/tmp/%s: %s",
                 dir, name, strerror(errno));
+    } else if (p->group_sync) {
+        md_group_add(tmpfd, newfd, dir, name, r);
+        return;                 /* the group owns the descriptors now */
     } else if (md_commit(tmpfd, newfd, name) != 0) {
         dlv_set(r, DLV_DEFER, 0, NULL, "moving %s/tmp/%s to new/: %s", dir,
                 name, strerror(errno));

@@ -7,8 +7,10 @@ STRACE is `strace -f -tt -y` of tern's processes (scheduler and delivery
 children) over an end-to-end run into MAILDIR. Each file in MAILDIR/new
 names its message in the Received header ("id X"). For every delivered
 message X the trace must show, in this order: the fsync of its file in
-tmp/, its link (or rename) into new/, an fsync of new/ by the same
-process, and only then the removal of X's spool file (SPOOL/input/*/X).
+tmp/ (or a syncfs by the process that wrote it, after the write: a group
+of copies synced at once), its link (or rename) into new/, an fsync of
+new/ by the same process, and only then the removal of X's spool file
+(SPOOL/input/*/X).
 Prints "messages=N durable=K ..." and exits 1 when K < N or no message
 was found; each violation goes to stderr.
 """
@@ -69,6 +71,7 @@ def main():
     ids = maildir_ids(maildir)
     synced, linked, dirsynced, removed = {}, {}, {}, {}
     unsynced_links = {}         # pid -> names linked, new/ not yet fsynced
+    unsynced_data = {}          # pid -> tmp/ names written, not yet synced
     counts = {'fsync_file': 0, 'fsync_dir': 0, 'syncfs': 0}
     spool_in = os.path.join(os.path.abspath(spool), 'input') + '/'
     for pid, start, end, call, args in events(trace):
@@ -87,6 +90,12 @@ def main():
                     dirsynced[n] = end
         elif call == 'syncfs':
             counts['syncfs'] += 1
+            for n in unsynced_data.pop(pid, []):
+                synced[n] = end
+        elif call in ('write', 'writev', 'pwrite64') and paths \
+                and '/Maildir/tmp/' in paths[0]:
+            unsynced_data.setdefault(pid, []).append(
+                os.path.basename(paths[0]))
         elif call in ('link', 'linkat', 'rename', 'renameat', 'renameat2'):
             if len(paths) >= 2 and paths[-1].endswith('/Maildir/new') and names:
                 linked[names[-1]] = (start, end)

@@ -363,7 +363,7 @@ trace_test() {
   sleep 0.5
   for p in $(pgrep -P "$(cat "$dir/pid")"); do pids+=(-p "$p"); done
   strace -f -tt -y -s 100 -o "$out" \
-    -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,unlink,unlinkat,link,linkat \
+    -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,unlink,unlinkat,link,linkat,write \
     "${pids[@]}" 2> "$out.err" &
   st=$!
   sleep 1
