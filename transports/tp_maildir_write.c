@@ -51,19 +51,26 @@ static int mkdir_p(const char *path, mode_t mode)
     }
 }
 
-/* the Maildir's fd, with tmp/ new/ cur/ created when allowed */
+/* the Maildir's fd; with create_directory, what is missing of it and of
+ * tmp/ new/ cur/ is created (an existing Maildir costs one open and two
+ * checks, not a mkdir per component) */
 static int md_open(const char *dir, const struct md_params *p,
                    struct dlv_rcpt *r)
 {
-    int fd;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (p->create_directory && mkdir_p(dir, p->directory_mode) != 0)
+    if (fd < 0 && errno == ENOENT && p->create_directory) {
+        if (mkdir_p(dir, p->directory_mode) != 0)
+            goto fail;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0)
         goto fail;
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        goto fail;
+    if (!p->create_directory || (faccessat(fd, "new", F_OK, 0) == 0
+                                 && faccessat(fd, "tmp", F_OK, 0) == 0))
+        return fd;
     for (size_t i = 0; i < 3; i++) {
-        if (p->create_directory
-            && safe_mkdir(fd, md_subdirs[i], p->directory_mode) != 0) {
+        if (safe_mkdir(fd, md_subdirs[i], p->directory_mode) != 0) {
             dlv_set(r, DLV_DEFER, 0, NULL, "cannot create %s/%s: %s", dir,
                     md_subdirs[i], strerror(errno));
             close(fd);
