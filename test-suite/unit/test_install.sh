@@ -12,6 +12,8 @@ make -s install DESTDIR="$dest" PREFIX=/usr >"$dest/log" 2>&1
 t "make install exits 0" '[ $? = 0 ]'
 t "tern installed in PREFIX/sbin" '[ -x "$dest/usr/sbin/tern" ]'
 t "tern_dbmbuild installed" '[ -x "$dest/usr/sbin/tern_dbmbuild" ]'
+t "tern_dumpdb and tern_fixdb installed" '[ -x "$dest/usr/sbin/tern_dumpdb" ] && [ -x "$dest/usr/sbin/tern_fixdb" ]'
+t "their man pages installed" '[ -f "$dest/usr/share/man/man8/tern_dumpdb.8" ] && [ -f "$dest/usr/share/man/man8/tern_fixdb.8" ]'
 t "man pages installed" '[ -f "$dest/usr/share/man/man8/tern.8" ] && [ -f "$dest/usr/share/man/man8/tern_dbmbuild.8" ]'
 t "configuration in /etc/tern/conf.d" '[ -f "$dest/etc/tern/conf.d/main/00_main.lua" ]'
 t "system paths drop-in written" 'grep -q /var/spool/tern "$dest/etc/tern/conf.d/main/10_paths.lua"'
