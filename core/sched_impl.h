@@ -77,7 +77,6 @@ struct smsg {
     int frozen;                 /* frozen at the end of this attempt */
     int cancelled;              /* frozen past timeout_frozen_after */
     unsigned warnings;          /* delay warnings sent */
-    size_t unbounced;           /* failures journalled after the last B */
     struct dns_cache *cache;
     struct route_run *rr;
     size_t ntops, tops_routing;
@@ -93,7 +92,6 @@ struct smsg {
     size_t ndelays;
     struct hash *top_open;      /* tops with a deferred final address */
     long long next_try;         /* earliest retry time of a deferral */
-    int journalled;             /* the journal was written this attempt */
     const char **jl;            /* journal lines of this attempt */
     size_t njl, njl_written;
 };

@@ -82,7 +82,6 @@ void sres_journal(struct smsg *m, const char *const *lines, size_t n)
         return;
     if (spool_journal_append_v(m->s->sp, m->id, lines, n, &eb) != 0)
         log_panic("%s: cannot journal delivery results: %s", m->id, eb.msg);
-    m->journalled = 1;
 }
 
 static void jline(struct smsg *m, char type, const char *addr,
