@@ -501,6 +501,7 @@ class Tern:
         self.proc = None
         self.clients = []
         self.main_opts = dict(main or {})
+        self.daemon_args = []       # more daemon flags, e.g. ["-q2s"]
         _instances.append(self)
         self._write_conf(files or {}, routers)
         if start:
@@ -610,7 +611,8 @@ transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
             self.stderr_path = os.path.join(self.dir, "daemon.stderr")
             err = open(self.stderr_path, "ab")
             self.proc = subprocess.Popen(
-                self.cmd("-bdf", "-oX", self.port), stdin=subprocess.DEVNULL,
+                self.cmd("-bdf", "-oX", self.port, *self.daemon_args),
+                stdin=subprocess.DEVNULL,
                 stdout=err, stderr=err, cwd=self.dir)
             err.close()
             end = time.monotonic() + timeout
