@@ -20,8 +20,12 @@ static char ids[N][MSGID_LEN + 1];
 
 static void make_ids(void)
 {
-    for (int i = 0; i < N; i++)
-        snprintf(ids[i], sizeof(ids[i]), "1xUw2w-%011d-%04d", i, i % 10000);
+    char tmp[64];
+
+    for (int i = 0; i < N; i++) {
+        snprintf(tmp, sizeof(tmp), "1xUw2w-%011d-%04d", i, i % 10000);
+        memcpy(ids[i], tmp, MSGID_LEN + 1);
+    }
 }
 
 /* read everything waiting; count ids in order starting at *next */
