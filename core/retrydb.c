@@ -176,10 +176,14 @@ static int decode_text(const char *p, struct retry_rec *r)
     n = strcspn(p, " ");
     if (p[n] != ' ' || n == 0 || n >= sizeof(r->errtype))
         return -1;
-    memcpy(r->errtype, p, n);
-    r->errtype[n] = '\0';
-    if (strcmp(r->errtype, "-") == 0)
+    if (n == 1 && p[0] == '-') {
         r->errtype[0] = '\0';
+    } else {                    /* cleaned as encode cleans it */
+        char raw[sizeof(r->errtype)];
+        memcpy(raw, p, n);
+        raw[n] = '\0';
+        copy_clean(r->errtype, sizeof(r->errtype), raw, 1);
+    }
     copy_clean(r->text, sizeof(r->text), p + n + 1, 0);
     r->first_failed = v[0];
     r->last_try = v[1];
