@@ -144,6 +144,7 @@ void sretry_fail(struct sched *s, const char *key, const char *subject,
                  const char *errtype, const char *text,
                  struct retry_rec *out);
 void sretry_clear(struct sched *s, const char *key);
+void sretry_addr_key(char *out, size_t size, const char *addr);
 void sretry_host_key(char *out, size_t size, const struct route_host *h,
                      int port);
 

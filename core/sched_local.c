@@ -282,7 +282,7 @@ static int all_waiting(struct sbatch *sb)
     sretry_refresh(s);
     for (size_t i = 0; i < sb->b.nrcpt; i++) {
         const struct retry_rec *r;
-        snprintf(key, sizeof(key), "R:%s", sb->b.rcpts[i].address);
+        sretry_addr_key(key, sizeof(key), sb->b.rcpts[i].address);
         r = sretry_get(s, key);
         if (r == NULL || r->next_try <= now || r->expired)
             return 0;

@@ -152,7 +152,7 @@ void sres_route_defer(struct smsg *m, const struct sres_who *w,
     struct retry_rec rec;
     char key[600];
 
-    snprintf(key, sizeof(key), "R:%s", subject);
+    sretry_addr_key(key, sizeof(key), subject);
     sretry_fail(m->s, key, subject, "", why, &rec);
     if (rec.expired) {
         sres_route_fail(m, w, router, "retry timeout exceeded", NULL);
@@ -235,7 +235,7 @@ static int addr_wait(struct sched *s, const char *addr, long long *next)
     const struct retry_rec *r;
     char key[600];
 
-    snprintf(key, sizeof(key), "R:%s", addr);
+    sretry_addr_key(key, sizeof(key), addr);
     r = sretry_get(s, key);
     *next = r != NULL ? r->next_try : 0;
     return r != NULL && r->expired;
@@ -255,7 +255,7 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
     } else if (waiting) {
         expired = hosts_expired(sb, &next);
     } else if (addr_level(&sb->b, r)) {
-        snprintf(key, sizeof(key), "R:%s", r->address);
+        sretry_addr_key(key, sizeof(key), r->address);
         sretry_fail(m->s, key, r->address, r->errtype, r->msg, &rec);
         expired = rec.expired;
         next = rec.next_try;
@@ -291,7 +291,7 @@ static void settle(struct sbatch *sb, size_t i)
     if (r->status == DLV_OK) {
         slog_delivery(m, b, r);
         jline(m, 'D', key, r->top, NULL, NULL);
-        snprintf(rkey, sizeof(rkey), "R:%s", r->address);
+        sretry_addr_key(rkey, sizeof(rkey), r->address);
         sretry_clear(m->s, rkey);
     } else if (r->status == DLV_FAIL) {
         slog_delivery(m, b, r);

@@ -90,13 +90,21 @@ void sretry_clear(struct sched *s, const char *key)
 {
     struct errbuf eb;
 
-    sretry_refresh(s);
+    if (s->retry_mtime == -1)   /* never loaded (a forced run): load once;
+                                   batch starts refresh it otherwise */
+        sretry_refresh(s);
     if (hash_get(s->retry, key, strlen(key)) == NULL)
         return;
     if (retrydb_clear(s->conf->main.spool_directory, key, &eb) != 0)
         log_panic("retry database: %s", eb.msg);
     free(hash_del(s->retry, key, strlen(key)));
     s->retry_mtime = db_mtime(s);
+}
+
+/* sretry_addr_key - "R:address" (or "R:domain" for routing) */
+void sretry_addr_key(char *out, size_t size, const char *addr)
+{
+    snprintf(out, size, "R:%s", addr);
 }
 
 /* sretry_host_key - "T:name:ip" or "T:name:ip:port" */
