@@ -22,9 +22,11 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) $(CFLAGS) \
               $(EXTRA_CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-LIB_SRCS := $(wildcard core/base/*.c core/*.c routers/*.c transports/*.c \
-                       acl/*.c lua/*.c)
-LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
+# the layers, lowest first (docs/architecture.md; tools/layers.txt is the
+# table the layer check reads); cmd/main.c is the program, the rest a library
+SRC_DIRS := core/base core/mail core/net core/lookup core/conf core/hints \
+            core/spool lua routers transports route acl load queue smtpd cmd
+LIB_SRCS := $(filter-out cmd/main.c,$(wildcard $(SRC_DIRS:%=%/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
@@ -33,8 +35,18 @@ PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
 # helpers the Python tests run (test-suite/unit/NAME.c), not tests themselves
 TEST_BINS := $(BUILD)/test-bin/tp_drive $(BUILD)/test-bin/bounce_print
 
-.PHONY: all deps run test sanitize fuzz bench install clean check-deps
-all: $(PROGS) $(UNIT_BINS) $(TEST_BINS)
+.PHONY: all deps run test sanitize fuzz bench install clean check-deps \
+        have-libs lib-srcs
+all: have-libs $(PROGS) $(UNIT_BINS) $(TEST_BINS)
+
+# a clear word instead of "lua.h: No such file or directory"
+have-libs:
+	@pkg-config --exists $(PKGS) || { echo "tern: missing build \
+	libraries ($(PKGS)); run 'make deps' as root" >&2; exit 1; }
+
+# the library's sources, for test-suite/fuzz/build.sh
+lib-srcs:
+	@echo $(LIB_SRCS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -45,7 +57,7 @@ $(BUILD)/libtern.a: $(LIB_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/tern: $(BUILD)/core/main.o $(BUILD)/libtern.a
+$(BUILD)/tern: $(BUILD)/cmd/main.o $(BUILD)/libtern.a
 	@echo "  LD $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -78,10 +90,14 @@ check-deps:
 
 # run: install what is missing (as root), build, start tern on the embedded
 # default configuration (conf.d/ of this tree, state under ./var).
-run: deps all
+# The build runs in a sub-make: this make's pkg-config flags were computed
+# before deps could install the libraries (a fresh machine).
+run: deps
+	@$(MAKE) --no-print-directory all
 	@sh tools/run.sh $(BUILD)/tern
 
-test: deps all
+test: deps
+	@$(MAKE) --no-print-directory all
 	@python3 test-suite/run --bin $(BUILD)
 
 sanitize:
@@ -93,11 +109,13 @@ sanitize:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  python3 test-suite/run --bin build-asan --no-fuzz
 
-fuzz: all
+fuzz: deps
+	@$(MAKE) --no-print-directory all
 	@sh test-suite/fuzz/build.sh
 	@sh test-suite/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@bash test-suite/bench/bench.sh $(BUILD)
 
 install: all

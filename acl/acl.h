@@ -8,7 +8,7 @@
 
 #include <regex.h>
 
-#include "core/conf.h"
+#include "core/conf/conf.h"
 
 struct acl_fields {
     /* conditions */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "acl/acl_impl.h"
-#include "core/mlist.h"
+#include "core/conf/mlist.h"
 
 static int listed(struct acl_check *chk, const struct mlist *l,
                   const char *subject, enum acl_verdict *defer)

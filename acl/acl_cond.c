@@ -4,7 +4,7 @@
  *              encrypted, regex, each verify kind, dnslists, condition.
  *
  * PURPOSE: each condition is one step; absent conditions are true. The
- * synchronous ones match lists (core/mlist.h); verify and dnslists need
+ * synchronous ones match lists (core/conf/mlist.h); verify and dnslists need
  * DNS or routing (acl_verify.c), condition may be a Lua function that
  * waits for DNS (acl_lua.c); those return C_PENDING and the engine
  * resumes at the next step when they answer.
@@ -14,8 +14,8 @@
 #include <strings.h>
 
 #include "acl/acl_impl.h"
-#include "core/expand.h"
-#include "core/mlist.h"
+#include "core/mail/expand.h"
+#include "core/conf/mlist.h"
 
 static enum cond_result from_match(struct acl_check *chk, enum match_result m,
                                    const char *what, struct errbuf *eb)

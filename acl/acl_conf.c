@@ -2,19 +2,19 @@
  * acl_conf.c - what an ACL statement may say, and the load-time checks of
  *              each statement against its hook.
  *
- * PURPOSE: the DSL (lua/l_conf.c) fills struct acl_fields through
+ * PURPOSE: the DSL (load/l_conf.c) fills struct acl_fields through
  * acl_stmt_opts and calls acl_stmt_check, so a misspelt condition, an
  * unknown verify kind or a condition that makes no sense at that hook
  * (domains in the connect ACL) is refused with the file and line.
  * INTERFACE: acl_stmt_opts, acl_stmt_size, acl_verbs, acl_hooks,
- *            acl_stmt_check (declared in core/conf_build.h).
+ *            acl_stmt_check (declared in core/conf/conf_build.h).
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "acl/acl.h"
-#include "core/conf_build.h"
-#include "core/mlist.h"
+#include "core/conf/conf_build.h"
+#include "core/conf/mlist.h"
 
 #define F(n) offsetof(struct acl_fields, n)
 

@@ -14,8 +14,8 @@
 #include "acl/acl.h"
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/policy.h"
+#include "core/conf/conf.h"
+#include "core/conf/policy.h"
 
 enum cond_result { C_NO = 0, C_YES = 1, C_DEFER = -1, C_PENDING = -2 };
 

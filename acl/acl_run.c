@@ -8,7 +8,7 @@
  * it with deny when a condition fails; warn goes on. Reaching the end is
  * a deny, as in Exim. The result is always delivered from a 0 ms timer,
  * so the caller's callback never runs inside acl_check().
- * INTERFACE: acl_check, acl_cancel, acl_vars_free (core/policy.h).
+ * INTERFACE: acl_check, acl_cancel, acl_vars_free (core/conf/policy.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,8 +18,8 @@
 #include "acl/acl_impl.h"
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/expand.h"
-#include "core/logfile.h"
+#include "core/mail/expand.h"
+#include "core/mail/logfile.h"
 #include "lua/lcall.h"
 
 static void run_statements(struct acl_check *chk);

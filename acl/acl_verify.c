@@ -17,12 +17,12 @@
 #include <strings.h>
 
 #include "acl/acl_impl.h"
-#include "core/address.h"
+#include "core/mail/address.h"
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/dns.h"
-#include "core/header.h"
-#include "core/route_verify.h"
+#include "core/net/dns.h"
+#include "core/mail/header.h"
+#include "route/route_verify.h"
 
 /* ---- routing: verify = recipient / sender ---- */
 

@@ -16,10 +16,10 @@
 
 #include "core/base/hash.h"
 #include "core/base/strbuf.h"
-#include "core/conf_print.h"
-#include "core/driver.h"
-#include "core/mlist.h"
-#include "core/version.h"
+#include "cmd/conf_print.h"
+#include "core/conf/driver.h"
+#include "core/conf/mlist.h"
+#include "core/base/version.h"
 #include "lua/lstate.h"
 
 static void print_opt(FILE *out, const struct opt_spec *o, const void *base,

@@ -33,14 +33,14 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/daemon.h"
-#include "core/limits.h"
-#include "core/listen.h"
-#include "core/logfile.h"
-#include "core/schedd.h"
-#include "core/spool.h"
-#include "core/worker.h"
+#include "core/conf/conf.h"
+#include "cmd/daemon.h"
+#include "smtpd/limits.h"
+#include "smtpd/listen.h"
+#include "core/mail/logfile.h"
+#include "queue/schedd.h"
+#include "core/spool/spool.h"
+#include "smtpd/worker.h"
 
 struct slot {
     pid_t pid;

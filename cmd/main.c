@@ -16,15 +16,15 @@
 #include <time.h>
 
 #include "core/base/log.h"
-#include "core/bt.h"
-#include "core/conf.h"
-#include "core/conf_print.h"
-#include "core/daemon.h"
-#include "core/logfile.h"
-#include "core/oneshot.h"
-#include "core/queue.h"
-#include "core/sendmail.h"
-#include "core/version.h"
+#include "route/bt.h"
+#include "core/conf/conf.h"
+#include "cmd/conf_print.h"
+#include "cmd/daemon.h"
+#include "core/mail/logfile.h"
+#include "smtpd/oneshot.h"
+#include "queue/queue.h"
+#include "cmd/sendmail.h"
+#include "core/base/version.h"
 
 #ifndef TERN_CONF_DIR
 #define TERN_CONF_DIR "/etc/tern/conf.d"

@@ -18,18 +18,18 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "core/address.h"
+#include "core/mail/address.h"
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/header.h"
-#include "core/logfile.h"
-#include "core/policy.h"
-#include "core/notify.h"
-#include "core/queue.h"
-#include "core/sendmail.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "core/mail/header.h"
+#include "core/mail/logfile.h"
+#include "core/conf/policy.h"
+#include "core/spool/notify.h"
+#include "queue/queue.h"
+#include "cmd/sendmail.h"
+#include "core/spool/spool.h"
 
 #define EX_USAGE 64
 #define EX_DATAERR 65

@@ -24,10 +24,10 @@
 #include "core/base/hash.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/conf_build.h"
-#include "core/driver.h"
-#include "core/lookup.h"
-#include "core/retry_conf.h"
+#include "core/conf/conf_build.h"
+#include "core/conf/driver.h"
+#include "core/lookup/lookup.h"
+#include "core/conf/retry_conf.h"
 #include "lua/lstate.h"
 
 void conf_loading_begin(void);

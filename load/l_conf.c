@@ -5,7 +5,7 @@
  * PURPOSE: each call converts its Lua table into C structures immediately,
  * checking every key against the typed option tables, so an error names the
  * file and line of the definition. Cross-references (transports named by
- * routers, +lists) are resolved by core/conf_load.c once all files are read.
+ * routers, +lists) are resolved by load/conf_load.c once all files are read.
  * INTERFACE: l_conf_open (installs the DSL into the sandbox environment),
  *            l_conf_value (Lua value -> typed option, shared with l_acl).
  * ERRORS: raised as Lua errors "FILE:LINE: what: reason", which the loader
@@ -18,12 +18,12 @@
 #include <lauxlib.h>
 
 #include "core/base/strbuf.h"
-#include "core/version.h"
-#include "core/conf_build.h"
-#include "core/driver.h"
-#include "core/expand.h"
-#include "core/mlist.h"
-#include "lua/l_conf.h"
+#include "core/base/version.h"
+#include "core/conf/conf_build.h"
+#include "core/conf/driver.h"
+#include "core/mail/expand.h"
+#include "core/conf/mlist.h"
+#include "load/l_conf.h"
 #include "lua/lstate_impl.h"
 
 /* raise "FILE:LINE: what: msg" for the definition being processed */

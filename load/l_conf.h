@@ -7,7 +7,7 @@
 
 #include <lua.h>
 
-#include "core/conf.h"
+#include "core/conf/conf.h"
 
 int l_conf_value(lua_State *L, int idx, struct conf *c,
                  const struct opt_spec *o, void *base,

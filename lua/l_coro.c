@@ -19,8 +19,8 @@
 
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/dns.h"
-#include "core/policy.h"
+#include "core/net/dns.h"
+#include "core/conf/policy.h"
 #include "lua/lcoro.h"
 #include "lua/lstate_impl.h"
 

@@ -19,8 +19,8 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/strbuf.h"
-#include "core/dns.h"
-#include "core/lookup.h"
+#include "core/net/dns.h"
+#include "core/lookup/lookup.h"
 #include "lua/lstate_impl.h"
 
 static int find_spec(lua_State *L, const char *spec_text, const char *key,

@@ -16,8 +16,8 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/pool.h"
-#include "core/conf.h"
-#include "core/expand.h"
+#include "core/conf/conf.h"
+#include "core/mail/expand.h"
 
 struct lstate;
 

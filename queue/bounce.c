@@ -21,12 +21,12 @@
 #include <unistd.h>
 
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/header.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "core/mail/header.h"
+#include "core/spool/spool.h"
 
-#include "core/bounce.h"
-#include "core/bounce_impl.h"
+#include "queue/bounce.h"
+#include "queue/bounce_impl.h"
 
 #define MSGID_MAX 250           /* a Message-ID copied to References: */
 #define BOUNDARY_TRIES 1000

@@ -18,11 +18,11 @@
 
 #include "core/base/strbuf.h"
 #include "core/base/utf8.h"
-#include "core/header.h"
-#include "core/spool.h"
+#include "core/mail/header.h"
+#include "core/spool/spool.h"
 
-#include "core/bounce.h"
-#include "core/bounce_impl.h"
+#include "queue/bounce.h"
+#include "queue/bounce_impl.h"
 
 static int is_digit(int c)
 {

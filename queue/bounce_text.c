@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/header.h"
-#include "core/spool.h"
+#include "core/mail/header.h"
+#include "core/spool/spool.h"
 
-#include "core/bounce.h"
-#include "core/bounce_impl.h"
+#include "queue/bounce.h"
+#include "queue/bounce_impl.h"
 
 #define SUBJECT_MAX 200         /* the original's Subject: / Date: text */
 

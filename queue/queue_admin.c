@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "core/base/errbuf.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/notify.h"
-#include "core/queue.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "core/spool/notify.h"
+#include "queue/queue.h"
+#include "core/spool/spool.h"
 
 static const char *caller(void)
 {

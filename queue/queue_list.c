@@ -18,9 +18,9 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/hash.h"
-#include "core/conf.h"
-#include "core/queue.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "queue/queue.h"
+#include "core/spool/spool.h"
 
 /* Exim's rule: minutes up to 90, then rounded hours up to 72, then
  * rounded days */

@@ -18,13 +18,13 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/logfile.h"
-#include "core/queue.h"
-#include "core/resolver.h"
-#include "core/sched.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "core/mail/logfile.h"
+#include "queue/queue.h"
+#include "core/conf/resolver.h"
+#include "queue/sched.h"
+#include "core/spool/spool.h"
 
 struct runner {
     struct ev *ev;

@@ -16,7 +16,7 @@
 #include "core/base/ev.h"
 #include "core/base/hash.h"
 #include "core/base/xalloc.h"
-#include "core/sched_impl.h"
+#include "queue/sched_impl.h"
 
 #define DEFAULT_PARALLEL 100
 

@@ -21,9 +21,9 @@
 #include "core/base/hash.h"
 #include "core/base/pool.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/sched_impl.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "queue/sched_impl.h"
 
 struct dsn_job {
     struct smsg *m;

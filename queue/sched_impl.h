@@ -12,11 +12,11 @@
 #include <stddef.h>
 
 #include "core/base/strbuf.h"
-#include "core/bounce.h"
-#include "core/deliver.h"
-#include "core/retrydb.h"
-#include "core/sched.h"
-#include "core/spool.h"
+#include "queue/bounce.h"
+#include "transports/deliver.h"
+#include "core/hints/retrydb.h"
+#include "queue/sched.h"
+#include "core/spool/spool.h"
 
 struct hash;
 struct pool;

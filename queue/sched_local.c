@@ -33,9 +33,9 @@
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/pwcache.h"
-#include "core/sched_impl.h"
+#include "core/conf/conf.h"
+#include "core/mail/pwcache.h"
+#include "queue/sched_impl.h"
 
 #define LGROUP_MAX 32           /* batches one child delivers */
 

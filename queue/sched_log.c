@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/logfile.h"
-#include "core/sched_impl.h"
+#include "core/mail/logfile.h"
+#include "queue/sched_impl.h"
 
 /* slog_line - a main log line for the message */
 void slog_line(struct smsg *m, const char *fmt, ...)

@@ -27,12 +27,12 @@
 #include "core/base/hash.h"
 #include "core/base/pool.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/expand.h"
-#include "core/logfile.h"
-#include "core/route.h"
-#include "core/sched_impl.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "core/mail/expand.h"
+#include "core/mail/logfile.h"
+#include "route/route.h"
+#include "queue/sched_impl.h"
 
 /* seconds before a message locked by another process is tried again */
 #define LOCKED_RETRY 5

@@ -13,8 +13,8 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/hash.h"
-#include "core/logfile.h"
-#include "core/sched_impl.h"
+#include "core/mail/logfile.h"
+#include "queue/sched_impl.h"
 
 static int has_ci(const char *hay, const char *needle)
 {

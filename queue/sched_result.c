@@ -23,9 +23,9 @@
 #include "core/base/hash.h"
 #include "core/base/pool.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/sched_impl.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "queue/sched_impl.h"
 
 static void note_fail(struct smsg *m, const char *addr, const char *top,
                       const char *why, const char *host, int code,

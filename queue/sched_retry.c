@@ -17,9 +17,9 @@
 #include "core/base/errbuf.h"
 #include "core/base/hash.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/sched_impl.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "queue/sched_impl.h"
 
 static long long db_mtime(const struct sched *s)
 {

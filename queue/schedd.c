@@ -22,14 +22,14 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/logfile.h"
-#include "core/notify.h"
-#include "core/resolver.h"
-#include "core/sched.h"
-#include "core/schedd.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "core/mail/logfile.h"
+#include "core/spool/notify.h"
+#include "core/conf/resolver.h"
+#include "queue/sched.h"
+#include "queue/schedd.h"
+#include "core/spool/spool.h"
 
 #define SWEEP_MS 60000
 

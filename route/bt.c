@@ -14,10 +14,10 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
-#include "core/bt.h"
-#include "core/bt_impl.h"
-#include "core/dns.h"
-#include "core/resolver.h"
+#include "route/bt.h"
+#include "route/bt_impl.h"
+#include "core/net/dns.h"
+#include "core/conf/resolver.h"
 
 #define BT_WINDOW 4096
 #define BT_LINE_MAX 4096

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "core/base/xalloc.h"
-#include "core/route.h"
+#include "route/route.h"
 
 int bt_print_top(FILE *out, struct route_top *top);
 int bt_print_verify(FILE *out, struct route_top *top);

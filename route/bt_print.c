@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #include "core/base/hash.h"
-#include "core/bt_impl.h"
+#include "route/bt_impl.h"
 
 struct leaves {
     size_t n, cap;

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/address.h"
+#include "core/mail/address.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/dns.h"
-#include "core/route_impl.h"
+#include "core/net/dns.h"
+#include "route/route_impl.h"
 #include "lua/lstate.h"
 
 /* route_run_new - a run for addresses routed with the same sender/client */

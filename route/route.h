@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "core/driver.h"
+#include "core/conf/driver.h"
 
 enum raddr_state {
     RA_ROUTING, RA_ACCEPTED, RA_FAILED, RA_DEFERRED, RA_REDIRECTED,

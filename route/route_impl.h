@@ -4,8 +4,8 @@
 #ifndef TERN_ROUTE_IMPL_H
 #define TERN_ROUTE_IMPL_H
 
-#include "core/address.h"
-#include "core/route.h"
+#include "core/mail/address.h"
+#include "route/route.h"
 
 struct job {
     struct raddr *a;

@@ -14,9 +14,9 @@
 
 #include "core/base/log.h"
 #include "core/base/strbuf.h"
-#include "core/mlist.h"
-#include "core/pwcache.h"
-#include "core/route_impl.h"
+#include "core/conf/mlist.h"
+#include "core/mail/pwcache.h"
+#include "route/route_impl.h"
 #include "lua/lcall.h"
 #include "lua/lstate.h"
 

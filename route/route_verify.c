@@ -10,9 +10,9 @@
 
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/dns.h"
-#include "core/route.h"
-#include "core/route_verify.h"
+#include "core/net/dns.h"
+#include "route/route.h"
+#include "route/route_verify.h"
 
 struct route_verify {
     struct ev *ev;

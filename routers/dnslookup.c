@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/dns.h"
-#include "core/mlist.h"
-#include "core/netaddr.h"
+#include "core/net/dns.h"
+#include "core/conf/mlist.h"
+#include "core/net/netaddr.h"
 #include "routers/router.h"
 
 struct dnslookup_opts {

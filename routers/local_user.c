@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/lookup.h"
-#include "core/pwcache.h"
+#include "core/lookup/lookup.h"
+#include "core/mail/pwcache.h"
 #include "lua/lcall.h"
 #include "routers/router.h"
 

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mlist.h"
+#include "core/conf/mlist.h"
 #include "lua/lcall.h"
 #include "routers/router.h"
 

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "core/base/strbuf.h"
-#include "core/lookup.h"
+#include "core/lookup/lookup.h"
 #include "lua/lcall.h"
 #include "routers/rt_redirect.h"
 

@@ -1,8 +1,8 @@
 /*
- * router.h - the contract between the router runner (core/route.c) and
+ * router.h - the contract between the router runner (route/route.c) and
  *            router drivers, and the rt_* helpers drivers share.
  *
- * A driver is a const struct router_driver (core/driver.h): name, private
+ * A driver is a const struct router_driver (core/conf/driver.h): name, private
  * option table and its block size, check() at load time, route() per
  * address. Add one by writing routers/NAME.c and one line in
  * routers/registry.c.
@@ -38,9 +38,9 @@
 #ifndef TERN_ROUTER_H
 #define TERN_ROUTER_H
 
-#include "core/driver.h"
-#include "core/expand.h"
-#include "core/route.h"
+#include "core/conf/driver.h"
+#include "core/mail/expand.h"
+#include "route/route.h"
 
 extern const struct router_driver rt_dnslookup;
 extern const struct router_driver rt_manualroute;

@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/address.h"
-#include "core/dns.h"
-#include "core/mlist.h"
-#include "core/netaddr.h"
+#include "core/mail/address.h"
+#include "core/net/dns.h"
+#include "core/conf/mlist.h"
+#include "core/net/netaddr.h"
 #include "lua/lcall.h"
 #include "routers/router.h"
 

@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "core/address.h"
+#include "core/mail/address.h"
 #include "core/base/strbuf.h"
 #include "routers/rt_redirect.h"
 

@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include "core/base/hash.h"
-#include "core/conf.h"
-#include "core/limits.h"
+#include "core/conf/conf.h"
+#include "smtpd/limits.h"
 
 #define HOST_SLOTS 8192
 

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "core/base/errbuf.h"
-#include "core/conf.h"
-#include "core/listen.h"
+#include "core/conf/conf.h"
+#include "smtpd/listen.h"
 
 static int port_in(const struct strlist *l, int port)
 {

@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "core/base/ev.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/resolver.h"
-#include "core/logfile.h"
-#include "core/oneshot.h"
-#include "core/smtp_in.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "core/conf/resolver.h"
+#include "core/mail/logfile.h"
+#include "smtpd/oneshot.h"
+#include "smtpd/smtp_in.h"
+#include "core/spool/spool.h"
 
 /* oneshot_smtp - see oneshot.h */
 int oneshot_smtp(struct conf *c, const char *client_ip, int fake)

@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/mime.h"
-#include "core/smtp_sess.h"
-#include "core/smtp_tls.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "core/mail/mime.h"
+#include "smtpd/smtp_sess.h"
+#include "smtpd/smtp_tls.h"
 
 struct acl_call {
     struct sess *s;

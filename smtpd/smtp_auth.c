@@ -1,6 +1,6 @@
 /*
  * smtp_auth.c - SMTP AUTH (RFC 4954) for sessions: PLAIN and LOGIN via
- *               core/sasl.h, checked against auth_passwords (a lookup of
+ *               core/mail/sasl.h, checked against auth_passwords (a lookup of
  *               crypt(3) hashes) or the Lua function auth_check.
  *
  * PURPOSE: AUTH is advertised only under TLS unless the client matches
@@ -16,12 +16,12 @@
 
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/lookup.h"
-#include "core/mlist.h"
-#include "core/sasl.h"
-#include "core/smtp_sess.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "core/lookup/lookup.h"
+#include "core/conf/mlist.h"
+#include "core/mail/sasl.h"
+#include "smtpd/smtp_sess.h"
 #include "lua/lcall.h"
 
 /* sess_auth_advertise - may this client be offered AUTH now */

@@ -14,14 +14,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/address.h"
+#include "core/mail/address.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/mlist.h"
-#include "core/route_verify.h"
-#include "core/smtp_sess.h"
-#include "core/smtp_tls.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "core/conf/mlist.h"
+#include "route/route_verify.h"
+#include "smtpd/smtp_sess.h"
+#include "smtpd/smtp_tls.h"
 
 typedef void (*cmd_fn)(struct sess *s, struct smtp_cmd *cmd);
 

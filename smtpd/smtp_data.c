@@ -20,7 +20,7 @@
  */
 #include <string.h>
 
-#include "core/smtp_parse.h"
+#include "smtpd/smtp_parse.h"
 
 #define TEXT_MAX (SMTP_DATA_LINE_MAX - 2)   /* 998 octets before CRLF */
 

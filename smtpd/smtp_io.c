@@ -22,12 +22,12 @@
 
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/logfile.h"
-#include "core/notify.h"
-#include "core/route_verify.h"
-#include "core/smtp_sess.h"
-#include "core/smtp_tls.h"
+#include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "core/spool/notify.h"
+#include "route/route_verify.h"
+#include "smtpd/smtp_sess.h"
+#include "smtpd/smtp_tls.h"
 
 static void sess_io_cb(int fd, unsigned events, void *arg);
 static void process_input(struct sess *s);

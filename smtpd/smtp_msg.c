@@ -18,15 +18,15 @@
 
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/header.h"
-#include "core/logfile.h"
-#include "core/notify.h"
-#include "core/mime.h"
-#include "core/smtp_sess.h"
-#include "core/smtp_tls.h"
-#include "core/spool.h"
-#include "core/version.h"
+#include "core/conf/conf.h"
+#include "core/mail/header.h"
+#include "core/mail/logfile.h"
+#include "core/spool/notify.h"
+#include "core/mail/mime.h"
+#include "smtpd/smtp_sess.h"
+#include "smtpd/smtp_tls.h"
+#include "core/spool/spool.h"
+#include "core/base/version.h"
 
 #define WORKER_BUFFER_MAX (256UL * 1024 * 1024)
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core/base/utf8.h"
-#include "core/smtp_parse.h"
+#include "smtpd/smtp_parse.h"
 
 #define BDAT_MAX (1ULL << 53)
 #define VERB_MAX 8              /* longest verb: STARTTLS */

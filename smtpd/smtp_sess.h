@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 #include "core/base/strbuf.h"
-#include "core/policy.h"
-#include "core/smtp_in.h"
-#include "core/smtp_parse.h"
+#include "core/conf/policy.h"
+#include "smtpd/smtp_in.h"
+#include "smtpd/smtp_parse.h"
 
 #define SESS_IN_MAX 8192        /* input buffer: commands, DATA chunks */
 

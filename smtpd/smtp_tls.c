@@ -1,6 +1,6 @@
 /*
  * smtp_tls.c - TLS for SMTP sessions: STARTTLS and implicit TLS (port 465)
- *              over core/tls.h, handshake driven by the event loop.
+ *              over core/net/tls.h, handshake driven by the event loop.
  *
  * PURPOSE: after "220 2.0.0 Ready to start TLS" the session discards any
  * plain text the client pipelined (RFC 3207 §5; it must never be
@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "core/base/ev.h"
-#include "core/logfile.h"
-#include "core/smtp_sess.h"
-#include "core/smtp_tls.h"
-#include "core/tls.h"
+#include "core/mail/logfile.h"
+#include "smtpd/smtp_sess.h"
+#include "smtpd/smtp_tls.h"
+#include "core/net/tls.h"
 
 static void handshake(struct sess *s);
 

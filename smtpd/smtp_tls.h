@@ -1,6 +1,6 @@
 /*
  * smtp_tls.h - private to the SMTP server: the session's TLS layer
- *              (smtp_tls.c) over core/tls.h.
+ *              (smtp_tls.c) over core/net/tls.h.
  *
  * INTERFACE: sess_start_tls (STARTTLS or implicit TLS: handshake on the
  *            loop, then the session starts over), stls_read, stls_write

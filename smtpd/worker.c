@@ -22,16 +22,16 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/resolver.h"
-#include "core/limits.h"
-#include "core/listen.h"
-#include "core/logfile.h"
-#include "core/smtp_in.h"
-#include "core/spool.h"
-#include "core/tls.h"
-#include "core/worker.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "core/conf/resolver.h"
+#include "smtpd/limits.h"
+#include "smtpd/listen.h"
+#include "core/mail/logfile.h"
+#include "smtpd/smtp_in.h"
+#include "core/spool/spool.h"
+#include "core/net/tls.h"
+#include "smtpd/worker.h"
 
 struct worker {
     struct conf *conf;

@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "core/base/errbuf.h"
-#include "core/conf.h"
-#include "core/retrydb.h"
+#include "core/conf/conf.h"
+#include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
 static int load_conf(struct dbtool *t, const char *dir)

@@ -3,7 +3,7 @@
  *
  * PURPOSE:   "tern_dbmbuild SRC DST", the counterpart of exim_dbmbuild for
  *            "dbm;DST" lookups. The parsing and the atomic replacement are
- *            lookup_dbm_build's (core/lk_dbm.c), shared with the unit tests.
+ *            lookup_dbm_build's (core/lookup/lk_dbm.c), shared with the unit tests.
  * INTERFACE: main only. Exit 0 built, 1 failed (DST untouched), 2 usage.
  * ERRORS:    every malformed source line is printed as
  *            "tern_dbmbuild: SRC:LINE: reason"; duplicates are warnings.
@@ -16,7 +16,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/fatal.h"
-#include "core/lookup.h"
+#include "core/lookup/lookup.h"
 
 #define PROG "tern_dbmbuild"
 

@@ -18,7 +18,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/fatal.h"
-#include "core/retrydb.h"
+#include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
 #define PROG "tern_fixdb"

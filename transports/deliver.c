@@ -10,10 +10,10 @@
 #include <time.h>
 
 #include "core/base/strbuf.h"
-#include "core/deliver.h"
-#include "core/expand.h"
-#include "core/header.h"
-#include "core/spool.h"
+#include "transports/deliver.h"
+#include "core/mail/expand.h"
+#include "core/mail/header.h"
+#include "core/spool/spool.h"
 
 static void set_v(struct dlv_rcpt *r, enum dlv_status st, int code,
                   const char *errtype, const char *fmt, va_list ap)

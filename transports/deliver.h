@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "core/driver.h"
+#include "core/conf/driver.h"
 
 struct spool_msg;
 struct strbuf;

@@ -31,9 +31,9 @@
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/deliver.h"
-#include "core/expand.h"
-#include "core/spool.h"
+#include "transports/deliver.h"
+#include "core/mail/expand.h"
+#include "core/spool/spool.h"
 #include "lua/lcall.h"
 #include "transports/lmtp_io.h"
 #include "transports/transport.h"
@@ -375,7 +375,7 @@ static int run(struct session *s)
 }
 
 /* lmtp_deliver - deliver_local: every recipient of b through one
- * connection (contract in core/deliver.h and the header above) */
+ * connection (contract in transports/deliver.h and the header above) */
 static void lmtp_deliver(struct transport *t, struct dlv_batch *b)
 {
     struct session s = { b, t->priv, NULL, 0, "connect" };

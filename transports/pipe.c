@@ -25,7 +25,7 @@
 
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
-#include "core/spool.h"
+#include "core/spool/spool.h"
 #include "transports/tp_local.h"
 #include "transports/tp_pipe.h"
 #include "transports/transport.h"

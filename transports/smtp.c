@@ -14,7 +14,7 @@
  */
 #include <stddef.h>
 
-#include "core/lookup.h"
+#include "core/lookup/lookup.h"
 #include "transports/smtp_client.h"
 #include "transports/transport.h"
 

@@ -4,7 +4,7 @@
  *                 greeting, EHLO (HELO on 5xx), STARTTLS, AUTH.
  *
  * PURPOSE: deliver_remote of the smtp transport (contract in
- * core/deliver.h). A host fails over to the next one on a connection
+ * transports/deliver.h). A host fails over to the next one on a connection
  * failure, a timeout, a lost connection, a 4xx/5xx greeting, a 4xx to
  * EHLO, a required TLS or AUTH that does not happen, or a 4xx to MAIL or
  * to every RCPT (smtp_client_txn.c). Each host tried leaves a hostres
@@ -27,11 +27,11 @@
 #include "core/base/ev.h"
 #include "core/base/log.h"
 #include "core/base/pool.h"
-#include "core/expand.h"
-#include "core/lookup.h"
-#include "core/mlist.h"
-#include "core/sasl.h"
-#include "core/spool.h"
+#include "core/mail/expand.h"
+#include "core/lookup/lookup.h"
+#include "core/conf/mlist.h"
+#include "core/mail/sasl.h"
+#include "core/spool/spool.h"
 #include "transports/smtp_client.h"
 
 static void job_next_host(struct sjob *j);

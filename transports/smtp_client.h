@@ -18,8 +18,8 @@
 #include <stddef.h>
 
 #include "core/base/strbuf.h"
-#include "core/deliver.h"
-#include "core/driver.h"
+#include "transports/deliver.h"
+#include "core/conf/driver.h"
 
 struct ev;
 struct ev_timer;

@@ -28,7 +28,7 @@
 #include <strings.h>
 
 #include "core/base/pool.h"
-#include "core/spool.h"
+#include "core/spool/spool.h"
 #include "transports/smtp_client.h"
 
 #define DATA_CHUNK 65536

@@ -32,7 +32,7 @@
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
-#include "core/tls.h"
+#include "core/net/tls.h"
 #include "transports/smtp_client.h"
 
 #define SC_FILL_LOW 16384       /* refill the data phase below this */

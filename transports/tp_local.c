@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/expand.h"
-#include "core/spool.h"
+#include "core/mail/expand.h"
+#include "core/spool/spool.h"
 #include "lua/lcall.h"
 #include "transports/tp_local.h"
 

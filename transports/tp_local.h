@@ -16,7 +16,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/pool.h"
-#include "core/deliver.h"
+#include "transports/deliver.h"
 
 struct strbuf;
 

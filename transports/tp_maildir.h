@@ -12,7 +12,7 @@
 
 #include <sys/types.h>
 
-#include "core/deliver.h"
+#include "transports/deliver.h"
 
 struct strbuf;
 

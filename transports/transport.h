@@ -1,7 +1,7 @@
 /*
  * transport.h - the contract of transport drivers.
  *
- * A driver is a const struct transport_driver (core/driver.h): name,
+ * A driver is a const struct transport_driver (core/conf/driver.h): name,
  * private option table and block size, whether it delivers locally (it
  * then runs in a child process under the recipient's uid when tern is
  * root, and -bt lists its deliveries before remote ones), and check() at
@@ -16,7 +16,7 @@
 #ifndef TERN_TRANSPORT_H
 #define TERN_TRANSPORT_H
 
-#include "core/driver.h"
+#include "core/conf/driver.h"
 
 extern const struct transport_driver tp_smtp;
 extern const struct transport_driver tp_maildir;

@@ -16,8 +16,8 @@
 #include "core/base/hash.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/conf_build.h"
-#include "core/mlist.h"
+#include "core/conf/conf_build.h"
+#include "core/conf/mlist.h"
 #include "lua/lstate.h"
 
 #define M(n) offsetof(struct conf_main, n)

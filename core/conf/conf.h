@@ -2,7 +2,7 @@
  * conf.h - the configuration model of one generation.
  *
  * The conf.d loader (conf_load.c) runs every Lua file of the configuration
- * root through the DSL (lua/l_conf.c), which turns each main{}, router,
+ * root through the DSL (load/l_conf.c), which turns each main{}, router,
  * transport, list, acl and retry definition into the C structures below at
  * once, checking every option against typed option tables. Cross-references
  * (a router's transport) are resolved when all files are read.

@@ -1,5 +1,5 @@
 /*
- * conf_build.h - how the DSL (lua/l_conf.c) adds definitions to a
+ * conf_build.h - how the DSL (load/l_conf.c) adds definitions to a
  *                configuration being loaded. Not for use after loading.
  *
  * INTERFACE: conf_track_mlist (link +names when loading ends),
@@ -13,8 +13,8 @@
 #ifndef TERN_CONF_BUILD_H
 #define TERN_CONF_BUILD_H
 
-#include "core/conf.h"
-#include "core/driver.h"
+#include "core/conf/conf.h"
+#include "core/conf/driver.h"
 
 void conf_track_mlist(struct conf *c, struct mlist *l,
                       const struct origin *org);

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "core/conf.h"
+#include "core/conf/conf.h"
 
 struct dns_cache;
 struct mlist;

@@ -12,8 +12,8 @@
 #include "core/base/hash.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/lookup.h"
-#include "core/netaddr.h"
+#include "core/lookup/lookup.h"
+#include "core/net/netaddr.h"
 #include "mlist.h"
 
 enum item_type {

@@ -28,7 +28,7 @@
 
 #include <regex.h>
 
-#include "core/conf.h"
+#include "core/conf/conf.h"
 
 enum match_result { MATCH_DEFER = -1, MATCH_NO = 0, MATCH_YES = 1 };
 

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/conf_build.h"
-#include "core/expand.h"
-#include "core/mlist.h"
+#include "core/conf/conf_build.h"
+#include "core/mail/expand.h"
+#include "core/conf/mlist.h"
 
 /* opt_find - the spec named name, or NULL */
 const struct opt_spec *opt_find(const struct opt_spec *tbl, const char *name)

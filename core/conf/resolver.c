@@ -3,9 +3,9 @@
  *              "ip[:port],..." for c-ares; unset: /etc/resolv.conf).
  */
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/resolver.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "core/conf/resolver.h"
 
 /* conf_resolver - dns_new with the configuration's servers and timers */
 struct dns_ctx *conf_resolver(const struct conf *c, struct ev *ev,

@@ -6,7 +6,7 @@
  * and H (like G, with a random interval between the last one and the next
  * G value). Each rule's cutoff counts from the first failure and must grow
  * from rule to rule. A bad rule is refused at load time; scheduling with
- * them is core/retry_rule.c's.
+ * them is core/hints/retry_rule.c's.
  * INTERFACE: retry_parse_rules, retry_error_valid, retry_default_text.
  * ERRORS: -1 with eb naming the bad rule.
  */
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/conf_build.h"
-#include "core/retry_conf.h"
+#include "core/conf/conf_build.h"
+#include "core/conf/retry_conf.h"
 
 /* retry_default_text - the rules used when conf.d defines none */
 const char *retry_default_text(void)

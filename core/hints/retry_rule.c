@@ -6,7 +6,7 @@
  *            subject (an address "lp@domain", or a domain or host name) and
  *            its error type against the failure's; retry_next walks the
  *            definition's rules by the time since the first failure.
- * INTERFACE: retry_rule_find, retry_next (core/retrydb.h).
+ * INTERFACE: retry_rule_find, retry_next (core/hints/retrydb.h).
  * ERRORS:    none returned: a regex pattern that does not compile is
  *            logged and matches nothing.
  * Patterns:  "*"; "domain" (= "*@domain": the domain of an address, or a
@@ -28,8 +28,8 @@
 #include <strings.h>
 
 #include "core/base/log.h"
-#include "core/conf.h"
-#include "core/retrydb.h"
+#include "core/conf/conf.h"
+#include "core/hints/retrydb.h"
 
 /* Exim's default retry_interval_max: no gap grows beyond a day. */
 #define RETRY_INTERVAL_MAX (24LL * 3600)

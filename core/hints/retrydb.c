@@ -32,7 +32,7 @@
 #include "core/base/safe_io.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/retrydb.h"
+#include "core/hints/retrydb.h"
 
 #define RETRY_DATA_EXPIRE (7LL * 24 * 3600)
 #define RETRY_KEY_MAX 1024

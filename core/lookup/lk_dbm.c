@@ -24,7 +24,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/strbuf.h"
-#include "core/lk_impl.h"
+#include "core/lookup/lk_impl.h"
 
 struct dbm_build {
     const char *src, *dst;

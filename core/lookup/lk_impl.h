@@ -11,14 +11,14 @@
  *            lowercase copy), lk_blank.
  * ERRORS:    load() returns -1 with "FILE:LINE: reason" or an I/O reason in
  *            eb; find() returns an lk_result.
- * Not installed, not included outside core/lk*.c and core/lookup.c.
+ * Not installed, not included outside core/lk*.c and core/lookup/lookup.c.
  */
 #ifndef TERN_LK_IMPL_H
 #define TERN_LK_IMPL_H
 
 #include <stddef.h>
 
-#include "core/lookup.h"
+#include "core/lookup/lookup.h"
 
 struct strbuf;
 struct errbuf;

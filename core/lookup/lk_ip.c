@@ -24,7 +24,7 @@
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/lk_impl.h"
+#include "core/lookup/lk_impl.h"
 
 struct lk_net {
     unsigned char addr[16];     /* network, host bits zero */

@@ -26,7 +26,7 @@
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/lk_impl.h"
+#include "core/lookup/lk_impl.h"
 
 struct lk_val {
     size_t len;

@@ -30,7 +30,7 @@
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/lk_impl.h"
+#include "core/lookup/lk_impl.h"
 
 #define NS_PER_SEC 1000000000ULL
 #define NKINDS 4

@@ -23,7 +23,7 @@
 #include "core/base/utf8.h"
 #include "core/base/strbuf.h"
 
-#include "core/address.h"
+#include "core/mail/address.h"
 
 #define IS_BLANK(c) ((c) == ' ' || (c) == '\t')
 

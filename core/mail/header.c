@@ -21,7 +21,7 @@
 
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/version.h"
+#include "core/base/version.h"
 
 #include "header.h"
 

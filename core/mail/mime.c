@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/header.h"
-#include "core/mime.h"
+#include "core/mail/header.h"
+#include "core/mail/mime.h"
 
 /* Copy parameter name="value" (or name=value) of a field value. */
 static void param(const char *v, size_t n, const char *name, char *out,

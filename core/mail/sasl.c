@@ -27,8 +27,8 @@
 #include "core/base/fatal.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/lookup.h"
-#include "core/sasl.h"
+#include "core/lookup/lookup.h"
+#include "core/mail/sasl.h"
 
 enum { MECH_NONE, MECH_PLAIN, MECH_LOGIN };
 enum { ST_IDLE, ST_PLAIN, ST_LOGIN_USER, ST_LOGIN_PASS, ST_NSTEPS };

@@ -41,7 +41,7 @@
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/dns.h"
+#include "core/net/dns.h"
 
 #define DNS_NAME_MAX 255
 

@@ -37,7 +37,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/xalloc.h"
-#include "core/tls.h"
+#include "core/net/tls.h"
 
 struct tls_ctx {
     SSL_CTX *ssl_ctx;

@@ -18,7 +18,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "core/spool.h"
+#include "core/spool/spool.h"
 
 #define ID_SEC_DIGITS 6
 #define ID_PID_DIGITS 11

@@ -24,8 +24,8 @@
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/notify.h"
-#include "core/spool.h"
+#include "core/spool/notify.h"
+#include "core/spool/spool.h"
 
 static int sock_path(const char *spool_dir, struct sockaddr_un *sun)
 {

@@ -33,7 +33,7 @@
 #include "core/base/safe_io.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/spool_impl.h"
+#include "core/spool/spool_impl.h"
 
 #define WRITER_BUF (64 * 1024)
 #define IDLE_MAX 64                 /* writers kept for reuse */

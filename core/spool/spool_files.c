@@ -30,8 +30,8 @@
 #include "core/base/safe_io.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/logfile.h"
-#include "core/spool_impl.h"
+#include "core/mail/logfile.h"
+#include "core/spool/spool_impl.h"
 
 #define JOURNAL_LINE_MAX 8192
 #define JOURNAL_MAX (64L << 20)

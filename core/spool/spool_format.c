@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "core/base/pool.h"
-#include "core/spool_impl.h"
+#include "core/spool/spool_impl.h"
 
 enum ftype { F_STR, F_INT, F_LONG, F_LLONG };
 

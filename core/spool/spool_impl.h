@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "core/spool.h"
+#include "core/spool/spool.h"
 
 struct ev;
 struct ev_timer;

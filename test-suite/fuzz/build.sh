@@ -9,10 +9,11 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer-no-link,address,unde
 LIBS="$(pkg-config --libs lua5.4 libcares openssl) -lgdbm -lcrypt -lm"
 mkdir -p "$OUT/obj"
 objs=""
-for src in core/base/*.c core/*.c routers/*.c transports/*.c acl/*.c lua/*.c; do
-    [ "$src" = core/main.c ] && continue
+SRCS=$(make -s --no-print-directory lib-srcs)
+DIRS=$(for s in $SRCS; do dirname "$s"; done | sort -u)
+for src in $SRCS; do
     obj="$OUT/obj/$(echo "$src" | tr / _).o"
-    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find core routers lua acl transports -name "*.h" -newer "$obj" 2>/dev/null | head -1)" ]; then
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find $DIRS -name "*.h" -newer "$obj" 2>/dev/null | head -1)" ]; then
         clang $CFLAGS -c "$src" -o "$obj"
     fi
     objs="$objs $obj"

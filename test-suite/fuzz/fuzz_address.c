@@ -1,5 +1,5 @@
 /*
- * fuzz_address.c - libFuzzer target for core/address.c.
+ * fuzz_address.c - libFuzzer target for core/mail/address.c.
  *
  * PURPOSE:   feed hostile octets to addr_parse under every option
  *            combination; on success check the invariants of the result,
@@ -9,7 +9,7 @@
  * ERRORS:    a broken invariant prints the case and abort()s.
  * BUILD:     clang -std=c11 -D_GNU_SOURCE -I. -g -O1
  *            -fsanitize=fuzzer,address,undefined test-suite/fuzz/fuzz_address.c
- *            core/address.c core/base/ *.c -o /tmp/fuzz_address
+ *            core/mail/address.c core/base/ *.c -o /tmp/fuzz_address
  *            (seeds: test-suite/fuzz/corpus/address/)
  */
 #include <stdint.h>
@@ -19,7 +19,7 @@
 
 #include "core/base/strbuf.h"
 
-#include "core/address.h"
+#include "core/mail/address.h"
 
 #define ALL_OPTS (ADDR_ALLOW_NULL | ADDR_ALLOW_UNQUALIFIED | ADDR_UTF8)
 

@@ -22,10 +22,10 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/bounce.h"
-#include "core/conf.h"
-#include "core/header.h"
-#include "core/spool.h"
+#include "queue/bounce.h"
+#include "core/conf/conf.h"
+#include "core/mail/header.h"
+#include "core/spool/spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

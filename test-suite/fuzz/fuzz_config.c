@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/conf.h"
+#include "core/conf/conf.h"
 
 static char dir[64], file[128];
 

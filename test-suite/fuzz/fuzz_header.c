@@ -1,5 +1,5 @@
 /*
- * fuzz_header.c - libFuzzer target for core/header.c.
+ * fuzz_header.c - libFuzzer target for core/mail/header.c.
  *
  * PURPOSE:   feed hostile octets to hdr_parse and check the invariants of
  *            the result (fields in order and in bounds, names of ftext,
@@ -10,7 +10,7 @@
  * ERRORS:    a broken invariant prints what broke and abort()s.
  * BUILD:     clang -std=c11 -D_GNU_SOURCE -I. -g -O1
  *            -fsanitize=fuzzer,address,undefined test-suite/fuzz/fuzz_header.c
- *            core/header.c core/base/ *.c -o /tmp/fuzz_header
+ *            core/mail/header.c core/base/ *.c -o /tmp/fuzz_header
  *            (seeds: test-suite/fuzz/corpus/header/)
  */
 #include <stdint.h>
@@ -21,7 +21,7 @@
 
 #include "core/base/strbuf.h"
 
-#include "core/header.h"
+#include "core/mail/header.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

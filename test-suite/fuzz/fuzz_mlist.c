@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/base/pool.h"
-#include "core/mlist.h"
+#include "core/conf/mlist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

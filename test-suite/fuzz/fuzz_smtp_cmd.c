@@ -1,6 +1,6 @@
 /*
  * fuzz_smtp_cmd.c - libFuzzer target for smtp_parse_command and
- * smtp_xtext_decode (core/smtp_parse.c).
+ * smtp_xtext_decode (smtpd/smtp_parse.c).
  *
  * PURPOSE:   parse hostile octets as one command line (CRLF removed) and
  *            check the invariants of the result: a failure carries a
@@ -13,7 +13,7 @@
  * ERRORS:    a broken invariant prints what and abort()s.
  * BUILD:     clang -std=c11 -D_GNU_SOURCE -I. -g -O1
  *            -fsanitize=fuzzer,address,undefined test-suite/fuzz/fuzz_smtp_cmd.c
- *            core/smtp_parse.c -o /tmp/fuzz_smtp_cmd
+ *            smtpd/smtp_parse.c -o /tmp/fuzz_smtp_cmd
  *            (seeds: test-suite/fuzz/corpus/smtp_cmd/)
  */
 #include <stdint.h>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/smtp_parse.h"
+#include "smtpd/smtp_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_smtp_data.c - libFuzzer target for the DATA stream parser
- * (core/smtp_data.c).
+ * (smtpd/smtp_data.c).
  *
  * PURPOSE:   byte 0 holds the number of chunk-size bytes that follow (low
  *            4 bits) and picks header_max and size_max (high bits); the rest
@@ -15,7 +15,7 @@
  * ERRORS:    a broken invariant prints what and abort()s.
  * BUILD:     clang -std=c11 -D_GNU_SOURCE -I. -g -O1
  *            -fsanitize=fuzzer,address,undefined test-suite/fuzz/fuzz_smtp_data.c
- *            core/smtp_data.c core/smtp_parse.c core/base/ *.c
+ *            smtpd/smtp_data.c smtpd/smtp_parse.c core/base/ *.c
  *            -o /tmp/fuzz_smtp_data (seeds: test-suite/fuzz/corpus/smtp_data/)
  */
 #include <stdint.h>
@@ -25,7 +25,7 @@
 
 #include "core/base/strbuf.h"
 
-#include "core/smtp_parse.h"
+#include "smtpd/smtp_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "core/base/strbuf.h"
-#include "core/bounce.h"
-#include "core/retrydb.h"
+#include "queue/bounce.h"
+#include "core/hints/retrydb.h"
 #include "transports/smtp_client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

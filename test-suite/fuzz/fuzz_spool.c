@@ -12,7 +12,7 @@
  * ERRORS:    a broken invariant prints the case and abort()s.
  * BUILD:     clang -std=c11 -D_GNU_SOURCE -I. -g -O1
  *            -fsanitize=fuzzer,address,undefined test-suite/fuzz/fuzz_spool.c
- *            core/spool*.c core/msgid.c core/base/ *.c -o /tmp/fuzz_spool
+ *            core/spool*.c core/spool/msgid.c core/base/ *.c -o /tmp/fuzz_spool
  *            (seeds: test-suite/fuzz/corpus/spool/; the spool lives in
  *            /dev/shm, or $TMPDIR)
  */
@@ -28,7 +28,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/safe_io.h"
-#include "core/spool.h"
+#include "core/spool/spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@ not import it, so the two can evolve independently). It gives
                  (smtplib), raw() (a raw-socket SMTP client), log readers,
                  spool readers, run() for one-shot modes (-bs, -bh, -bV).
   Raw            a small raw SMTP client (send bytes, read replies, TLS).
-  parse_spool    the spool file format (core/spool_format.c), validating.
+  parse_spool    the spool file format (core/spool/spool_format.c), validating.
   make_certs     a test CA and server certificate made with openssl.
   crypt_hash     $6$ and $y$ hashes (libcrypt through ctypes, openssl).
   lua            Python values as Lua source; LuaCode for verbatim code.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_bounce - bounces and delay warnings built by core/bounce.c, read
+"""test_bounce - bounces and delay warnings built by queue/bounce.c, read
 back with Python's email package (policy=email.policy.default) as a mail
 client would: multipart/report; report-type=delivery-status with three
 parts, no parser defects, every header field, every delivery-status field

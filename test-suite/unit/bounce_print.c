@@ -1,6 +1,6 @@
 /*
  * bounce_print.c - test helper (not a test): read a message from stdin,
- * build a bounce (or with -w a delay warning) for it with core/bounce.c
+ * build a bounce (or with -w a delay warning) for it with queue/bounce.c
  * and write the report to stdout; "8bit 0|1" (bounce_is_8bit) goes to
  * stderr. Used by test-suite/py/test_bounce.py, which checks the report
  * with Python's email package.
@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "core/base/strbuf.h"
-#include "core/bounce.h"
-#include "core/conf.h"
-#include "core/spool.h"
+#include "queue/bounce.h"
+#include "core/conf/conf.h"
+#include "core/spool/spool.h"
 
 #define RCPTS_MAX 64
 #define INPUT_MAX (64L * 1024 * 1024)

@@ -1,5 +1,5 @@
 /*
- * test_address.c - unit tests of core/address.c.
+ * test_address.c - unit tests of core/mail/address.c.
  *
  * PURPOSE:   case tables for addr_parse (valid, invalid, RFC length
  *            boundaries), addr_format / addr_quote_local, addr_is_dot_atom
@@ -13,7 +13,7 @@
 #include "core/base/strbuf.h"
 #include "test-suite/unit/tap.h"
 
-#include "core/address.h"
+#include "core/mail/address.h"
 
 /* building blocks for the length boundaries */
 #define S10  "abcdefghij"

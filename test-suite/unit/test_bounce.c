@@ -15,11 +15,11 @@
 #include <time.h>
 
 #include "core/base/strbuf.h"
-#include "core/bounce.h"
-#include "core/bounce_impl.h"
-#include "core/conf.h"
-#include "core/header.h"
-#include "core/spool.h"
+#include "queue/bounce.h"
+#include "queue/bounce_impl.h"
+#include "core/conf/conf.h"
+#include "core/mail/header.h"
+#include "core/spool/spool.h"
 #include "test-suite/unit/tap.h"
 
 #define S(lit) lit, sizeof(lit) - 1

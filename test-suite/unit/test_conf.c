@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/conf.h"
-#include "core/conf_build.h"
-#include "core/driver.h"
-#include "core/expand.h"
+#include "core/conf/conf.h"
+#include "core/conf/conf_build.h"
+#include "core/conf/driver.h"
+#include "core/mail/expand.h"
 #include "test-suite/unit/tap.h"
 
 static const struct { const char *in; long want; } times[] = {

@@ -1,5 +1,5 @@
 /*
- * test_dns.c - the resolver and the answer cache (core/dns.c) against the
+ * test_dns.c - the resolver and the answer cache (core/net/dns.c) against the
  *              test zone (test-suite/zones/test.zone.conf).
  *
  * PURPOSE: status mapping, record parsing, hostile answers (from a fake
@@ -19,7 +19,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
-#include "core/dns.h"
+#include "core/net/dns.h"
 #include "test-suite/unit/tap.h"
 
 static struct ev *ev;

@@ -1,5 +1,5 @@
 /*
- * test_header.c - unit tests of core/header.c: a case table for hdr_parse
+ * test_header.c - unit tests of core/mail/header.c: a case table for hdr_parse
  * {name, section, want rc, fields, section length, reason}, the parse
  * bounds, hdr_find/hdr_count, exact hdr_received output for fixed times
  * (TZ=UTC), hdr_date in three zones and hdr_message_id.
@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "core/base/strbuf.h"
-#include "core/header.h"
-#include "core/version.h"
+#include "core/mail/header.h"
+#include "core/base/version.h"
 #include "test-suite/unit/tap.h"
 
 #define S(lit) lit, sizeof(lit) - 1

@@ -1,5 +1,5 @@
 /*
- * test_logfile.c - unit tests of core/logfile.c under a temporary
+ * test_logfile.c - unit tests of core/mail/logfile.c under a temporary
  * directory: bad patterns, lines on stderr before logfile_open, directory
  * and file creation and modes, the line shape, the three files of a
  * pattern, [pid], escaping of hostile bytes, the 16 KiB cut, reopen after
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/base/strbuf.h"
-#include "core/logfile.h"
+#include "core/mail/logfile.h"
 #include "test-suite/unit/tap.h"
 
 #define KIDS 4

@@ -16,7 +16,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/strbuf.h"
-#include "core/lookup.h"
+#include "core/lookup/lookup.h"
 #include "test-suite/unit/tap.h"
 
 static char tmpdir[] = "/tmp/test_lookup.XXXXXX";

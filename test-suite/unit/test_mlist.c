@@ -1,6 +1,6 @@
 /*
  * test_mlist.c - unit tests of the match-list parser and matcher
- * (core/mlist.c): a case table {kind, list, subject, expected}.
+ * (core/conf/mlist.c): a case table {kind, list, subject, expected}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/mlist.h"
+#include "core/conf/conf.h"
+#include "core/conf/mlist.h"
 #include "test-suite/unit/tap.h"
 
 struct mcase {

@@ -10,8 +10,8 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
-#include "core/notify.h"
-#include "core/spool.h"
+#include "core/spool/notify.h"
+#include "core/spool/spool.h"
 #include "tap.h"
 
 #define N 3000

@@ -3,7 +3,7 @@
 # (output shape, deletion, exit codes). Needs TERN_BIN_DIR, the directory
 # holding the binaries. The retry file is written with tern_dbmbuild (a
 # GDBM file of "key value" lines; it stores keys in lower case, which the
-# tools do not mind), in the record format of core/retrydb.c.
+# tools do not mind), in the record format of core/hints/retrydb.c.
 # Prints TAP; exits 1 if any check failed.
 
 : "${TERN_BIN_DIR:?set TERN_BIN_DIR to the directory holding the binaries}"

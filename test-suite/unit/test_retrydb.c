@@ -1,6 +1,6 @@
 /*
- * test_retrydb.c - unit tests of the retry rules (core/retry_rule.c) and
- * the retry hints database (core/retrydb.c).
+ * test_retrydb.c - unit tests of the retry rules (core/hints/retry_rule.c) and
+ * the retry hints database (core/hints/retrydb.c).
  *
  * Rule matching is a table {pattern, error, subject, errtype, want};
  * scheduling walks F, G, H and the cutoffs with a fixed clock; the
@@ -21,9 +21,9 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/conf_build.h"
-#include "core/retrydb.h"
+#include "core/conf/conf.h"
+#include "core/conf/conf_build.h"
+#include "core/hints/retrydb.h"
 #include "test-suite/unit/tap.h"
 
 #define T0 1700000000LL

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/dns.h"
-#include "core/route.h"
+#include "core/conf/conf.h"
+#include "core/net/dns.h"
+#include "route/route.h"
 #include "test-suite/unit/tap.h"
 
 static const char config[] =

@@ -20,8 +20,8 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/strbuf.h"
-#include "core/lookup.h"
-#include "core/sasl.h"
+#include "core/lookup/lookup.h"
+#include "core/mail/sasl.h"
 #include "test-suite/unit/tap.h"
 
 static char tmpdir[] = "/tmp/test_sasl.XXXXXX";

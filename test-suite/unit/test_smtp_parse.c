@@ -1,5 +1,5 @@
 /*
- * test_smtp_parse.c - unit tests of core/smtp_parse.c and core/smtp_data.c.
+ * test_smtp_parse.c - unit tests of smtpd/smtp_parse.c and smtpd/smtp_data.c.
  *
  * PURPOSE:   case tables for smtp_parse_command (every verb, every MAIL
  *            parameter, every error reply), smtp_xtext_decode and the DATA
@@ -19,7 +19,7 @@
 #include "core/base/strbuf.h"
 #include "test-suite/unit/tap.h"
 
-#include "core/smtp_parse.h"
+#include "smtpd/smtp_parse.h"
 
 /* ------------------------------------------------------------------ */
 /* command lines */

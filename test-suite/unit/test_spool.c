@@ -1,5 +1,5 @@
 /*
- * test_spool.c - unit tests of the spool (core/spool*.c, core/msgid.c,
+ * test_spool.c - unit tests of the spool (core/spool*.c, core/spool/msgid.c,
  * core/base/safe_io.c).
  *
  * PURPOSE: message ids (shape, uniqueness, order, decoding); envelope and
@@ -27,7 +27,7 @@
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
 #include "core/base/safe_io.h"
-#include "core/spool.h"
+#include "core/spool/spool.h"
 #include "test-suite/unit/tap.h"
 
 static char top[256];           /* a scratch directory for this run */

@@ -1,5 +1,5 @@
 /*
- * test_tls.c - unit tests of TLS on non-blocking sockets (core/tls.c).
+ * test_tls.c - unit tests of TLS on non-blocking sockets (core/net/tls.c).
  *
  * PURPOSE: context errors (files, key mismatch, ciphers, protocol names),
  *          handshakes driven by the event loop over socketpairs and one
@@ -24,7 +24,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/ev.h"
-#include "core/tls.h"
+#include "core/net/tls.h"
 #include "test-suite/unit/tap.h"
 
 static struct ev *ev;

@@ -28,9 +28,9 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/deliver.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "transports/deliver.h"
+#include "core/spool/spool.h"
 #include "test-suite/unit/tap.h"
 #include "transports/smtp_client.h"
 

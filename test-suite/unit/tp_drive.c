@@ -25,9 +25,9 @@
 #include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
-#include "core/conf.h"
-#include "core/deliver.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "transports/deliver.h"
+#include "core/spool/spool.h"
 
 #define MSG_MAX (64L * 1024 * 1024)
 #define MAX_HOSTS 16

@@ -19,9 +19,9 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/strbuf.h"
-#include "core/conf.h"
-#include "core/deliver.h"
-#include "core/spool.h"
+#include "core/conf/conf.h"
+#include "transports/deliver.h"
+#include "core/spool/spool.h"
 
 #define FX_MAX 4
 
