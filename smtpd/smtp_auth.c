@@ -21,6 +21,7 @@
 #include "core/lookup/lookup.h"
 #include "core/conf/mlist.h"
 #include "core/mail/sasl.h"
+#include "smtpd/sasl_passwd.h"
 #include "smtpd/smtp_sess.h"
 #include "lua/lcall.h"
 

@@ -1,6 +1,6 @@
 /*
  * sasl.h - server side of SMTP AUTH PLAIN and LOGIN (RFC 4954, RFC 4616)
- *          as non-blocking step functions, plus password checking.
+ *          as non-blocking step functions.
  *
  * The session owns a struct sasl_state (embedded, no allocation) and feeds
  * it the AUTH command's arguments, then each client line, until the result
@@ -12,7 +12,7 @@
  *       r = sasl_step(&st, line, len);
  *   }
  *   SASL_ERROR: send st.reply;   SASL_DONE: check st.authcid/st.password
- *   with sasl_check_password, then sasl_state_clear(&st) (wipes them).
+ *   (smtpd/sasl_passwd.h), then sasl_state_clear(&st) (wipes them).
  *
  * Replies on SASL_ERROR (st.reply, one line without CRLF):
  *   501 5.5.2  invalid base64, malformed PLAIN message, NUL in a LOGIN
@@ -24,8 +24,7 @@
  *   503 5.5.1  sasl_step with no exchange in progress (a caller bug)
  *
  * INTERFACE: sasl_start, sasl_step, sasl_state_clear, sasl_mechanisms,
- *            sasl_b64_decode, sasl_b64_encode, sasl_check_password,
- *            sasl_failure_delay_ms.
+ *            sasl_b64_decode, sasl_b64_encode, sasl_failure_delay_ms.
  */
 #ifndef TERN_SASL_H
 #define TERN_SASL_H
@@ -33,8 +32,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct errbuf;
-struct lookup_spec;
 
 #define SASL_FIELD_MAX 255      /* bytes of authzid, authcid or password */
 #define SASL_LINE_MAX 1024      /* base64 characters in one client line:
@@ -76,26 +73,6 @@ ssize_t sasl_b64_decode(const char *in, size_t inlen, unsigned char *out,
  * length, or -1 if out (needs 4 * ceil(n / 3) + 1) is too small */
 ssize_t sasl_b64_encode(const void *in, size_t inlen, char *out,
                         size_t outsize);
-
-/*
- * sasl_check_password - verify user/password against table (lsearch or
- * dbm, no star forms), which maps a user name (caseless) to a crypt(3)
- * hash; in a value "HASH:more" only HASH counts, so passwd/shadow-style
- * lines "user:HASH:..." work. Accepted: what crypt_checksalt() rates OK
- * (libxcrypt 4.4: $y$ yescrypt, $gy$, $7$ scrypt, $6$ SHA-512, $2b$ $2y$
- * $2a$ bcrypt) and $5$ SHA-256. Refused, never compared as text:
- * plaintext or locked values (no leading '$', e.g. "secret", "!$6$...",
- * "*"), legacy methods (DES, $1$ MD5, ...), malformed hashes.
- * Returns 1 if the password matches; 0 if not, the user is unknown or the
- * entry is refused (then eb names the reason, for the log; eb is empty
- * for a plain mismatch or unknown user); -1 tempfail (table unreadable,
- * unusable table spec) with eb set.
- * Unknown users and refused entries still spend one crypt() so the answer
- * time does not tell which users exist (see sasl.c). Blocks for the length
- * of one crypt() (tens of milliseconds for yescrypt).
- */
-int sasl_check_password(const struct lookup_spec *table, const char *user,
-                        const char *password, struct errbuf *eb);
 
 /* sasl_failure_delay_ms - how long to wait before answering the failed
  * attempt number failures (1 = first) of a session: 0, then 1 s doubling

@@ -22,6 +22,7 @@
 #include "core/base/strbuf.h"
 #include "core/lookup/lookup.h"
 #include "core/mail/sasl.h"
+#include "smtpd/sasl_passwd.h"
 #include "test-suite/unit/tap.h"
 
 static char tmpdir[] = "/tmp/test_sasl.XXXXXX";
