@@ -28,6 +28,7 @@
 #include "core/conf/driver.h"
 #include "core/lookup/lookup.h"
 #include "core/conf/retry_conf.h"
+#include "load/l_conf.h"
 #include "lua/lstate.h"
 
 void conf_loading_begin(void);
@@ -318,6 +319,12 @@ static int finish(struct conf *c, struct errbuf *eb)
     return 0;
 }
 
+/* the conf's cleanup hook for its Lua state */
+static void free_lua(void *ls)
+{
+    lstate_free(ls);
+}
+
 static struct conf *conf_new(const char *root, struct errbuf *eb)
 {
     struct conf *c = xcalloc(1, sizeof(*c));
@@ -330,6 +337,10 @@ static struct conf *conf_new(const char *root, struct errbuf *eb)
     c->root_given = pool_strdup(c->pool, root);
     free(abs);
     c->lua = lstate_new(c, LOAD_MEM_LIMIT, LOAD_INSTR_LIMIT, eb);
+    if (c->lua != NULL) {
+        conf_on_free(c, free_lua, c->lua);
+        l_conf_install(c->lua);
+    }
     if (c->lua == NULL || opt_defaults(c, conf_main_opts(), &c->main, eb)
         != 0) {
         conf_free(c);

@@ -6,7 +6,8 @@
  * checking every key against the typed option tables, so an error names the
  * file and line of the definition. Cross-references (transports named by
  * routers, +lists) are resolved by load/conf_load.c once all files are read.
- * INTERFACE: l_conf_open (installs the DSL into the sandbox environment),
+ * INTERFACE: l_conf_install (adds the DSL to the sandbox environment: the
+ *            loader does, lua/ never names the DSL),
  *            l_conf_value (Lua value -> typed option, shared with l_acl).
  * ERRORS: raised as Lua errors "FILE:LINE: what: reason", which the loader
  *         reports and turns into a non-zero exit.
@@ -672,8 +673,8 @@ static int l_retry(lua_State *L)
     return 0;
 }
 
-/* l_conf_open - install the DSL and the tern table into env */
-void l_conf_open(struct lstate *ls, int env)
+/* install the DSL and the tern table into env */
+static void open_dsl(struct lstate *ls, int env)
 {
     lua_State *L = ls->L;
 
@@ -694,4 +695,10 @@ void l_conf_open(struct lstate *ls, int env)
     lua_pushstring(L, TERN_VERSION);
     lua_setfield(L, -2, "version");
     lua_setfield(L, env, "tern");
+}
+
+/* l_conf_install - add the DSL to the sandbox environment of ls */
+void l_conf_install(struct lstate *ls)
+{
+    lstate_open_env(ls, open_dsl);
 }

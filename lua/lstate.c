@@ -183,7 +183,6 @@ static void build_env(struct lstate *ls)
     copy_library(L, env, "os", os_safe);
     lua_pushvalue(L, env);
     lua_setfield(L, env, "_G");
-    l_conf_open(ls, env);
     l_lookup_open(ls, env);
     l_verbs_open(ls, env);
     l_dns_open(ls, env);
@@ -237,6 +236,15 @@ void lstate_set_limits(struct lstate *ls, size_t mem_limit, long instr_limit)
 const char *lstate_version(void)
 {
     return LUA_RELEASE;
+}
+
+/* lstate_open_env - call open(ls, env) with the sandbox environment at
+ * stack index env, to add names to it (the loader's DSL) */
+void lstate_open_env(struct lstate *ls, void (*open)(struct lstate *, int))
+{
+    lua_rawgeti(ls->L, LUA_REGISTRYINDEX, ls->env_ref);
+    open(ls, lua_gettop(ls->L));
+    lua_pop(ls->L, 1);
 }
 
 /* lstate_end_load - definitions are refused from now on */

@@ -1,6 +1,6 @@
 /*
- * lstate_impl.h - private to lua/: the lstate layout and helpers shared by
- *                 the binding files (l_conf.c, l_call.c, l_lookup.c).
+ * lstate_impl.h - private to lua/ and the DSL (load/l_conf.c): the lstate
+ *                 layout and helpers shared by the binding files.
  */
 #ifndef TERN_LSTATE_IMPL_H
 #define TERN_LSTATE_IMPL_H
@@ -33,7 +33,9 @@ int lstate_is_need_dns(lua_State *L, int idx);
 /* "FILE:LINE" of the calling Lua code at level */
 void lstate_where(lua_State *L, int level, const char **file, int *line);
 
-void l_conf_open(struct lstate *ls, int env);      /* l_conf.c */
+/* add names to the sandbox environment (at stack index env); for the
+ * DSL of load/l_conf.c, which stands above lua/ */
+void lstate_open_env(struct lstate *ls, void (*open)(struct lstate *, int));
 void l_lookup_open(struct lstate *ls, int env);    /* l_lookup.c */
 void l_verbs_open(struct lstate *ls, int env);     /* l_verbs.c */
 void l_dns_open(struct lstate *ls, int env);       /* l_coro.c */

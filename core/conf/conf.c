@@ -18,7 +18,6 @@
 #include "core/base/xalloc.h"
 #include "core/conf/conf_build.h"
 #include "core/conf/mlist.h"
-#include "lua/lstate.h"
 
 #define M(n) offsetof(struct conf_main, n)
 
@@ -392,12 +391,34 @@ int conf_link_lists(struct conf *c, struct errbuf *eb)
     return 0;
 }
 
+struct conf_cleanup {
+    void (*fn)(void *);
+    void *arg;
+    struct conf_cleanup *next;
+};
+
+/* conf_on_free - register fn(arg) to run when c is freed */
+void conf_on_free(struct conf *c, void (*fn)(void *), void *arg)
+{
+    struct conf_cleanup *k = xcalloc(1, sizeof(*k));
+
+    k->fn = fn;
+    k->arg = arg;
+    k->next = c->cleanups;
+    c->cleanups = k;
+}
+
 /* conf_free - release a generation (NULL ok) */
 void conf_free(struct conf *c)
 {
     if (c == NULL)
         return;
-    lstate_free(c->lua);
+    while (c->cleanups != NULL) {
+        struct conf_cleanup *k = c->cleanups;
+        c->cleanups = k->next;
+        k->fn(k->arg);
+        free(k);
+    }
     hash_free(c->lists, free);
     pool_free(c->pool);
     free(c);

@@ -187,12 +187,18 @@ struct conf {
     size_t nretry;
     struct retry_def *retry;
     struct lstate *lua;             /* the generation's Lua state */
+    struct conf_cleanup *cleanups;  /* run by conf_free, newest first */
     struct lookup_spec *auth_table; /* auth_passwords, parsed at load */
 };
 
 /* conf_load - read the configuration root dir; NULL with eb on error */
 struct conf *conf_load(const char *root, struct errbuf *eb);
+/* conf_free - run the cleanup hooks, then release the generation */
 void conf_free(struct conf *c);
+/* conf_on_free - have conf_free call fn(arg): whoever attaches something
+ * of a higher layer to the generation (its Lua state) frees it this way,
+ * so the configuration model never names what it holds */
+void conf_on_free(struct conf *c, void (*fn)(void *), void *arg);
 
 struct router *conf_find_router(const struct conf *c, const char *name);
 struct transport *conf_find_transport(const struct conf *c, const char *name);
