@@ -22,36 +22,6 @@
 
 #include "core/conf/driver.h"
 
-enum raddr_state {
-    RA_ROUTING, RA_ACCEPTED, RA_FAILED, RA_DEFERRED, RA_REDIRECTED,
-    RA_DISCARDED
-};
-
-struct raddr {
-    const char *address;        /* as displayed: quoted lp @ domain */
-    const char *local_part;     /* unquoted, case as written */
-    const char *lc_local_part;  /* lowercased once, for caseless routers */
-    const char *domain;         /* lowercased ("" for pipes and files) */
-    unsigned flags;             /* AF_* of address.h */
-    enum child_kind kind;
-    struct raddr *parent;
-    const struct router *redirected_by;
-    const char *address_data;   /* carried to children */
-    const char *home;
-    const char *prefix;         /* affixes the deciding router removed */
-    const char *suffix;
-    int depth;                  /* generations of redirection */
-    enum raddr_state state;
-    const struct router *router;        /* the deciding router */
-    struct transport *transport;
-    size_t nhosts;
-    struct route_host *hosts;
-    const char *message;        /* why it failed or was deferred */
-    size_t nchildren;           /* redirection results, in item order */
-    struct raddr **children;
-    struct raddr *unseen_copy;  /* goes on routing after an unseen router */
-};
-
 struct route_run;
 struct route_top;
 

@@ -252,7 +252,7 @@ static int special_local_part(const struct raddr *a, const struct router *r)
 {
     return (a->flags & (AF_PERCENT | AF_BANG | AF_AT_IN_LOCAL))
            && !r->allow_special_local_parts
-           && strcmp(r->drv->name, "lua") != 0;
+           && !r->drv->any_local_part;
 }
 
 /* Why a router does not apply before any option is evaluated, or NULL. */

@@ -147,6 +147,7 @@ const struct router_driver rt_lua = {
     .opts = lua_router_opts,
     .opts_size = sizeof(struct lua_router_opts),
     .needs_transport = 0,
+    .any_local_part = 1,          /* the script decides what it takes */
     .check = lua_check,
     .route = lua_route,
 };

@@ -40,7 +40,6 @@
 
 #include "core/conf/driver.h"
 #include "core/mail/expand.h"
-#include "route/route.h"
 
 extern const struct router_driver rt_dnslookup;
 extern const struct router_driver rt_manualroute;

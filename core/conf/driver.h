@@ -1,7 +1,7 @@
 /*
  * driver.h - what core knows of routers and transports: the driver structs,
- *            the generic option blocks, the request/result of one routing
- *            step, and the registry through which core finds drivers by
+ *            the generic option blocks (generic_opts.c), the address being
+ *            routed and the request/result of one routing step, and the registry through which core finds drivers by
  *            name without naming any (the tables live in routers/registry.c
  *            and transports/registry.c).
  *
@@ -19,7 +19,8 @@
 
 struct dns_cache;
 struct mlist;
-struct raddr;
+struct router;
+struct transport;
 struct xvars;
 
 enum route_verdict {
@@ -78,13 +79,46 @@ struct route_res {
     struct dns_want wanted[ROUTE_MAX_WANTED];
 };
 
-struct router;
+/* An address being routed: what route() reads (req->addr) and what the
+ * router runner (route/route.c) records of its fate. */
+enum raddr_state {
+    RA_ROUTING, RA_ACCEPTED, RA_FAILED, RA_DEFERRED, RA_REDIRECTED,
+    RA_DISCARDED
+};
+
+struct raddr {
+    const char *address;        /* as displayed: quoted lp @ domain */
+    const char *local_part;     /* unquoted, case as written */
+    const char *lc_local_part;  /* lowercased once, for caseless routers */
+    const char *domain;         /* lowercased ("" for pipes and files) */
+    unsigned flags;             /* AF_* of address.h */
+    enum child_kind kind;
+    struct raddr *parent;
+    const struct router *redirected_by;
+    const char *address_data;   /* carried to children */
+    const char *home;
+    const char *prefix;         /* affixes the deciding router removed */
+    const char *suffix;
+    int depth;                  /* generations of redirection */
+    enum raddr_state state;
+    const struct router *router;        /* the deciding router */
+    struct transport *transport;
+    size_t nhosts;
+    struct route_host *hosts;
+    const char *message;        /* why it failed or was deferred */
+    size_t nchildren;           /* redirection results, in item order */
+    struct raddr **children;
+    struct raddr *unseen_copy;  /* goes on routing after an unseen router */
+};
 
 struct router_driver {
     const char *name;
     const struct opt_spec *opts;    /* private options */
     size_t opts_size;               /* private block size */
     int needs_transport;            /* accept without transport is an error */
+    int any_local_part;             /* route() sees local parts with '%',
+                                       '!' or a quoted '@' even without
+                                       allow_special_local_parts (lua) */
     int (*check)(struct router *r, struct conf *c, struct errbuf *eb);
     enum route_verdict (*route)(struct router *r, struct route_req *req,
                                 struct route_res *res);
@@ -121,7 +155,6 @@ struct router {
     void *priv;
 };
 
-struct transport;
 struct dlv_batch;
 struct ev;
 

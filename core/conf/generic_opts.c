@@ -1,14 +1,19 @@
 /*
- * generic.c - the generic router options of DESIGN §5 (every driver takes
- *             them), as an option table over struct router.
+ * generic_opts.c - the generic router options of DESIGN §5 and the generic
+ *                  transport options (every driver of the kind takes them),
+ *                  as option tables over struct router / struct transport.
+ *
+ * They belong to the configuration model, not to the drivers: the loader,
+ * the defaults and -bP read them without knowing any driver.
+ * INTERFACE: router_generic_opts, transport_generic_opts (driver.h).
  */
 #include <stddef.h>
 
-#include "routers/router.h"
+#include "core/conf/driver.h"
 
 #define G(n) offsetof(struct router, n)
 
-static const struct opt_spec generic_opts[] = {
+static const struct opt_spec router_opts[] = {
     { "domains", OPT_MLIST, G(domains), NULL, ML_DOMAIN, NULL },
     { "local_parts", OPT_MLIST, G(local_parts), NULL, ML_LOCALPART, NULL },
     { "senders", OPT_MLIST, G(senders), NULL, ML_ADDRESS, NULL },
@@ -41,5 +46,25 @@ static const struct opt_spec generic_opts[] = {
 /* router_generic_opts - the table */
 const struct opt_spec *router_generic_opts(void)
 {
-    return generic_opts;
+    return router_opts;
+}
+
+#define T(n) offsetof(struct transport, n)
+
+static const struct opt_spec transport_opts[] = {
+    { "headers_add", OPT_STRLIST, T(headers_add), NULL, 0, "\n" },
+    { "headers_remove", OPT_STRLIST, T(headers_remove), NULL, 0, ":" },
+    { "return_path", OPT_STR, T(return_path), NULL, 0, NULL },
+    { "return_path_add", OPT_BOOL, T(return_path_add), "false", 0, NULL },
+    { "envelope_to_add", OPT_BOOL, T(envelope_to_add), "false", 0, NULL },
+    { "delivery_date_add", OPT_BOOL, T(delivery_date_add), "false", 0, NULL },
+    { "user", OPT_STR, T(user), NULL, 0, NULL },
+    { "group", OPT_STR, T(group), NULL, 0, NULL },
+    OPT_END
+};
+
+/* transport_generic_opts - options every transport takes */
+const struct opt_spec *transport_generic_opts(void)
+{
+    return transport_opts;
 }
