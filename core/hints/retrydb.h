@@ -1,8 +1,8 @@
 /*
  * retrydb.h - the retry hints database (Exim's "retry" hints, DESIGN §6):
- *             host and address retry records in a GDBM file under the
- *             spool, SPOOL/db/retry, and the retry rules that schedule
- *             them.
+ *             host and address retry records in a hints file (hintsdb.h)
+ *             under the spool, SPOOL/db/retry, and the retry rules that
+ *             schedule them.
  *
  * Keys, as Exim's: "T:host.name:ip" (a host, for remote delivery) and
  * "T:host.name:ip:port" when the port is not 25; "R:local@domain" (an
