@@ -7,8 +7,9 @@
 # with pkg-config. Tests: dnsmasq-base (the binary, no system service),
 # python3, swaks, clang for the libFuzzer targets, openssl (the command,
 # for test certificates), Dovecot (imapd, pop3d, lmtpd: the tests run a
-# private instance; the system service is stopped and disabled after
-# installing it so nothing listens on ports 143/110/24).
+# private instance; the install runs under a policy-rc.d that forbids
+# starting services, and the unit is disabled afterwards, so nothing
+# listens on ports 143/110/24).
 set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
@@ -38,12 +39,23 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -q $missing >/dev/null 2>&1; then
-    apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null
+# Packages that ship a service (dovecot) must not start it: the tests run
+# private instances on loopback. A temporary policy-rc.d forbids starting
+# anything during the install; the units are disabled afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" \
+        && own_policy=yes
 fi
+rc=0
+if ! apt-get install -y -q $missing >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null \
+        || rc=$?
+fi
+[ -n "$own_policy" ] && rm -f "$policy"
 case "$missing" in
     *dovecot*)
-        # tests start their own Dovecot; keep the system one off
         if [ -d /run/systemd/system ]; then
             systemctl disable --now dovecot >/dev/null 2>&1 || true
         else
@@ -52,3 +64,7 @@ case "$missing" in
         service dovecot stop >/dev/null 2>&1 || true
         ;;
 esac
+if [ "$rc" != 0 ]; then
+    echo "apt-get install failed ($rc):$missing" >&2
+    exit "$rc"
+fi
