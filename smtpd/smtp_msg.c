@@ -55,7 +55,7 @@ static void predata_done(struct sess *s, const struct acl_result *r)
     dp_init(&s->dp, (size_t)s->srv->o.conf->main.header_size_limit,
             size_max(s), data_sink, s);
     sb_reset(&s->txn.msg);
-    s->state = SS_DATA;
+    smtpin_set_state(s, SS_DATA);
     sess_arm_timeout(s);
     sess_reply(s, 354, NULL, "Enter message, ending with \".\" on a line by "
                "itself");
@@ -325,7 +325,7 @@ static void message_complete(struct sess *s, enum dp_error e)
 {
     struct sess_txn *t = &s->txn;
 
-    s->state = SS_CMD;
+    smtpin_set_state(s, SS_CMD);
     if (data_error_reply(s, e))
         return;
     if (conf_find_acl(s->srv->o.conf, "mime") != NULL) {
@@ -387,7 +387,7 @@ void sess_bdat_start(struct sess *s, const struct smtp_cmd *cmd)
     if (!t->bdat_failed && size_max(s)
         && sb_len(&t->msg) + cmd->chunk > size_max(s))
         t->bdat_failed = 552;
-    s->state = SS_BDAT;
+    smtpin_set_state(s, SS_BDAT);
     sess_arm_timeout(s);
     if (t->bdat_left == 0)
         sess_bdat_input(s, "", 0);
@@ -397,7 +397,7 @@ static void bdat_chunk_end(struct sess *s)
 {
     struct sess_txn *t = &s->txn;
 
-    s->state = SS_CMD;
+    smtpin_set_state(s, SS_CMD);
     if (t->bdat_failed == 503) {
         sess_reply(s, 503, "5.5.1", "MAIL and RCPT first");
         t->bdat_failed = t->sender ? t->bdat_failed : 0;
