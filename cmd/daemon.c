@@ -33,6 +33,7 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
+#include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "cmd/daemon.h"
 #include "smtpd/limits.h"
@@ -432,27 +433,19 @@ static int setup(struct master *m)
     return sfd < 0 ? -1 : ev_io_set(m->ev, sfd, EV_READ, signal_cb, m);
 }
 
-/* daemon_run - the master loop; returns the exit status */
-int daemon_run(struct conf *c, const struct daemon_opts *o)
+/* Free the master and the configuration generation it holds. */
+static void master_free(struct master *m)
 {
-    struct master *m = calloc(1, sizeof(*m));
+    conf_free(m->conf);         /* the current generation (see daemon.h) */
+    limits_free(m->lim);
+    ev_free(m->ev);
+    free(m);
+}
+
+static void log_started(const struct master *m)
+{
     struct strbuf ports;
 
-    if (m == NULL) {
-        conf_free(c);
-        return 71;
-    }
-    m->o = o;
-    m->conf = c;
-    if (setup(m) != 0) {
-        listen_close(&m->ls);
-        limits_free(m->lim);
-        ev_free(m->ev);
-        conf_free(c);
-        free(m);
-        return 71;
-    }
-    m->nworkers = worker_count(c);
     sb_init(&ports);
     for (size_t i = 0; i < m->ls.n; i++)
         sb_printf(&ports, "%s[%s]:%d", i ? ", " : "", m->ls.v[i].addr,
@@ -460,6 +453,19 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
     log_main("tern daemon started: pid=%d, %d workers, listening on %s",
              (int)getpid(), m->nworkers, sb_str(&ports));
     sb_free(&ports);
+}
+
+/* daemon_run - the master loop; returns the exit status */
+int daemon_run(struct conf *c, const struct daemon_opts *o)
+{
+    struct master *m = xcalloc(1, sizeof(*m));
+
+    m->o = o;
+    m->conf = c;
+    if (setup(m) != 0)
+        goto fail;
+    m->nworkers = worker_count(c);
+    log_started(m);
     spawn_sched(m);
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
@@ -467,9 +473,10 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
         ev_run_once(m->ev, -1);
     unlink(m->pidfile);
     log_main("tern daemon stopped");
-    conf_free(m->conf);         /* the current generation (see daemon.h) */
-    limits_free(m->lim);
-    ev_free(m->ev);
-    free(m);
+    master_free(m);
     return 0;
+fail:
+    listen_close(&m->ls);       /* setup() may have bound some */
+    master_free(m);
+    return 71;
 }

@@ -163,7 +163,7 @@ int sess_acl_refused(struct sess *s, const struct acl_result *r,
     if (r->verdict == ACL_DROP) {
         if (code < 500)
             sess_reply(s, 421, "4.7.0", "closing connection");
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
     }
     return 1;
 }

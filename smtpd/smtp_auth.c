@@ -69,7 +69,7 @@ static void auth_end(struct sess *s)
     sasl_state_clear(st);
     free(st);
     s->sasl = NULL;
-    s->state = SS_CMD;
+    smtpin_set_state(s, SS_CMD);
 }
 
 static void failure_reply(void *arg)
@@ -82,7 +82,7 @@ static void failure_reply(void *arg)
     if (max > 0 && s->auth_failures >= max) {
         sess_reply(s, 421, "4.7.0", "%s: too many authentication failures",
                    s->srv->o.conf->main.primary_hostname);
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
     }
     sess_resume(s);
 }
@@ -129,7 +129,7 @@ static void handle(struct sess *s, enum sasl_result r)
     switch (r) {
     case SASL_CONTINUE:
         sess_reply(s, 334, NULL, "%s", st->challenge);
-        s->state = SS_AUTH;
+        smtpin_set_state(s, SS_AUTH);
         return;
     case SASL_DONE:
         auth_done(s);

@@ -69,7 +69,7 @@ static int too_many_errors(struct sess *s)
                    hostname(s));
         log_reject("SMTP call from [%s]:%d dropped: too many syntax or "
                    "protocol errors", s->ip, s->port);
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
         return 1;
     }
     if (m->smtp_max_unknown_commands > 0
@@ -78,7 +78,7 @@ static int too_many_errors(struct sess *s)
                    hostname(s));
         log_reject("SMTP call from [%s]:%d dropped: too many unrecognized "
                    "commands", s->ip, s->port);
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
         return 1;
     }
     return 0;
@@ -97,10 +97,10 @@ static void protocol_error(struct sess *s, int code, const char *status,
 static void greet_done(struct sess *s, const struct acl_result *r)
 {
     if (sess_acl_refused(s, r, 554, "connection")) {
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
         return;
     }
-    s->state = SS_CMD;
+    smtpin_set_state(s, SS_CMD);
     sess_reply(s, 220, NULL, "%s ESMTP tern", hostname(s));
 }
 
@@ -364,7 +364,7 @@ static void quit_done(struct sess *s, const struct acl_result *r)
 {
     (void)r;
     sess_reply(s, 221, "2.0.0", "%s closing connection", hostname(s));
-    s->state = SS_CLOSING;
+    smtpin_set_state(s, SS_CLOSING);
 }
 
 static void do_quit(struct sess *s, struct smtp_cmd *cmd)
@@ -493,7 +493,7 @@ void sess_command_line(struct sess *s, const char *line, size_t len)
     if (s->srv->draining && s->txn.sender == NULL) {
         sess_reply(s, 421, "4.3.2", "%s: service shutting down",
                    hostname(s));
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
         return;
     }
     if (smtp_parse_command(line, len, &cmd, &err) != 0) {

@@ -1,6 +1,7 @@
 /*
  * smtp_io.c - SMTP sessions: creation, non-blocking reads and writes,
- *             reply batching for PIPELINING, timeouts and closing.
+ *             reply batching for PIPELINING, timeouts and closing,
+ *             and the one setter of the session state.
  *
  * PURPOSE: the input loop hands complete command lines to smtp_cmd.c and
  * DATA/BDAT bytes to smtp_msg.c; replies accumulate in s->out and are
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/base/ev.h"
+#include "core/base/log.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/mail/logfile.h"
@@ -31,6 +33,33 @@
 
 static void sess_io_cb(int fd, unsigned events, void *arg);
 static void process_input(struct sess *s);
+
+/* Trace names, indexed by enum sess_state; the size check below fails the
+ * build when a state is added without a name. */
+static const char *const state_names[] = {
+    [SS_START] = "START", [SS_CMD] = "CMD", [SS_DATA] = "DATA",
+    [SS_BDAT] = "BDAT", [SS_AUTH] = "AUTH", [SS_CLOSING] = "CLOSING",
+};
+_Static_assert(sizeof(state_names) / sizeof(state_names[0]) == SS_NSTATES,
+               "state_names must name every enum sess_state value");
+
+static const char *state_name(enum sess_state st)
+{
+    /* a hole (a state inserted without a name) shows, it does not crash */
+    if ((unsigned)st >= SS_NSTATES || state_names[st] == NULL)
+        return "?";
+    return state_names[st];
+}
+
+/* smtpin_set_state - change the session state, traced under -dsmtp */
+void smtpin_set_state(struct sess *s, enum sess_state st)
+{
+    if (s->state == st)
+        return;                 /* not a change: no trace line */
+    log_debug(DBG_SMTP, "smtp: [%s]:%d state %s -> %s", s->ip, s->port,
+              state_name(s->state), state_name(st));
+    s->state = st;
+}
 
 /* sess_reply - queue "CODE STATUS text" (status may be NULL) */
 void sess_reply(struct sess *s, int code, const char *status,
@@ -205,7 +234,7 @@ static void timeout_cb(void *arg)
     log_main("SMTP %s timeout on connection from [%s]:%d",
              s->state == SS_DATA || s->state == SS_BDAT ? "data" : "command",
              s->ip, s->port);
-    s->state = SS_CLOSING;
+    smtpin_set_state(s, SS_CLOSING);
     sess_flush(s);
 }
 
@@ -293,8 +322,9 @@ static void process_input(struct sess *s)
     if (!s->closed) {
         if (!s->busy)
             sess_arm_timeout(s);
+        /* input ended: close once flushed */
         if (s->eof && !s->busy && s->state != SS_CLOSING)
-            s->state = SS_CLOSING;  /* input ended: close once flushed */
+            smtpin_set_state(s, SS_CLOSING);
         sess_flush(s);
     }
 }
@@ -356,6 +386,8 @@ static struct sess *sess_new(struct smtp_server *srv, int fd_in, int fd_out)
     s->fd_in = fd_in;
     s->fd_out = fd_out;
     s->watching = (unsigned)-1;
+    /* state SS_START (0) from xcalloc: the session is born there, which
+     * is not a change to trace */
     sb_init(&s->out);
     sb_init(&s->txn.msg);
     sb_init(&s->txn.added);
@@ -448,7 +480,7 @@ void smtp_server_drain(struct smtp_server *srv)
             continue;           /* busy ones are told after their step */
         sess_reply(s, 421, "4.3.2", "%s: service shutting down",
                    srv->o.conf->main.primary_hostname);
-        s->state = SS_CLOSING;
+        smtpin_set_state(s, SS_CLOSING);
         sess_flush(s);
     }
 }

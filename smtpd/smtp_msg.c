@@ -55,7 +55,7 @@ static void predata_done(struct sess *s, const struct acl_result *r)
     dp_init(&s->dp, (size_t)s->srv->o.conf->main.header_size_limit,
             size_max(s), data_sink, s);
     sb_reset(&s->txn.msg);
-    s->state = SS_DATA;
+    smtpin_set_state(s, SS_DATA);
     sess_arm_timeout(s);
     sess_reply(s, 354, NULL, "Enter message, ending with \".\" on a line by "
                "itself");
@@ -242,15 +242,60 @@ static int write_message(struct sess *s, struct spool_writer *w,
     return rc;
 }
 
-/* Spool the message; the reply comes from the commit callback. */
-static void accept_message(struct sess *s)
+/* Write the envelope and the message to a new spool file. NULL (logged)
+ * on failure. Nothing is durable until spool_commit(). */
+static struct spool_writer *spool_message(struct sess *s,
+                                          struct spool_env *env, size_t *size)
 {
-    struct commit_ctx *cc;
     struct spool_writer *w;
-    struct spool_env env;
+    struct spool_var *vars;
     struct timeval now;
     struct errbuf eb;
+
+    gettimeofday(&now, NULL);
+    build_env(s, env, &now);
+    vars = env_vars(s, &env->nvars);
+    env->vars = vars;
+    w = spool_writer_new(s->srv->o.spool, env, &eb);
+    free(vars);
+    env->vars = NULL;           /* freed: the envelope is written */
+    if (w == NULL || write_message(s, w, env, size) != 0)
+        goto fail;
+    return w;
+fail:
+    log_panic("cannot write spool file for a message from [%s]: %s",
+              s->ip, w ? "write error" : eb.msg);
+    spool_writer_abort(w);
+    return NULL;
+}
+
+/* What commit_cb needs: copies, since the session may be gone by then. */
+static struct commit_ctx *commit_ctx_new(struct sess *s,
+                                         const struct spool_env *env,
+                                         size_t size)
+{
+    struct commit_ctx *cc = xcalloc(1, sizeof(*cc));
     char mid[256];
+
+    cc->s = s;
+    cc->sess_id = s->id;
+    cc->size = size;
+    memcpy(cc->id, env->id, sizeof(cc->id));
+    cc->queue_only = s->txn.queue_only || s->txn.freeze
+                     || s->srv->o.conf->main.queue_only;
+    if (hdr_message_id_of(sb_str(&s->txn.msg), sb_len(&s->txn.msg), mid,
+                          sizeof(mid)))
+        cc->msgid_hdr = xstrdup(mid);
+    return cc;
+}
+
+/* Spool the message. The 250 comes only from commit_cb, after the group
+ * commit has fsynced the file (DESIGN §3): accepted means on disk. */
+static void accept_message(struct sess *s)
+{
+    struct spool_writer *w;
+    struct spool_env env;
+    size_t size = 0;
 
     if (s->srv->o.fake || s->txn.discard) {
         sess_reply(s, 250, "2.0.0", "Accepted%s", s->srv->o.fake
@@ -258,33 +303,14 @@ static void accept_message(struct sess *s)
         sess_reset_txn(s);
         return;
     }
-    gettimeofday(&now, NULL);
-    build_env(s, &env, &now);
-    struct spool_var *vars = env_vars(s, &env.nvars);
-    env.vars = vars;
-    w = spool_writer_new(s->srv->o.spool, &env, &eb);
-    free(vars);
-    cc = xcalloc(1, sizeof(*cc));
-    if (w == NULL || write_message(s, w, &env, &cc->size) != 0) {
-        log_panic("cannot write spool file for a message from [%s]: %s",
-                  s->ip, w ? "write error" : eb.msg);
-        spool_writer_abort(w);
-        free(cc);
+    if ((w = spool_message(s, &env, &size)) == NULL) {
         sess_reply(s, 452, "4.3.1", "Insufficient system storage");
         sess_reset_txn(s);
         return;
     }
-    cc->s = s;
-    cc->sess_id = s->id;
-    memcpy(cc->id, env.id, sizeof(cc->id));
-    cc->queue_only = s->txn.queue_only || s->txn.freeze
-                     || s->srv->o.conf->main.queue_only;
-    if (hdr_message_id_of(sb_str(&s->txn.msg), sb_len(&s->txn.msg), mid,
-                          sizeof(mid)))
-        cc->msgid_hdr = xstrdup(mid);
     s->busy = 1;
     s->committing = 1;
-    spool_commit(w, commit_cb, cc);
+    spool_commit(w, commit_cb, commit_ctx_new(s, &env, size));
 }
 
 static void data_acl_done(struct sess *s, const struct acl_result *r)
@@ -325,7 +351,7 @@ static void message_complete(struct sess *s, enum dp_error e)
 {
     struct sess_txn *t = &s->txn;
 
-    s->state = SS_CMD;
+    smtpin_set_state(s, SS_CMD);
     if (data_error_reply(s, e))
         return;
     if (conf_find_acl(s->srv->o.conf, "mime") != NULL) {
@@ -387,7 +413,7 @@ void sess_bdat_start(struct sess *s, const struct smtp_cmd *cmd)
     if (!t->bdat_failed && size_max(s)
         && sb_len(&t->msg) + cmd->chunk > size_max(s))
         t->bdat_failed = 552;
-    s->state = SS_BDAT;
+    smtpin_set_state(s, SS_BDAT);
     sess_arm_timeout(s);
     if (t->bdat_left == 0)
         sess_bdat_input(s, "", 0);
@@ -397,7 +423,7 @@ static void bdat_chunk_end(struct sess *s)
 {
     struct sess_txn *t = &s->txn;
 
-    s->state = SS_CMD;
+    smtpin_set_state(s, SS_CMD);
     if (t->bdat_failed == 503) {
         sess_reply(s, 503, "5.5.1", "MAIL and RCPT first");
         t->bdat_failed = t->sender ? t->bdat_failed : 0;

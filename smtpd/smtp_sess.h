@@ -29,6 +29,7 @@ enum sess_state {
     SS_BDAT,        /* reading a BDAT chunk */
     SS_AUTH,        /* reading SASL responses */
     SS_CLOSING,     /* flushing the last reply, then close */
+    SS_NSTATES      /* not a state: sizes the name table in smtp_io.c */
 };
 
 struct smtp_server {
@@ -105,6 +106,9 @@ struct sess {
 };
 
 /* smtp_io.c */
+/* smtpin_set_state - every state change goes through here (traced with
+ * -dsmtp as "smtp: [ip]:port state OLD -> NEW"; tests match that text) */
+void smtpin_set_state(struct sess *s, enum sess_state st);
 void sess_reply(struct sess *s, int code, const char *status,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void sess_reply_multi(struct sess *s, int code, const char *status,

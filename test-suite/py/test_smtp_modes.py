@@ -105,6 +105,21 @@ t.ok(not re.search(r"<= x@client\.example", d.mainlog()),
 p = d.run("-bh", input=b"QUIT\r\n")
 t.eq(p.returncode, 64, "-bh without an address: exit 64")
 
+# -dsmtp traces every session state change made by smtpin_set_state();
+# the line's wording is an interface (STYLE.md 6)
+STATE_RE = r"(?m)^  smtp: \[192\.0\.2\.1\]:\d+ state (\w+) -> (\w+)$"
+t.eq(re.findall(STATE_RE, err), [], "-bh without -d: no state trace")
+p = d.run("-dsmtp", "-bh", "192.0.2.1", input=(
+    b"EHLO outside.example\r\nMAIL FROM:<x@client.example>\r\n"
+    b"RCPT TO:<alice@test.example>\r\nDATA\r\nSubject: trace\r\n\r\nx\r\n"
+    b".\r\nQUIT\r\n"))
+err = p.stderr.decode("utf-8", "replace")
+want = [("START", "CMD"), ("CMD", "DATA"), ("DATA", "CMD"),
+        ("CMD", "CLOSING")]
+t.ok(p.returncode == 0 and re.findall(STATE_RE, err) == want,
+     "-dsmtp -bh: \"smtp: [ip]:port state OLD -> NEW\" for each change",
+     "want: %r\n%s" % (want, err))
+
 # ---- sendmail interface: recipients as arguments
 msg = b"Subject: from sendmail\nTo: alice@test.example\n\nline 1\nline 2\n"
 n_before = len(d.spool_messages())
