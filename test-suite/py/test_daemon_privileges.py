@@ -15,6 +15,17 @@ from ternlib import TAP, Tern  # noqa: E402
 
 tap = TAP()
 
+
+def parent_of(p):
+    """The parent pid of /proc/p, or None when p has exited since the
+    listing (other processes come and go while the test runs)."""
+    try:
+        with open("/proc/%s/stat" % p) as f:
+            return f.read().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
+        return None
+
+
 if os.getuid() != 0:
     print("1..0 # SKIP needs root to test dropping privileges")
     sys.exit(0)
@@ -24,8 +35,7 @@ t = Tern(main={"tern_user": "nobody"}, name="privileges")
 with t:
     pid = int(open(os.path.join(t.spool, "tern-daemon.pid")).read())
     procs = [pid] + [int(p) for p in os.listdir("/proc") if p.isdigit()
-                     and open("/proc/%s/stat" % p).read().split()[3]
-                     == str(pid)]
+                     and parent_of(p) == str(pid)]
     uids = set()
     for p in procs:
         for line in open("/proc/%d/status" % p):
