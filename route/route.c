@@ -3,9 +3,10 @@
  *
  * PURPOSE: walk each address down conf->routers: ask route_pre.c whether
  * the router applies, then call the driver's route(), then act on the
- * verdict. A job that needs DNS parks until the cache has every answer it
- * named, then retries the same router. Redirected addresses become child
- * jobs that start again at the first router.
+ * verdict through one handler per verdict. A job that needs DNS parks
+ * until the cache has every answer it named, then retries the same router.
+ * Redirected addresses become child jobs that start again at the first
+ * router.
  * INTERFACE: see route.h.
  * ERRORS: an address ends FAILED or DEFERRED with a message; nothing here
  *         fails as a whole.
@@ -334,55 +335,97 @@ static int chain_end(struct job *j)
     return job_finish(j);
 }
 
-/* A precondition could not be evaluated. */
-static int job_defer(struct job *j, const struct router *r, const char *msg)
+/* Router r decided the address ends in state st, saying msg. */
+static int job_end(struct job *j, const struct router *r,
+                   enum raddr_state st, const char *msg)
 {
     j->a->router = r;
-    fail_address(j->a, RA_DEFERRED, pool_strdup(j->top->pool, msg));
+    fail_address(j->a, st, pool_strdup(j->top->pool, msg));
     return job_finish(j);
 }
+
+/* The verdict handlers: each returns 1 when the job goes on to the next
+ * router, 0 when it finished or waits. */
+
+static int on_accept(struct job *j, const struct router *r,
+                     const struct route_res *res)
+{
+    do_accept(j, r, res);
+    if (r->unseen && j->a->state == RA_ACCEPTED)
+        continue_unseen(j, r);
+    return job_finish(j);
+}
+
+/* On to the next router, no_more or not. */
+static int on_pass(struct job *j, const struct router *r,
+                   const struct route_res *res)
+{
+    (void)j, (void)r, (void)res;
+    return 1;
+}
+
+static int on_decline(struct job *j, const struct router *r,
+                      const struct route_res *res)
+{
+    if (res->message != NULL)
+        j->decline_msg = pool_strdup(j->top->pool, res->message);
+    return r->no_more ? chain_end(j) : 1;
+}
+
+static int on_fail(struct job *j, const struct router *r,
+                   const struct route_res *res)
+{
+    return job_end(j, r, RA_FAILED, res->message ? res->message
+                                                 : "Unrouteable address");
+}
+
+static int on_defer(struct job *j, const struct router *r,
+                    const struct route_res *res)
+{
+    return job_end(j, r, RA_DEFERRED, res->message ? res->message
+                                                   : "router deferred");
+}
+
+static int on_redirect(struct job *j, const struct router *r,
+                       const struct route_res *res)
+{
+    do_redirect(j, r, res);
+    if (r->unseen)
+        continue_unseen(j, r);
+    return job_finish(j);
+}
+
+/* The job parks; job_dns_ready queues it again for the same router. */
+static int on_need_dns(struct job *j, const struct router *r,
+                       const struct route_res *res)
+{
+    (void)r;
+    job_wait_dns(j, res);
+    return 0;
+}
+
+typedef int verdict_fn(struct job *j, const struct router *r,
+                       const struct route_res *res);
+
+static verdict_fn *const verdict_handlers[] = {
+    [RV_ACCEPT] = on_accept,
+    [RV_PASS] = on_pass,
+    [RV_DECLINE] = on_decline,
+    [RV_FAIL] = on_fail,
+    [RV_DEFER] = on_defer,
+    [RV_REDIRECT] = on_redirect,
+    [RV_NEED_DNS] = on_need_dns,
+};
 
 /* Act on what router r said about j's address; 1: on to the next router. */
 static int verdict(struct job *j, const struct router *r,
                    enum route_verdict v, const struct route_res *res)
 {
-    struct raddr *a = j->a;
-    struct pool *p = j->top->pool;
+    size_t n = sizeof(verdict_handlers) / sizeof(verdict_handlers[0]);
 
-    switch (v) {
-    case RV_PASS:                   /* on to the next router, no_more or not */
-        return 1;
-    case RV_DECLINE:
-        if (res->message != NULL)
-            j->decline_msg = pool_strdup(p, res->message);
-        if (r->no_more)
-            return chain_end(j);
-        return 1;
-    case RV_FAIL:
-        a->router = r;
-        fail_address(a, RA_FAILED, pool_strdup(p, res->message
-                     ? res->message : "Unrouteable address"));
-        break;
-    case RV_DEFER:
-        a->router = r;
-        fail_address(a, RA_DEFERRED, pool_strdup(p, res->message
-                     ? res->message : "router deferred"));
-        break;
-    case RV_ACCEPT:
-        do_accept(j, r, res);
-        if (r->unseen && a->state == RA_ACCEPTED)
-            continue_unseen(j, r);
-        break;
-    case RV_REDIRECT:
-        do_redirect(j, r, res);
-        if (r->unseen)
-            continue_unseen(j, r);
-        break;
-    case RV_NEED_DNS:
-        job_wait_dns(j, res);
-        return 0;
-    }
-    return job_finish(j);
+    if ((unsigned)v >= n || verdict_handlers[v] == NULL)
+        panic("router %s returned verdict %d", r->name, (int)v);
+    return verdict_handlers[v](j, r, res);
 }
 
 /* ---- one router ---- */
@@ -465,7 +508,7 @@ static int run_router(struct job *j, struct router *r)
     case RP_DECLINE:
         return verdict(j, r, RV_DECLINE, &res);
     case RP_DEFER:
-        return job_defer(j, r, pre.eb.msg);
+        return job_end(j, r, RA_DEFERRED, pre.eb.msg);
     case RP_NEED_DNS:
         return verdict(j, r, RV_NEED_DNS, &res);
     }
