@@ -519,6 +519,21 @@ static int find_word(const char *const *words, const char *w)
     return 0;
 }
 
+/* "a, b, c" from a NULL-terminated table, so an error message lists what
+ * the table holds and cannot drift from it */
+static const char *word_list(struct pool *p, const char *const *words)
+{
+    struct strbuf sb;
+    const char *s;
+
+    sb_init(&sb);
+    for (size_t i = 0; words[i] != NULL; i++)
+        sb_printf(&sb, "%s%s", i ? ", " : "", words[i]);
+    s = pool_strndup(p, sb_str(&sb), sb_len(&sb));
+    sb_free(&sb);
+    return s;
+}
+
 static int acl_statement(lua_State *L, struct conf *c, const char *hook,
                          struct acl_stmt *st, const struct origin *org,
                          struct errbuf *eb)
@@ -565,9 +580,9 @@ static int def_acl(lua_State *L, struct conf *c, const char *hook, int idx,
     a->origin = *org;
     a->fn = -1;
     if (!find_word(acl_hooks, hook))
-        return fail_def(L, org, "acl", hook, "unknown ACL hook (connect, "
-                        "helo, mail, rcpt, predata, data, mime, quit, "
-                        "notquit, not_smtp)");
+        return fail_def(L, org, "acl", hook,
+                        pool_printf(c->pool, "unknown ACL hook (%s)",
+                                    word_list(c->pool, acl_hooks)));
     if (lua_type(L, idx) == LUA_TFUNCTION) {
         lua_pushvalue(L, idx);
         a->fn = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -1,10 +1,17 @@
 /*
- * route_impl.h - private to the router runner (route.c, route_pre.c).
+ * route_impl.h - private to the router runner: route.c walks the chain and
+ *                acts on verdicts; route_pre.c only answers whether a
+ *                router applies (it never calls back into route.c).
+ *
+ * INTERFACE: struct job/route_top/route_run (the runner's state),
+ *            route_pre_check (route_pre.c).
  */
 #ifndef TERN_ROUTE_IMPL_H
 #define TERN_ROUTE_IMPL_H
 
+#include "core/base/errbuf.h"
 #include "core/mail/address.h"
+#include "core/mail/expand.h"
 #include "route/route.h"
 
 struct job {
@@ -37,13 +44,28 @@ struct route_run {
     void *wakeup_arg;
 };
 
-void route_job_run(struct job *j);                  /* route_pre.c */
-int route_verdict(struct job *j, const struct router *r,
-                  enum route_verdict v, struct route_res *res);
-void route_chain_end(struct job *j);
-void route_job_finish(struct job *j);
-void route_job_defer(struct job *j, const struct router *r, const char *msg);
-void route_fill_address(struct pool *p, struct raddr *a,
-                        const struct addr_parsed *ap, const char *qualify);
+/* What the generic options say about one router for one address. */
+enum route_pre_result {
+    RP_RUN,         /* run the driver with pre->vars */
+    RP_SKIP,        /* the router does not apply; no_more does not count */
+    RP_DECLINE,     /* address_data was nil: a decline, so no_more counts */
+    RP_DEFER,       /* a check could not be evaluated: pre->eb.msg */
+    RP_NEED_DNS,    /* a Lua condition named queries (lstate_set_dns's want) */
+};
+
+struct route_pre {
+    struct xvars vars;          /* the address's variables for this router */
+    const char *prefix;         /* local part affixes removed (RP_RUN) */
+    const char *suffix;
+    const char *home;           /* check_local_user found it (any result) */
+    const char *address_data;   /* evaluated address_data (RP_RUN) */
+    struct errbuf eb;
+};
+
+/* route_pre_check - does router r apply to j's address, and with what;
+ * allocates from the top's pool and changes nothing else */
+enum route_pre_result route_pre_check(const struct job *j,
+                                      const struct router *r,
+                                      struct route_pre *pre);
 
 #endif

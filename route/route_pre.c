@@ -1,13 +1,15 @@
 /*
- * route_pre.c - running one router for one address: the generic
- *               preconditions of DESIGN §5, in Exim's order, then the
- *               driver.
+ * route_pre.c - whether one router applies to one address: the generic
+ *               preconditions of DESIGN §5, in Exim's order.
  *
  * PURPOSE: verify/verify_only, the redirection loop check, special local
  * parts, local_part_prefix/suffix, domains, local_parts, check_local_user,
  * senders, condition, then address_data; any of them may skip the router,
  * defer the address, or (a Lua condition using dnsdb) need DNS first.
- * INTERFACE: route_job_run (route_impl.h).
+ * Only the answer is produced here: the job and its address are not
+ * changed, and route.c alone acts on the answer and runs the driver.
+ * INTERFACE: route_pre_check (route_impl.h).
+ * ERRORS: a check that cannot be evaluated is RP_DEFER with pre->eb.msg.
  */
 #include <string.h>
 #include <strings.h>
@@ -16,13 +18,8 @@
 #include "core/base/strbuf.h"
 #include "core/conf/mlist.h"
 #include "core/mail/pwcache.h"
-#include "route/route_impl.h"
 #include "lua/lcall.h"
-#include "lua/lstate.h"
-
-/* PRE_DECLINE: the router ran far enough to decline (address_data was
- * nil), so its no_more applies; PRE_SKIP: it never applied. */
-enum pre { PRE_RUN, PRE_SKIP, PRE_DECLINE, PRE_DEFER, PRE_NEED_DNS };
+#include "route/route_impl.h"
 
 struct affix {
     const char *lp;             /* local part the router sees */
@@ -129,21 +126,21 @@ static void fill_vars(const struct job *j, const struct router *r,
     v->router_name = r->name;
 }
 
-static enum pre from_match(enum match_result m, struct errbuf *eb,
-                           const char *what)
+static enum route_pre_result from_match(enum match_result m,
+                                        struct errbuf *eb, const char *what)
 {
     if (m == MATCH_DEFER) {
         errbuf_prefix(eb, "%s check: ", what);
-        return PRE_DEFER;
+        return RP_DEFER;
     }
     if (m == MATCH_NO)
         errbuf_set(eb, "%s did not match", what);  /* for the trace */
-    return m == MATCH_YES ? PRE_RUN : PRE_SKIP;
+    return m == MATCH_YES ? RP_RUN : RP_SKIP;
 }
 
-static enum pre from_lcall(int rc)
+static enum route_pre_result from_lcall(int rc)
 {
-    return rc == LC_NEED_DNS ? PRE_NEED_DNS : PRE_DEFER;
+    return rc == LC_NEED_DNS ? RP_NEED_DNS : RP_DEFER;
 }
 
 static int truthy_text(const char *s)
@@ -153,97 +150,107 @@ static int truthy_text(const char *s)
 }
 
 /* condition: a Lua function's truth, or an expanded string's */
-static enum pre check_condition(struct job *j, const struct router *r,
-                                const struct xvars *v, struct errbuf *eb)
+static enum route_pre_result check_condition(const struct job *j,
+                                             const struct router *r,
+                                             const struct xvars *v,
+                                             struct errbuf *eb)
 {
     struct conf *c = j->top->rr->conf;
     const char *s;
     int t, rc;
 
     if (!xval_set(&r->condition))
-        return PRE_RUN;
+        return RP_RUN;
     if (r->condition.fn >= 0) {
         rc = lcall_truth(c->lua, r->condition.fn, v, &t, eb);
         if (rc != LC_OK)
             return from_lcall(rc);
     } else {
         if (expand_string(r->condition.str, v, j->top->pool, &s, eb) != 0)
-            return PRE_DEFER;
+            return RP_DEFER;
         t = truthy_text(s);
     }
     if (!t)
         errbuf_set(eb, "condition is false");
-    return t ? PRE_RUN : PRE_SKIP;
+    return t ? RP_RUN : RP_SKIP;
 }
 
 /* address_data: evaluated once the router will run; nil declines */
-static enum pre eval_address_data(struct job *j, const struct router *r,
-                                  struct xvars *v, struct errbuf *eb)
+static enum route_pre_result eval_address_data(const struct job *j,
+                                               const struct router *r,
+                                               struct route_pre *pre)
 {
+    struct xvars *v = &pre->vars;
+    struct errbuf *eb = &pre->eb;
     struct conf *c = j->top->rr->conf;
     const char *s;
     int rc;
 
     if (!xval_set(&r->address_data))
-        return PRE_RUN;
+        return RP_RUN;
     if (r->address_data.fn >= 0) {
         rc = lcall_value(c->lua, r->address_data.fn, v, j->top->pool, &s, eb);
         if (rc != LC_OK)
             return from_lcall(rc);
         if (s == NULL)
-            return PRE_DECLINE;
+            return RP_DECLINE;
     } else if (expand_string(r->address_data.str, v, j->top->pool, &s, eb)
                != 0) {
-        return PRE_DEFER;
+        return RP_DEFER;
     }
-    j->a->address_data = v->address_data = s;
-    return PRE_RUN;
+    pre->address_data = v->address_data = s;
+    return RP_RUN;
 }
 
-static enum pre check_local_user(struct job *j, const struct router *r,
-                                 struct xvars *v, struct errbuf *eb)
+static enum route_pre_result check_local_user(const struct router *r,
+                                              struct route_pre *pre)
 {
+    struct xvars *v = &pre->vars;
+    struct errbuf *eb = &pre->eb;
     const struct pw_entry *pw;
     int tempfail;
 
     if (!r->check_local_user)
-        return PRE_RUN;
+        return RP_RUN;
     pw = pw_lookup(v->local_part, &tempfail);
     if (tempfail) {
         errbuf_set(eb, "cannot look up local user %s", v->local_part);
-        return PRE_DEFER;
+        return RP_DEFER;
     }
     if (pw == NULL) {
         errbuf_set(eb, "check_local_user: no such user");
-        return PRE_SKIP;
+        return RP_SKIP;
     }
-    j->a->home = v->home = pw->home;
-    return PRE_RUN;
+    pre->home = v->home = pw->home;
+    return RP_RUN;
 }
 
-static enum pre check_lists(struct job *j, const struct router *r,
-                            const struct xvars *v, struct errbuf *eb)
+static enum route_pre_result check_lists(const struct job *j,
+                                         const struct router *r,
+                                         const struct xvars *v,
+                                         struct errbuf *eb)
 {
     struct match_ctx mc = { .conf = j->top->rr->conf, .eb = eb,
                             .caseful = r->caseful_local_part };
-    enum pre pr = PRE_RUN;
+    enum route_pre_result pr = RP_RUN;
 
     if (r->domains != NULL)
         pr = from_match(mlist_match(r->domains, v->domain, &mc), eb,
                         "domains");
-    if (pr == PRE_RUN && r->local_parts != NULL)
+    if (pr == RP_RUN && r->local_parts != NULL)
         pr = from_match(mlist_match(r->local_parts, v->local_part, &mc), eb,
                         "local_parts");
     return pr;
 }
 
-static enum pre check_senders(struct job *j, const struct router *r,
-                              struct errbuf *eb)
+static enum route_pre_result check_senders(const struct job *j,
+                                           const struct router *r,
+                                           struct errbuf *eb)
 {
     struct match_ctx mc = { .conf = j->top->rr->conf, .eb = eb };
 
     if (r->senders == NULL)
-        return PRE_RUN;
+        return RP_RUN;
     return from_match(mlist_match(r->senders, j->top->rr->sender, &mc), eb,
                       "senders");
 }
@@ -273,119 +280,38 @@ static const char *early_skip(const struct job *j, const struct router *r)
     return NULL;
 }
 
-static enum pre preconditions(struct job *j, const struct router *r,
-                              struct xvars *v, struct affix *af,
-                              struct errbuf *eb)
+/* route_pre_check - does router r apply to j's address, and with what */
+enum route_pre_result route_pre_check(const struct job *j,
+                                      const struct router *r,
+                                      struct route_pre *pre)
 {
-    struct pool *p = j->top->pool;
     const char *why = early_skip(j, r);
-    enum pre pr;
+    struct affix af = { NULL, NULL, NULL };
+    enum route_pre_result pr;
 
+    memset(pre, 0, sizeof(*pre));
     if (why != NULL) {
         log_debug(DBG_ROUTE, "%s: router %s skipped: %s", j->a->address,
                   r->name, why);
-        return PRE_SKIP;
+        return RP_SKIP;
     }
-    af->lp = r->caseful_local_part ? j->a->local_part : j->a->lc_local_part;
-    af->prefix = af->suffix = NULL;
-    if (!strip_affixes(p, r, af)) {
+    af.lp = r->caseful_local_part ? j->a->local_part : j->a->lc_local_part;
+    if (!strip_affixes(j->top->pool, r, &af)) {
         log_debug(DBG_ROUTE, "%s: router %s skipped: no local part prefix or "
                   "suffix matched", j->a->address, r->name);
-        return PRE_SKIP;
+        return RP_SKIP;
     }
-    fill_vars(j, r, af, v);
-    if ((pr = check_lists(j, r, v, eb)) != PRE_RUN
-        || (pr = check_local_user(j, r, v, eb)) != PRE_RUN
-        || (pr = check_senders(j, r, eb)) != PRE_RUN
-        || (pr = check_condition(j, r, v, eb)) != PRE_RUN) {
-        if (pr == PRE_SKIP)
+    pre->prefix = af.prefix;
+    pre->suffix = af.suffix;
+    fill_vars(j, r, &af, &pre->vars);
+    if ((pr = check_lists(j, r, &pre->vars, &pre->eb)) != RP_RUN
+        || (pr = check_local_user(r, pre)) != RP_RUN
+        || (pr = check_senders(j, r, &pre->eb)) != RP_RUN
+        || (pr = check_condition(j, r, &pre->vars, &pre->eb)) != RP_RUN) {
+        if (pr == RP_SKIP)
             log_debug(DBG_ROUTE, "%s: router %s skipped: %s",
-                      j->a->address, r->name, eb->msg);
+                      j->a->address, r->name, pre->eb.msg);
         return pr;
     }
-    return eval_address_data(j, r, v, eb);
-}
-
-static const char *verdict_name(enum route_verdict v)
-{
-    static const char *const names[] = { "accept", "pass", "decline",
-                                          "fail", "defer", "redirect",
-                                          "needs DNS" };
-
-    return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
-}
-
-struct want_ctx {
-    struct route_res *res;
-    struct pool *pool;
-};
-
-/* Lua's dnsdb names a query; the name is copied, Lua may collect it */
-static void want_cb(void *arg, int type, const char *name)
-{
-    struct want_ctx *w = arg;
-    struct route_res *res = w->res;
-
-    if (res->nwanted < ROUTE_MAX_WANTED) {
-        res->wanted[res->nwanted].type = type;
-        res->wanted[res->nwanted].name = pool_strdup(w->pool, name);
-        res->nwanted++;
-    }
-}
-
-/* Run router r for job j; 1 means "go on with the next router". */
-static int run_router(struct job *j, struct router *r)
-{
-    struct route_run *rr = j->top->rr;
-    struct route_res res;
-    struct xvars v;
-    struct affix af;
-    struct errbuf eb;
-
-    struct want_ctx want = { &res, j->top->pool };
-
-    memset(&res, 0, sizeof(res));
-    lstate_set_dns(rr->conf->lua, rr->dns, want_cb, &want);
-    switch (preconditions(j, r, &v, &af, &eb)) {
-    case PRE_SKIP:
-        return 1;
-    case PRE_DECLINE:
-        return route_verdict(j, r, RV_DECLINE, &res);
-    case PRE_DEFER:
-        route_job_defer(j, r, eb.msg);
-        return 0;
-    case PRE_NEED_DNS:
-        return route_verdict(j, r, RV_NEED_DNS, &res);
-    case PRE_RUN:
-        break;
-    }
-    struct route_req req = { rr->conf, j->a, rr->dns, j->top->pool,
-                             rr->sender, rr->client_ip, rr->verify, &v };
-    enum route_verdict vd = r->drv->route(r, &req, &res);
-
-    log_debug(DBG_ROUTE, "%s: router %s (%s): %s%s%s", j->a->address,
-              r->name, r->drv->name, verdict_name(vd),
-              res.message ? ": " : "", res.message ? res.message : "");
-    if (vd == RV_ACCEPT) {
-        j->a->prefix = af.prefix;
-        j->a->suffix = af.suffix;
-    }
-    return route_verdict(j, r, vd, &res);
-}
-
-/* route_job_run - walk j's address down the chain from where it stands */
-void route_job_run(struct job *j)
-{
-    struct conf *c = j->top->rr->conf;
-
-    if (j->a->state != RA_ROUTING) {
-        route_job_finish(j);
-        return;
-    }
-    while (j->next_router < c->nrouters) {
-        if (!run_router(j, c->routers[j->next_router]))
-            return;
-        j->next_router++;
-    }
-    route_chain_end(j);
+    return eval_address_data(j, r, pre);
 }

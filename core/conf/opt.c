@@ -280,57 +280,85 @@ static void format_quoted(struct strbuf *out, const char *s)
     sb_putc(out, '"');
 }
 
+/* Exim prints a boolean as its name or no_name, never "name = ...". */
+static void format_bool(const struct opt_spec *o, const void *slot,
+                        struct strbuf *out)
+{
+    int on = *(const int *)slot;
+
+    if (strncmp(o->name, "no_", 3) == 0)
+        sb_puts(out, on ? o->name : o->name + 3);
+    else
+        sb_printf(out, "%s%s", on ? "" : "no_", o->name);
+}
+
+/* Value formatters, one per type that prints as "name = value". */
+
+static void format_str(const void *slot, struct strbuf *out)
+{
+    sb_puts(out, *(const char *const *)slot);
+}
+
+static void format_time(const void *slot, struct strbuf *out)
+{
+    conf_format_time(*(const long *)slot, out);
+}
+
+static void format_long(const void *slot, struct strbuf *out)
+{
+    sb_printf(out, "%ld", *(const long *)slot);
+}
+
+static void format_xval(const void *slot, struct strbuf *out)
+{
+    const struct xval *x = slot;
+
+    sb_puts(out, x->fn >= 0 ? "<Lua function>" : x->str);
+}
+
+static void format_strlist(const void *slot, struct strbuf *out)
+{
+    const struct strlist *sl = slot;
+
+    for (size_t i = 0; i < sl->n; i++) {
+        sb_puts(out, i ? ", " : "");
+        format_quoted(out, sl->v[i]);
+    }
+}
+
+static void format_mlist(const void *slot, struct strbuf *out)
+{
+    mlist_text(*(struct mlist *const *)slot, out);
+}
+
+/* OPT_BOOL has no row: format_bool prints the whole option. */
+static void (*const value_formatters[])(const void *, struct strbuf *) = {
+    [OPT_STR] = format_str,
+    [OPT_ENUM] = format_str,
+    [OPT_INT] = format_long,
+    [OPT_SIZE] = format_long,
+    [OPT_TIME] = format_time,
+    [OPT_XVAL] = format_xval,
+    [OPT_FUNC] = format_xval,
+    [OPT_STRLIST] = format_strlist,
+    [OPT_MLIST] = format_mlist,
+};
+
 /* opt_format - "name = value" as -bP prints it (booleans: name/no_name) */
 void opt_format(const struct opt_spec *o, const void *base,
                 struct strbuf *out)
 {
     const void *slot = (const char *)base + o->offset;
+    size_t n = sizeof(value_formatters) / sizeof(value_formatters[0]);
 
-    if (o->type == OPT_BOOL) {         /* Exim: "name" / "no_name" */
-        int on = *(const int *)slot;
-        if (strncmp(o->name, "no_", 3) == 0)
-            sb_puts(out, on ? o->name : o->name + 3);
-        else
-            sb_printf(out, "%s%s", on ? "" : "no_", o->name);
+    if (o->type == OPT_BOOL) {
+        format_bool(o, slot, out);
         return;
     }
     sb_printf(out, "%s =", o->name);
     if (!opt_is_set(o, base))
         return;
     sb_putc(out, ' ');
-    switch (o->type) {
-    case OPT_STR:
-    case OPT_ENUM:
-        sb_puts(out, *(const char *const *)slot);
-        break;
-    case OPT_TIME:
-        conf_format_time(*(const long *)slot, out);
-        break;
-    case OPT_INT:
-    case OPT_SIZE:
-        sb_printf(out, "%ld", *(const long *)slot);
-        break;
-    case OPT_XVAL:
-    case OPT_FUNC: {
-        const struct xval *x = slot;
-        if (x->fn >= 0)
-            sb_puts(out, "<Lua function>");
-        else
-            sb_puts(out, x->str);
-        break;
-    }
-    case OPT_STRLIST: {
-        const struct strlist *sl = slot;
-        for (size_t i = 0; i < sl->n; i++) {
-            sb_puts(out, i ? ", " : "");
-            format_quoted(out, sl->v[i]);
-        }
-        break;
-    }
-    case OPT_MLIST:
-        mlist_text(*(struct mlist *const *)slot, out);
-        break;
-    default:
-        break;
-    }
+    if ((unsigned)o->type < n && value_formatters[o->type] != NULL)
+        value_formatters[o->type](slot, out);
 }
