@@ -1,31 +1,29 @@
 /*
  * main.c - the tern command line (Exim- and sendmail-compatible, DESIGN §9).
  *
- * PURPOSE: parse the options (cmd/cli_opts.c), load the configuration, run
- * the mode asked for:
- * -bd/-bdf (daemon, -q30m), -bs, -bh IP, -bt, -bv, -bV, -bP, the queue
- * commands -bp/-bpc/mailq, -q/-qf/-qff (-R, -S, -N), -M, -Mrm, -Mf, -Mt,
- * and without a -b mode the sendmail interface (recipients as arguments
- * or -t).
+ * PURPOSE: parse the options (cmd/cli_opts.c), load the configuration and
+ * run the mode asked for through modes[], one row per mode: its handler,
+ * and whether it runs without the configuration, opens the log files or
+ * keeps the configuration. The modes: -bd/-bdf (daemon, -q30m), -bs,
+ * -bh IP, -bt, -bv, -bV, -bP, the queue commands -bp/-bpc/mailq,
+ * -q/-qf/-qff (-R, -S, -N), -M, -Mrm, -Mf, -Mt, --help, --version, and
+ * without a mode the sendmail interface (recipients as arguments or -t).
  * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; sendmail's sysexits;
  * 64 usage error; 78 configuration error; 70 internal error.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/base/log.h"
-#include "route/bt.h"
+#include "core/base/version.h"
 #include "core/conf/conf.h"
+#include "core/mail/logfile.h"
+#include "queue/queue.h"
+#include "route/bt.h"
+#include "smtpd/oneshot.h"
 #include "cmd/cli_opts.h"
 #include "cmd/conf_print.h"
 #include "cmd/daemon.h"
-#include "core/mail/logfile.h"
-#include "smtpd/oneshot.h"
-#include "queue/queue.h"
 #include "cmd/sendmail.h"
-#include "core/base/version.h"
 
 #define EX_CONFIG 78
 
@@ -39,7 +37,9 @@ static const char *sender_address(struct conf *c, const char *s)
     return pool_printf(c->pool, "%s@%s", s, c->main.qualify_domain);
 }
 
-static int sendmail_mode(struct cli *cli, struct conf *c)
+/* the mode handlers: one per row of modes[] */
+
+static int run_sendmail(struct cli *cli, struct conf *c)
 {
     struct sendmail_opts so = { cli->sender, cli->full_name, cli->extract,
                                 !cli->no_dot, cli->args, cli->nargs,
@@ -48,13 +48,119 @@ static int sendmail_mode(struct cli *cli, struct conf *c)
     return sendmail_submit(c, &so);
 }
 
-static int daemon_mode(struct cli *cli, struct conf *c)
+static int run_daemon(struct cli *cli, struct conf *c)
 {
     struct daemon_opts d = { cli->conf_dir, cli->ports, cli->foreground,
                              cli->queue_interval };
 
     return daemon_run(c, &d);
 }
+
+/* -bt, -bv */
+static int run_bt(struct cli *cli, struct conf *c)
+{
+    struct bt_opts bo = { 0 };
+
+    bo.verify = cli->mode == CLI_BV;
+    bo.sender = sender_address(c, cli->sender);
+    bo.client_ip = cli->client_ip ? cli->client_ip : "";
+    bo.addrs = cli->nargs ? cli->args : NULL;
+    bo.naddrs = cli->nargs;
+    return bt_run(c, &bo, stdout);
+}
+
+static int run_bversion(struct cli *cli, struct conf *c)
+{
+    (void)cli;
+    conf_print_version(c, stdout);
+    return 0;
+}
+
+static int run_bp(struct cli *cli, struct conf *c)
+{
+    return conf_print(c, cli->args, cli->nargs, stdout);
+}
+
+static int run_bs(struct cli *cli, struct conf *c)
+{
+    (void)cli;
+    return oneshot_smtp(c, NULL, 0);
+}
+
+static int run_bh(struct cli *cli, struct conf *c)
+{
+    if (cli->client_ip == NULL || cli->client_ip[0] == '\0')
+        return cli_usage_error("-bh needs the client's IP address");
+    return oneshot_smtp(c, cli->client_ip, 1);
+}
+
+/* -bp, -bpc, mailq */
+static int run_list(struct cli *cli, struct conf *c)
+{
+    return queue_list(c, cli->mode == CLI_COUNT, stdout);
+}
+
+static int run_queue(struct cli *cli, struct conf *c)
+{
+    return queue_run(c, &cli->q);
+}
+
+/* -M ID...: a run over these messages only */
+static int run_deliver(struct cli *cli, struct conf *c)
+{
+    cli->q.ids = cli->args;
+    cli->q.nids = cli->nargs;
+    return queue_run(c, &cli->q);
+}
+
+/* -Mrm, -Mf, -Mt */
+static int run_admin(struct cli *cli, struct conf *c)
+{
+    return queue_admin(c, cli->mode_flag, cli->args, cli->nargs);
+}
+
+static int run_help(struct cli *cli, struct conf *c)
+{
+    (void)cli, (void)c;
+    cli_usage(stdout);
+    return 0;
+}
+
+static int run_version(struct cli *cli, struct conf *c)
+{
+    (void)cli, (void)c;
+    printf("tern version %s\n", TERN_VERSION);
+    return 0;
+}
+
+#define MODE_NO_CONF    0x1     /* runs before (without) the configuration */
+#define MODE_LOGS       0x2     /* opens the log files first */
+#define MODE_KEEPS_CONF 0x4     /* owns the conf (the daemon reloads it) */
+
+struct mode_row {
+    int (*run)(struct cli *, struct conf *);
+    unsigned flags;
+};
+
+/* one row per mode; the queue listing, -bt/-bv/-bV/-bP and -bh write no
+ * log lines, so they need no log files (nor the right to open them) */
+static const struct mode_row modes[CLI_NMODES] = {
+    [CLI_NONE] = { run_sendmail, MODE_LOGS },
+    [CLI_BT] = { run_bt, 0 },
+    [CLI_BV] = { run_bt, 0 },
+    [CLI_BVERSION] = { run_bversion, 0 },
+    [CLI_BP] = { run_bp, 0 },
+    [CLI_HELP] = { run_help, MODE_NO_CONF },
+    [CLI_VERSION] = { run_version, MODE_NO_CONF },
+    [CLI_BD] = { run_daemon, MODE_LOGS | MODE_KEEPS_CONF },
+    [CLI_BS] = { run_bs, MODE_LOGS },
+    [CLI_BH] = { run_bh, 0 },
+    [CLI_LIST] = { run_list, 0 },
+    [CLI_COUNT] = { run_list, 0 },
+    [CLI_QUEUE] = { run_queue, MODE_LOGS },
+    [CLI_DELIVER] = { run_deliver, MODE_LOGS },
+    [CLI_ADMIN] = { run_admin, MODE_LOGS },
+};
 
 static int open_logs(struct conf *c)
 {
@@ -66,57 +172,18 @@ static int open_logs(struct conf *c)
     return 0;
 }
 
-static int run_mode(struct cli *cli, struct conf *c)
+static int run_mode(const struct mode_row *m, struct cli *cli,
+                    struct conf *c)
 {
-    struct bt_opts bo = { 0 };
-
-    if (cli->mode != CLI_BT && cli->mode != CLI_BV && cli->mode != CLI_BP
-        && cli->mode != CLI_BVERSION && cli->mode != CLI_BH
-        && cli->mode != CLI_LIST && cli->mode != CLI_COUNT
-        && open_logs(c) != 0)
+    if ((m->flags & MODE_LOGS) && open_logs(c) != 0)
         return 73;
-    switch (cli->mode) {
-    case CLI_LIST:
-    case CLI_COUNT:
-        return queue_list(c, cli->mode == CLI_COUNT, stdout);
-    case CLI_QUEUE:
-        return queue_run(c, &cli->q);
-    case CLI_DELIVER:
-        cli->q.ids = cli->args;
-        cli->q.nids = cli->nargs;
-        return queue_run(c, &cli->q);
-    case CLI_ADMIN:
-        return queue_admin(c, cli->mode_flag, cli->args, cli->nargs);
-    case CLI_NONE:
-        return sendmail_mode(cli, c);
-    case CLI_BD:
-        return daemon_mode(cli, c);
-    case CLI_BS:
-        return oneshot_smtp(c, NULL, 0);
-    case CLI_BH:
-        if (cli->client_ip == NULL || cli->client_ip[0] == '\0')
-            return cli_usage_error("-bh needs the client's IP address");
-        return oneshot_smtp(c, cli->client_ip, 1);
-    case CLI_BVERSION:
-        conf_print_version(c, stdout);
-        return 0;
-    case CLI_BP:
-        return conf_print(c, cli->args, cli->nargs, stdout);
-    case CLI_BT:
-    case CLI_BV:
-        bo.verify = cli->mode == CLI_BV;
-        bo.sender = sender_address(c, cli->sender);
-        bo.client_ip = cli->client_ip ? cli->client_ip : "";
-        bo.addrs = cli->nargs ? cli->args : NULL;
-        bo.naddrs = cli->nargs;
-        return bt_run(c, &bo, stdout);
-    default:
-        return 64;
-    }
+    return m->run(cli, c);
 }
 
 int main(int argc, char **argv)
 {
+    static char outbuf[1 << 16];
+    const struct mode_row *m;
     struct cli cli;
     struct errbuf eb;
     struct conf *c;
@@ -125,25 +192,22 @@ int main(int argc, char **argv)
     fatal_set_progname("tern");
     if ((rc = cli_parse(&cli, argc, argv)) != 0)
         return rc;
-    if (cli.mode == CLI_HELP)
-        return cli_usage(stdout), 0;
-    if (cli.mode == CLI_VERSION)
-        return printf("tern version %s\n", TERN_VERSION), 0;
+    m = &modes[cli.mode];
+    if (m->flags & MODE_NO_CONF)
+        return m->run(&cli, NULL);
     if ((rc = cli_check(&cli)) != 0)
         return rc;
-    c = conf_load(cli.conf_dir, &eb);
-    if (c == NULL) {
+    if ((c = conf_load(cli.conf_dir, &eb)) == NULL) {
         fprintf(stderr, "tern: configuration error: %s\n", eb.msg);
         return EX_CONFIG;
     }
-    static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-    rc = run_mode(&cli, c);
+    rc = run_mode(m, &cli, c);
     if (fflush(stdout) != 0) {
         perror("tern: writing output");
         rc = 70;
     }
-    if (cli.mode != CLI_BD)       /* the daemon owns (and reloads) its conf */
+    if (!(m->flags & MODE_KEEPS_CONF))
         conf_free(c);
     return rc;
 }
