@@ -487,6 +487,27 @@ static int run_driver(struct job *j, struct router *r,
     return verdict(j, r, vd, res);
 }
 
+/* Act on what the preconditions said; 1 means "go on with the next
+ * router". */
+static int act_on_pre(struct job *j, struct router *r,
+                      enum route_pre_result pr, struct route_pre *pre,
+                      struct route_res *res)
+{
+    switch (pr) {
+    case RP_RUN:
+        return run_driver(j, r, pre, res);
+    case RP_SKIP:
+        return 1;
+    case RP_DECLINE:
+        return verdict(j, r, RV_DECLINE, res);
+    case RP_DEFER:
+        return job_end(j, r, RA_DEFERRED, pre->eb.msg);
+    case RP_NEED_DNS:
+        return verdict(j, r, RV_NEED_DNS, res);
+    }
+    panic("router %s: precondition result %d", r->name, (int)pr);
+}
+
 /* Run router r for job j; 1 means "go on with the next router". */
 static int run_router(struct job *j, struct router *r)
 {
@@ -496,23 +517,16 @@ static int run_router(struct job *j, struct router *r)
     struct want_ctx want = { &res, j->top->pool };
     enum route_pre_result pr;
 
+    int go_on;
+
     memset(&res, 0, sizeof(res));
     lstate_set_dns(rr->conf->lua, rr->dns, want_cb, &want);
     pr = route_pre_check(j, r, &pre);
     keep_pre(j->a, &pre);
-    switch (pr) {
-    case RP_RUN:
-        return run_driver(j, r, &pre, &res);
-    case RP_SKIP:
-        return 1;
-    case RP_DECLINE:
-        return verdict(j, r, RV_DECLINE, &res);
-    case RP_DEFER:
-        return job_end(j, r, RA_DEFERRED, pre.eb.msg);
-    case RP_NEED_DNS:
-        return verdict(j, r, RV_NEED_DNS, &res);
-    }
-    panic("router %s: precondition result %d", r->name, (int)pr);
+    go_on = act_on_pre(j, r, pr, &pre, &res);
+    /* want lives on this stack: Lua must not keep a pointer to it */
+    lstate_set_dns(rr->conf->lua, NULL, NULL, NULL);
+    return go_on;
 }
 
 /* Walk j's address down the chain from where it stands. */
