@@ -154,5 +154,7 @@ void slog_delivery(struct smsg *m, const struct dlv_batch *b,
 void slog_line(struct smsg *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int slog_errno(const char *errtype);
+/* slog_esc - s escaped for a log field, from m's pool (or s itself) */
+const char *slog_esc(struct smsg *m, const char *s);
 
 #endif

@@ -127,8 +127,9 @@ void sres_flush_journal(struct smsg *m)
 static const char *shown(struct smsg *m, const struct sres_who *w)
 {
     if (strcmp(w->shown, w->top) == 0)
-        return w->shown;
-    return pool_printf(m->pool, "%s <%s>", w->shown, w->top);
+        return slog_esc(m, w->shown);
+    return pool_printf(m->pool, "%s <%s>", slog_esc(m, w->shown),
+                       slog_esc(m, w->top));
 }
 
 /* sres_route_fail - a permanent routing failure */
@@ -138,7 +139,7 @@ void sres_route_fail(struct smsg *m, const struct sres_who *w,
 {
     slog_line(m, "** %s%s%s: %s", shown(m, w),
               router != NULL && router[0] ? " R=" : "",
-              router != NULL ? router : "", why);
+              router != NULL ? router : "", slog_esc(m, why));
     jline(m, 'F', w->key, w->top, why, errors_to);
     note_fail(m, w->shown, w->top, why, NULL, 0, NULL, errors_to);
 }
@@ -158,7 +159,8 @@ void sres_route_defer(struct smsg *m, const struct sres_who *w,
         sres_route_fail(m, w, router, "retry timeout exceeded", NULL);
         return;
     }
-    slog_line(m, "== %s R=%s defer (-1): %s", shown(m, w), router, why);
+    slog_line(m, "== %s R=%s defer (-1): %s", shown(m, w), router,
+              slog_esc(m, why));
     note_delay(m, w->shown, w->top, why, rec.next_try);
 }
 
@@ -166,7 +168,7 @@ void sres_route_defer(struct smsg *m, const struct sres_who *w,
 void sres_discard(struct smsg *m, const struct sres_who *w,
                   const char *router)
 {
-    slog_line(m, "=> :blackhole: <%s> R=%s", w->shown, router);
+    slog_line(m, "=> :blackhole: <%s> R=%s", slog_esc(m, w->shown), router);
     jline(m, 'D', w->key, w->top, NULL, NULL);
 }
 

@@ -507,11 +507,13 @@ int smtp_server_done(const struct smtp_server *srv)
 const char *sess_host_text(const struct sess *s, struct strbuf *sb)
 {
     sb_puts(sb, "H=");
-    if (s->name != NULL)
-        sb_printf(sb, "%s ", s->name);
+    if (s->name != NULL) {
+        logfile_escape_str(sb, s->name);
+        sb_putc(sb, ' ');
+    }
     if (s->helo != NULL) {
         sb_putc(sb, '(');
-        logfile_escape(sb, s->helo, strlen(s->helo));
+        logfile_escape_str(sb, s->helo);
         sb_puts(sb, ") ");
     }
     sb_printf(sb, "[%s]:%d", s->ip, s->port);

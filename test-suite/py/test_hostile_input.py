@@ -14,6 +14,7 @@ line (issue 9, points 10, 11 and 13).
     refuses those); a sendmail recipient that starts with "-" is a usage
     error and nothing is queued; a usage error of any option is fatal.
 """
+import base64
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ import time
 
 sys.dont_write_bytecode = True     # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import TAP, Tern, HOSTNAME  # noqa: E402
+from ternlib import TAP, Tern, Lua  # noqa: E402
 
 t = TAP(timeout=55)
 
@@ -46,6 +47,145 @@ def run_stdin_file(d, args, path, timeout=3):
             out, err = p.communicate()
             return None, out, err, time.monotonic() - t0
     return p.returncode, out, err, time.monotonic() - t0
+
+
+# ======================================================================
+# 11. logs cannot be forged or turned into terminal escapes
+# ======================================================================
+STAMP = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+# code points that must never reach a log raw (esc.h): C1, bidi controls,
+# line/paragraph separators
+UNSAFE = re.compile("[\u0080-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e"
+                    "\u2060-\u206f\ufeff]")
+
+
+def raw_log(d, which):
+    try:
+        with open(os.path.join(d.logdir, which + "log"), "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def clean_bytes(blob):
+    """why blob (log bytes or terminal output) is not clean, or None: a
+    control byte other than LF, invalid UTF-8, a C1 or bidi control"""
+    bad = re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", blob)
+    if bad:
+        return "control byte %r at %d" % (bad.group(), bad.start())
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "invalid UTF-8: %s" % e
+    bad = UNSAFE.search(text)
+    return None if bad is None else "U+%04X at %d" % (ord(bad.group()),
+                                                       bad.start())
+
+
+def forged(blob):
+    """lines that do not start with a timestamp"""
+    return [ln for ln in blob.split(b"\n")[:-1] if not STAMP.match(ln)]
+
+
+HOSTILE_SH = r"""printf 'out\033[2J\r\n2026-01-01 00:00:00 1xxxxx-000000000AA-0000 => forged\302\233\342\200\256 \001end\n'
+exit 1
+"""
+d = Tern(name="esc", main={
+    "auth_passwords": Lua('"lsearch;" .. tern_test_dir .. "/passwd"'),
+    "auth_advertise_hosts": "127.0.0.1"}, files={
+    "router/050_piper.lua": """\
+router "piper" {
+  driver = "lua",
+  route = function(addr)
+    if addr.local_part == "piper" then
+      return accept { transport = "hostile_pipe" }
+    end
+    return pass()
+  end,
+}
+""",
+    "transport/20_pipe.lua": 'transport "hostile_pipe" { driver = "pipe", '
+                             'command = "/bin/sh @DIR@/hostile.sh" }\n'})
+d.write("passwd", "")
+d.write("hostile.sh", HOSTILE_SH)
+c = d.raw()
+c.cmd("EHLO client.example")
+r = c.cmd("AUTH PLAIN " + base64.b64encode(
+    b"\0us\x1b[2Jer\xe2\x80\xae\0pw").decode())
+t.ok(r.code == 535, "AUTH with a hostile user name refused", r.raw)
+r1 = c.cmd(b"MAIL FROM:<s\xe2\x80\xaeender@client.example> SMTPUTF8")
+r2 = c.cmd(b"RCPT TO:<x\xe2\x80\xaey@nowhere.example>")
+r3 = c.cmd("RCPT TO:<alice@test.example>")
+c.cmd("DATA")
+c.send(b"Message-ID: <id2\x1b[2J\x08\x08\x7f@x>\r\nSubject: x\r\n\r\n"
+       b"body\r\n.\r\n")
+r4 = c.reply()
+t.ok(r1.code == 250 and r2.code == 550 and r3.code == 250 and r4.code == 250,
+     "a UTF-8 sender with U+202E and a Message-ID with ESC [2J are accepted "
+     "(SMTPUTF8)", "%r %r %r %r" % (r1, r2, r3, r4))
+c.cmd("MAIL FROM:<c1@client.example>")
+c.cmd(b"RCPT TO:<piper@test.example>")
+c.cmd("DATA")
+c.send(b"Message-ID: <\xc2\x9b2J\xff\xfe@x>\r\nSubject: y\r\n\r\nb\r\n.\r\n")
+r5 = c.reply()
+c.cmd("QUIT")
+t.ok(r5.code == 250, "a Message-ID with a C1 CSI and invalid UTF-8 is "
+     "accepted", r5.raw)
+# the sendmail interface: the message's own Message-ID is logged too
+p = d.run("-odq", "-f", "local@client.example", "bob@test.example",
+          input=b"Message-ID: <sm\x1b]0;title\x07@x>\nSubject: z\n\nb\n")
+t.eq(p.returncode, 0, "sendmail: a message with a hostile Message-ID "
+     "queued")
+# deliver the pipe's message: its output (ESC, CR LF, a forged line, C1,
+# U+202E) becomes the failure reason
+pid = [m.id for m in d.spool_messages() if m.rcpts == ["piper@test.example"]]
+p = d.run("-M", *pid)
+main, rej = raw_log(d, "main"), raw_log(d, "reject")
+t.ok(p.returncode == 0 and re.search(
+    rb"(?m)^\S+ \S+ \S+ \*\* piper@test\.example R=piper T=hostile_pipe: "
+    rb".*output: out.*2026-01-01 00:00:00 1xxxxx-000000000AA-0000 => "
+    rb"forged\\302\\233\\342\\200\\256 .*end$", main) is not None,
+    "pipe output in a ** line: one line, C1 and U+202E escaped",
+    main[-1500:])
+for name, blob in (("mainlog", main), ("rejectlog", rej)):
+    t.eq(clean_bytes(blob), None, "%s: no control byte, no C1 or bidi "
+         "control, no invalid UTF-8" % name)
+    t.eq(forged(blob), [], "%s: every line is a real one (starts with a "
+         "time)" % name)
+for want, what in (
+        (rb" <= s\\342\\200\\256ender@client\.example H=\(client\.example\) "
+         rb"\[127\.0\.0\.1\] P=esmtp S=\d+ id=<id2\\033\[2J\\b\\b\\177@x>$",
+         "arrival: U+202E of the sender and ESC/BS/DEL of the Message-ID "
+         "escaped (Exim's \\ooo, \\b)"),
+        (rb" <= c1@client\.example .* id=<\\302\\2332J\\377\\376@x>$",
+         "arrival: a C1 control and invalid UTF-8 in the Message-ID"),
+        (rb" <= local@client\.example U=\S+ P=local S=\d+ "
+         rb"id=<sm\\033]0;title\\007@x>$",
+         "sendmail arrival: ESC ] ... BEL of the Message-ID escaped"),
+        (rb"authenticator failed for us\\033\[2Jer\\342\\200\\256: 535",
+         "AUTH user name escaped"),
+        (rb"F=<s\\342\\200\\256ender@client\.example> rejected RCPT "
+         rb"<x\\342\\200\\256y@nowhere\.example>: relay not permitted",
+         "rejected RCPT: sender and recipient escaped")):
+    t.ok(re.search(want, main, re.M) is not None, what, main[-2000:])
+t.ok(re.search(rb"F=<s\\342\\200\\256ender@client\.example> rejected RCPT",
+               rej) is not None, "the rejectlog line is escaped alike",
+     rej[-800:])
+# -bp goes to a terminal: escaped as the log is
+p = d.run("-bp")
+t.ok(p.returncode == 0 and b"<s\\342\\200\\256ender@client.example>"
+     in p.stdout and clean_bytes(p.stdout) is None,
+     "-bp shows the sender escaped, nothing raw", p.stdout)
+# -bh's ">>> " trace on stderr: the client's text escaped
+p = d.run("-bh", "127.0.0.2", input=(
+    b"EHLO client.example\r\nMAIL FROM:<\xe2\x80\xaeevil@client.example> "
+    b"SMTPUTF8\r\nRCPT TO:<\xc2\x9bx@nowhere.example>\r\nQUIT\r\n"))
+t.ok(b"F=<\\342\\200\\256evil@client.example> rejected RCPT "
+     b"<\\302\\233x@nowhere.example>" in p.stderr,
+     "-bh: the refusal on stderr names sender and recipient escaped",
+     p.stderr[-800:])
+t.eq(clean_bytes(p.stderr), None, "-bh trace on stderr: nothing raw")
+d.cleanup()
 
 
 # ======================================================================
