@@ -101,6 +101,7 @@ static void jline(struct smsg *m, char type, const char *addr,
 
     m->jl = xreallocarray(m->jl, m->njl + 1, sizeof(*m->jl));
     m->jl[m->njl++] = l;
+    addr = smsg_unique(m, addr);
     hash_put(m->done, addr, strlen(addr), m);
 }
 
@@ -277,6 +278,18 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
     note_delay(m, r->address, r->top, r->msg, next);
 }
 
+/* dups_stay_open - key was deferred: the envelope recipients of its
+ * duplicates are not finished either (as in Exim, a duplicate is done
+ * when the address it duplicates is) */
+static void dups_stay_open(struct smsg *m, const char *key)
+{
+    const char *u = smsg_unique(m, key);
+    const struct sprimary *p = hash_get(m->uniq, u, strlen(u));
+
+    for (const struct sdup *d = p ? p->dups : NULL; d != NULL; d = d->next)
+        hash_put(m->top_open, d->top, strlen(d->top), m);
+}
+
 static void settle(struct sbatch *sb, size_t i)
 {
     struct dlv_rcpt *r = &sb->b.rcpts[i];
@@ -290,6 +303,8 @@ static void settle(struct sbatch *sb, size_t i)
                 b->tp->name);
     if (r->status == DLV_DEFER)
         defer_one(sb, r);
+    if (r->status == DLV_DEFER)
+        dups_stay_open(m, key);
     if (r->status == DLV_OK) {
         slog_delivery(m, b, r);
         jline(m, 'D', key, r->top, NULL, NULL);

@@ -23,7 +23,7 @@ import time
 
 sys.dont_write_bytecode = True     # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import TAP, Tern, Lua  # noqa: E402
+from ternlib import TAP, Tern, Lua, message  # noqa: E402
 
 t = TAP(timeout=55)
 
@@ -47,6 +47,184 @@ def run_stdin_file(d, args, path, timeout=3):
             out, err = p.communicate()
             return None, out, err, time.monotonic() - t0
     return p.returncode, out, err, time.monotonic() - t0
+
+
+# ======================================================================
+# 10. duplicate recipients are delivered once
+# ======================================================================
+ROUTERS10 = """\
+router "slow" {
+  driver = "lua",
+  route = function(addr)
+    if addr.local_part:lower() == "slow" then
+      return accept { transport = "counter" }
+    end
+    return pass()
+  end,
+}
+router "aliases" {
+  driver = "redirect",
+  domains = "+local_domains",
+  lookup = "lsearch;@DIR@/aliases",
+  qualify_preserve_domain = true,
+  pipe_transport = "counter",
+}
+router "users" {
+  driver = "local_user",
+  domains = "+local_domains",
+  users = "lsearch;@DIR@/virtual_users",
+  transport = "local_maildir",
+}
+"""
+TRANSPORTS10 = """\
+transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
+transport "counter" { driver = "pipe", command = "/bin/sh @DIR@/count.sh" }
+"""
+# "slow" defers at its first run, delivers after; every run and every
+# copy is counted (state in a folder any delivery user may write)
+COUNT_SH = """\
+S=@DIR@/state
+cat > /dev/null
+echo run >> $S/runs.$LOCAL_PART
+if [ ! -f $S/ok.$LOCAL_PART ] && [ "$LOCAL_PART" = slow ]; then
+  touch $S/ok.$LOCAL_PART
+  exit 75
+fi
+echo copy >> $S/copies.$LOCAL_PART
+exit 0
+"""
+d = Tern(name="dup", routers=False, main={"queue_only": False}, files={
+    "router/100_routers.lua": ROUTERS10,
+    "transport/10_transports.lua": TRANSPORTS10,
+    "retry/10_retry.lua": 'retry { "*", "*", "F,1h,1m" }\n'})
+d.write("count.sh", COUNT_SH)
+os.makedirs(os.path.join(d.dir, "state"))
+os.chmod(os.path.join(d.dir, "state"), 0o1777)
+d.write("aliases", "postmaster: alice\nabuse: alice\nteam: alice, bob\n"
+        "d1: slow\nd2: SLOW@test.example\nc1: carol\nc2: Carol\n"
+        "p1: |/bin/sh @DIR@/count.sh\np2: |/bin/sh @DIR@/count.sh\n"
+        "pp: |/bin/sh @DIR@/count.sh, |/bin/sh @DIR@/count.sh\n")
+d.signal(1)                     # reread nothing cached: aliases are lsearch
+time.sleep(0.3)
+
+
+def copies(user):
+    try:
+        return len(os.listdir(os.path.join(d.dir, "home", user, "Maildir",
+                                           "new")))
+    except OSError:
+        return 0
+
+
+def count(what, lp):
+    try:
+        with open(os.path.join(d.dir, "state", "%s.%s" % (what, lp))) as f:
+            return len(f.read().split())
+    except OSError:
+        return 0
+
+
+def lines_for(msgid, log):
+    return [ln.split(" ", 3)[3] for ln in log.splitlines()
+            if len(ln.split(" ", 3)) == 4 and ln.split(" ", 3)[2] == msgid]
+
+
+def smtp_send(rcpts, subject):
+    """one SMTP transaction; the message id and the daemon's log lines"""
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<s@client.example>")
+    bad = [r for r in rcpts if c.cmd("RCPT TO:<%s>" % r).code != 250]
+    c.cmd("DATA")
+    c.send((message(subject=subject) + ".\r\n").encode())
+    r = c.reply()
+    c.cmd("QUIT")
+    m = re.search(r"id=(\S+)", r.text)
+    mid = m.group(1) if m else "?"
+    done = d.wait_log(r"^\S+ \S+ %s Completed$" % re.escape(mid), timeout=10)
+    return mid, bad, done is not None
+
+
+with t.guard("100 identical RCPT"):
+    mid, bad, done = smtp_send(["bob@test.example"] * 100, "100 rcpts")
+    ls = lines_for(mid, d.mainlog())
+    t.ok(not bad and done, "SMTP: 100 identical RCPT TO accepted, the "
+         "message Completed", "%r %s" % (bad, ls))
+    t.eq(copies("bob"), 1, "SMTP: 100 identical RCPT TO: bob gets one copy")
+    t.eq([x for x in ls if x.startswith(("=>", "->"))],
+         ["=> bob@test.example R=users T=local_maildir"],
+         "SMTP: one delivery line, nothing for the duplicates (Exim)")
+with t.guard("alice five ways"):
+    mid, bad, done = smtp_send(
+        ["alice@test.example", "Alice@TEST.EXAMPLE", "ALICE@test.example",
+         "postmaster@test.example", "abuse@test.example"], "alice 5 ways")
+    ls = lines_for(mid, d.mainlog())
+    t.ok(not bad and done, "SMTP: alice, Alice@TEST.EXAMPLE, ALICE, "
+         "postmaster, abuse (both aliases of alice) Completed", ls)
+    t.eq(copies("alice"), 1, "SMTP: alice gets one copy, not 5")
+    t.eq([x for x in ls if x.startswith(("=>", "->"))],
+         ["=> alice@test.example R=users T=local_maildir"],
+         "SMTP: alice's one delivery line is the first recipient's")
+with t.guard("sendmail"):
+    log0 = len(d.mainlog())
+    p = d.run("-odi", "-f", "s@client.example", "carol@test.example",
+              "Carol@TEST.EXAMPLE", "c1@test.example", "c2@test.example",
+              "carol@test.example",
+              input=b"Subject: sendmail dups\n\nbody\n")
+    t.ok(p.returncode == 0 and copies("carol") == 1,
+         "sendmail -odi carol Carol@TEST.EXAMPLE c1 c2 (aliases of carol, "
+         "Carol) carol@test.example: one copy", "rc=%d copies=%d\n%s" % (
+             p.returncode, copies("carol"), d.mainlog()[log0:]))
+    t.match(r"(?m) Completed$", d.mainlog()[log0:],
+            "sendmail: the message Completed")
+with t.guard("pipes"):
+    mid, bad, done = smtp_send(["pp@test.example", "pp@test.example"],
+                               "pipes once")
+    t.ok(done and count("runs", "pp") == 1, "a pipe named twice by one "
+         "alias (and the alias twice) runs once", count("runs", "pp"))
+    mid, bad, done = smtp_send(["p1@test.example", "p2@test.example"],
+                               "pipes twice")
+    t.ok(done and count("runs", "p1") == 1 and count("runs", "p2") == 1,
+         "one pipe from two aliases runs for each (Exim: different "
+         "parents)", "%d %d" % (count("runs", "p1"), count("runs", "p2")))
+d.stop()
+
+# a duplicate follows its first copy: deferred, it stays; delivered, it is
+# journalled done and never delivered again
+with t.guard("deferred duplicates"):
+    a0 = copies("alice")
+    p = d.run("-odq", "-f", "s@client.example", "slow@test.example",
+              "d1@test.example", "alice@test.example", "d2@test.example",
+              "SLOW@test.example", "postmaster@test.example",
+              input=b"Subject: slow\n\nbody\n")
+    mid = d.spool_messages()[-1].id if p.returncode == 0 else "?"
+    p = d.run("-droute", "-M", mid)
+    err = p.stderr.decode("utf-8", "replace")
+    t.ok(count("runs", "slow") == 1 and count("copies", "slow") == 0
+         and copies("alice") == a0 + 1,
+         "first attempt: slow runs once and defers; alice gets one copy",
+         "runs=%d copies=%d alice=%d" % (count("runs", "slow"),
+                                         count("copies", "slow"),
+                                         copies("alice") - a0))
+    t.ok(len(re.findall(r"is a duplicate address: discarded", err)) == 4,
+         "-d route traces the 4 duplicates as Exim does (\"... is a "
+         "duplicate address: discarded\")", err[-1500:])
+    q = d.run("-bp").stdout.decode()
+    t.ok(re.search(r"(?m)^        D postmaster@test\.example$", q)
+         and re.search(r"(?m)^          d1@test\.example$", q)
+         and re.search(r"(?m)^          d2@test\.example$", q),
+         "-bp: alice's duplicate (postmaster) is done; slow's (d1, d2) "
+         "wait with it", q)
+    p = d.run("-M", mid)
+    log = d.mainlog()
+    t.ok(count("runs", "slow") == 2 and count("copies", "slow") == 1
+         and copies("alice") == a0 + 1
+         and re.search(r"(?m)^\S+ \S+ %s Completed$" % re.escape(mid), log),
+         "second attempt: slow delivered once, alice not again, Completed",
+         "runs=%d copies=%d alice=%d\n%s" % (
+             count("runs", "slow"), count("copies", "slow"),
+             copies("alice") - a0, "\n".join(lines_for(mid, log))))
+d.cleanup()
 
 
 # ======================================================================
