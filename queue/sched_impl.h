@@ -74,7 +74,7 @@ struct smsg {
     struct spool_msg msg;
     struct hash *done;          /* final addresses with an outcome, by
                                    smsg_unique key */
-    struct hash *uniq;          /* smsg_unique key -> struct sprimary: the
+    struct hash *uniq;          /* smsg_dup_key -> struct sprimary: the
                                    final addresses batched this attempt */
     struct hash *tops_done;     /* envelope recipients finished */
     int frozen;                 /* frozen at the end of this attempt */
@@ -143,6 +143,8 @@ void sres_flush_journal(struct smsg *m);
 
 /* sched_msg.c */
 const char *smsg_unique(struct smsg *m, const char *key);
+const char *smsg_dup_key(struct smsg *m, const char *key,
+                         const struct router *r);
 void smsg_close_locks(struct sched *s, struct sbatch *const *keep, size_t n);
 const char *smsg_errors_to(struct smsg *m, const struct raddr *a);
 

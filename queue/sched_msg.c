@@ -364,13 +364,23 @@ const char *smsg_unique(struct smsg *m, const char *key)
     return u;
 }
 
-/* is_duplicate - 1 if a final address like key was batched already in
- * this attempt (top is then one of its duplicates), else 0 and key is
- * recorded as batched */
-static int is_duplicate(struct smsg *m, const char *key, const char *top,
-                        const char *shown)
+/* smsg_dup_key - the key of m->uniq: smsg_unique and the router that
+ * accepted the address, so the copy an unseen router lets go on is not a
+ * duplicate (Exim's rule, and -bt's: bt_print.c) */
+const char *smsg_dup_key(struct smsg *m, const char *key,
+                         const struct router *r)
 {
-    const char *u = smsg_unique(m, key);
+    return pool_printf(m->pool, "%s\n%s", smsg_unique(m, key),
+                       r != NULL ? r->name : "");
+}
+
+/* is_duplicate - 1 if a final address like a (journal key key) was
+ * batched already in this attempt (top is then one of its duplicates),
+ * else 0 and it is recorded as batched */
+static int is_duplicate(struct smsg *m, const struct raddr *a,
+                        const char *key, const char *top)
+{
+    const char *u = smsg_dup_key(m, key, a->router);
     struct sprimary *p = hash_get(m->uniq, u, strlen(u));
     struct sdup *d;
 
@@ -384,7 +394,8 @@ static int is_duplicate(struct smsg *m, const char *key, const char *top,
     d->top = top;
     d->next = p->dups;
     p->dups = d;
-    log_debug(DBG_ROUTE, "%s is a duplicate address: discarded", shown);
+    log_debug(DBG_ROUTE, "%s is a duplicate address: discarded",
+              a->address);
     return 1;
 }
 
@@ -524,7 +535,7 @@ static void walk_cb(struct raddr *a, void *arg)
     }
     switch (a->state) {
     case RA_ACCEPTED:
-        if (is_duplicate(m, who.key, w->top, who.shown))
+        if (is_duplicate(m, a, who.key, w->top))
             break;
         if (m->s->o.dont_deliver)
             sres_suppress(m, &who, rname, a->transport->name);

@@ -278,12 +278,13 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
     note_delay(m, r->address, r->top, r->msg, next);
 }
 
-/* dups_stay_open - key was deferred: the envelope recipients of its
- * duplicates are not finished either (as in Exim, a duplicate is done
- * when the address it duplicates is) */
-static void dups_stay_open(struct smsg *m, const char *key)
+/* dups_stay_open - r (journal key key) was deferred: the envelope
+ * recipients of its duplicates are not finished either (as in Exim, a
+ * duplicate is done when the address it duplicates is) */
+static void dups_stay_open(struct smsg *m, const char *key,
+                           const struct dlv_rcpt *r)
 {
-    const char *u = smsg_unique(m, key);
+    const char *u = smsg_dup_key(m, key, r->router);
     const struct sprimary *p = hash_get(m->uniq, u, strlen(u));
 
     for (const struct sdup *d = p ? p->dups : NULL; d != NULL; d = d->next)
@@ -304,7 +305,7 @@ static void settle(struct sbatch *sb, size_t i)
     if (r->status == DLV_DEFER)
         defer_one(sb, r);
     if (r->status == DLV_DEFER)
-        dups_stay_open(m, key);
+        dups_stay_open(m, key, r);
     if (r->status == DLV_OK) {
         slog_delivery(m, b, r);
         jline(m, 'D', key, r->top, NULL, NULL);

@@ -62,6 +62,12 @@ router "slow" {
     return pass()
   end,
 }
+router "archive" {
+  driver = "lua",
+  local_parts = "bob",
+  unseen = true,
+  route = function(addr) return accept { transport = "archive" } end,
+}
 router "aliases" {
   driver = "redirect",
   domains = "+local_domains",
@@ -79,6 +85,7 @@ router "users" {
 TRANSPORTS10 = """\
 transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
 transport "counter" { driver = "pipe", command = "/bin/sh @DIR@/count.sh" }
+transport "archive" { driver = "maildir", directory = "@DIR@/archive" }
 """
 # "slow" defers at its first run, delivers after; every run and every
 # copy is counted (state in a folder any delivery user may write)
@@ -100,6 +107,8 @@ d = Tern(name="dup", routers=False, main={"queue_only": False}, files={
 d.write("count.sh", COUNT_SH)
 os.makedirs(os.path.join(d.dir, "state"))
 os.chmod(os.path.join(d.dir, "state"), 0o1777)
+os.makedirs(os.path.join(d.dir, "archive"))
+os.chmod(os.path.join(d.dir, "archive"), 0o1777)
 d.write("aliases", "postmaster: alice\nabuse: alice\nteam: alice, bob\n"
         "d1: slow\nd2: SLOW@test.example\nc1: carol\nc2: Carol\n"
         "p1: |/bin/sh @DIR@/count.sh\np2: |/bin/sh @DIR@/count.sh\n"
@@ -109,9 +118,10 @@ time.sleep(0.3)
 
 
 def copies(user):
+    path = ("archive", "new") if user == "archive" \
+        else ("home", user, "Maildir", "new")
     try:
-        return len(os.listdir(os.path.join(d.dir, "home", user, "Maildir",
-                                           "new")))
+        return len(os.listdir(os.path.join(d.dir, *path)))
     except OSError:
         return 0
 
@@ -151,9 +161,15 @@ with t.guard("100 identical RCPT"):
     t.ok(not bad and done, "SMTP: 100 identical RCPT TO accepted, the "
          "message Completed", "%r %s" % (bad, ls))
     t.eq(copies("bob"), 1, "SMTP: 100 identical RCPT TO: bob gets one copy")
-    t.eq([x for x in ls if x.startswith(("=>", "->"))],
-         ["=> bob@test.example R=users T=local_maildir"],
-         "SMTP: one delivery line, nothing for the duplicates (Exim)")
+    t.eq(copies("archive"), 1, "the copy an unseen router lets go on is "
+         "not a duplicate: one in the archive too")
+    dl = [x for x in ls if x.startswith(("=>", "->"))]
+    t.ok(sorted(x[3:] for x in dl) == [
+        "bob@test.example R=archive T=archive",
+        "bob@test.example R=users T=local_maildir"]
+        and [x[:2] for x in dl] == ["=>", "->"],
+        "SMTP: one delivery line per router, nothing for the duplicates "
+        "(Exim)", dl)
 with t.guard("alice five ways"):
     mid, bad, done = smtp_send(
         ["alice@test.example", "Alice@TEST.EXAMPLE", "ALICE@test.example",
