@@ -17,6 +17,7 @@
 
 #include "acl/acl_impl.h"
 #include "core/base/ev.h"
+#include "core/base/log.h"
 #include "core/base/xalloc.h"
 #include "core/mail/expand.h"
 #include "core/mail/logfile.h"
@@ -31,11 +32,9 @@ void acl_trace(struct acl_check *chk, const char *fmt, ...)
 
     if (!chk->req->trace)
         return;
-    fprintf(stderr, ">>> ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    log_vterm(">>> ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static void deliver_cb(void *arg)
@@ -150,9 +149,14 @@ static void modifiers(struct acl_check *chk, const struct acl_fields *f)
 static void log_warn_message(struct acl_check *chk, const struct acl_fields *f)
 {
     const char *lm = acl_expand(chk, &f->log_message);
+    struct strbuf sb;
 
-    if (lm != NULL)
-        log_main("H=[%s] Warning: %s", chk->req->client_ip, lm);
+    if (lm == NULL)
+        return;
+    sb_init(&sb);             /* client data may be in its $variables */
+    logfile_escape_str(&sb, lm);
+    log_main("H=[%s] Warning: %s", chk->req->client_ip, sb_str(&sb));
+    sb_free(&sb);
 }
 
 enum { V_ACCEPT, V_DENY, V_DEFER, V_DISCARD, V_DROP, V_REQUIRE, V_WARN };

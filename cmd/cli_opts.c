@@ -6,10 +6,14 @@
  * attached or next, or as a prefix such as -q30m and -d+route), which mode
  * it chooses, which field of struct cli it sets, or which small handler
  * runs for the odd ones (-q..., -bd, -M, -d, --help, --). Parsing stops at
- * the first argument that is not an option ("-" alone is a recipient).
+ * the first argument that is not an option; every later argument is an
+ * address or message id (-bt ADDR -f tests "-f", as Exim), but a recipient
+ * of the sendmail interface that starts with "-" is a usage error, since
+ * it would be mailed (an option misplaced, or the value of an option that
+ * takes none: -d dns -bt ADDR), unless "--" ended the options.
  * INTERFACE: cli_parse, cli_check, cli_usage, cli_usage_error.
  * ERRORS: a usage error prints "tern: ..." and the --help hint on stderr
- *         and returns EX_USAGE (64).
+ *         and returns EX_USAGE (64); nothing is run after one, as Exim.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,7 +41,6 @@ enum opt_form {
 };
 
 #define OPT_STOP  (-1)          /* handler: options end here */
-#define OPT_SOFT  0x1           /* a usage error: see cli_parse */
 
 struct cli_opt {
     const char *name;
@@ -47,7 +50,6 @@ struct cli_opt {
                                    or, for OF_FLAG, the int set to val */
     int val;                    /* 0 with no fn: no field */
     int (*fn)(struct cli *, const struct cli_opt *, const char *arg);
-    unsigned flags;             /* OPT_SOFT */
 };
 
 /* cli_usage - the option summary of --help */
@@ -179,32 +181,32 @@ static int end_flag(struct cli *c, const struct cli_opt *o, const char *a)
 }
 
 #define F(field) offsetof(struct cli, field)
-#define MODE(n, m, fl)        { n, OF_FLAG, m, 0, 0, NULL, fl }
-#define SETS(n, field, v)     { n, OF_FLAG, CLI_NONE, F(field), v, NULL, 0 }
-#define TAKES(n, fm, m, field) { n, fm, m, F(field), 0, NULL, 0 }
-#define CALLS(n, fm, m, fn, v, fl) { n, fm, m, 0, v, fn, fl }
-#define IGNORED(n, fm)        { n, fm, CLI_NONE, 0, 0, NULL, 0 }
+#define MODE(n, m)            { n, OF_FLAG, m, 0, 0, NULL }
+#define SETS(n, field, v)     { n, OF_FLAG, CLI_NONE, F(field), v, NULL }
+#define TAKES(n, fm, m, field) { n, fm, m, F(field), 0, NULL }
+#define CALLS(n, fm, m, fn, v) { n, fm, m, 0, v, fn }
+#define IGNORED(n, fm)        { n, fm, CLI_NONE, 0, 0, NULL }
 
 /* An argument matching a name exactly takes that row (-qR, not -q; -odb,
  * not -od); otherwise the first OF_VALUE or OF_PREFIX row it starts with.
  * No two of those rows start alike, so their order does not matter. */
 static const struct cli_opt cli_opts[] = {
-    MODE("-bt", CLI_BT, 0),
-    MODE("-bv", CLI_BV, 0),
-    MODE("-bV", CLI_BVERSION, 0),
-    MODE("-bP", CLI_BP, 0),
-    CALLS("-bd", OF_FLAG, CLI_BD, daemon_flag, 0, 0),
-    CALLS("-bdf", OF_FLAG, CLI_BD, daemon_flag, 1, 0),
-    MODE("-bs", CLI_BS, 0),
+    MODE("-bt", CLI_BT),
+    MODE("-bv", CLI_BV),
+    MODE("-bV", CLI_BVERSION),
+    MODE("-bP", CLI_BP),
+    CALLS("-bd", OF_FLAG, CLI_BD, daemon_flag, 0),
+    CALLS("-bdf", OF_FLAG, CLI_BD, daemon_flag, 1),
+    MODE("-bs", CLI_BS),
     TAKES("-bh", OF_VALUE, CLI_BH, client_ip),
-    MODE("-bp", CLI_LIST, OPT_SOFT),
-    MODE("-bpc", CLI_COUNT, OPT_SOFT),
-    CALLS("-M", OF_FLAG, CLI_DELIVER, deliver_flag, 0, OPT_SOFT),
-    MODE("-Mrm", CLI_ADMIN, OPT_SOFT),
-    MODE("-Mf", CLI_ADMIN, OPT_SOFT),
-    MODE("-Mt", CLI_ADMIN, OPT_SOFT),
+    MODE("-bp", CLI_LIST),
+    MODE("-bpc", CLI_COUNT),
+    CALLS("-M", OF_FLAG, CLI_DELIVER, deliver_flag, 0),
+    MODE("-Mrm", CLI_ADMIN),
+    MODE("-Mf", CLI_ADMIN),
+    MODE("-Mt", CLI_ADMIN),
     SETS("-N", q.dont_deliver, 1),
-    CALLS("-q", OF_PREFIX, CLI_QUEUE, queue_flag, 0, OPT_SOFT),
+    CALLS("-q", OF_PREFIX, CLI_QUEUE, queue_flag, 0),
     TAKES("-qR", OF_NEXT, CLI_QUEUE, q.domain),
     TAKES("-qS", OF_NEXT, CLI_QUEUE, q.sender),
     TAKES("-R", OF_NEXT, CLI_NONE, q.domain),
@@ -213,7 +215,7 @@ static const struct cli_opt cli_opts[] = {
     TAKES("-f", OF_VALUE, CLI_NONE, sender),
     TAKES("-oMa", OF_VALUE, CLI_NONE, client_ip),
     TAKES("-oX", OF_VALUE, CLI_NONE, ports),
-    CALLS("-d", OF_PREFIX, CLI_NONE, debug_flag, 0, 0),
+    CALLS("-d", OF_PREFIX, CLI_NONE, debug_flag, 0),
     /* the sendmail interface */
     SETS("-t", extract, 1),
     SETS("-i", no_dot, 1),
@@ -229,9 +231,9 @@ static const struct cli_opt cli_opts[] = {
     IGNORED("-v", OF_FLAG),
     IGNORED("-U", OF_FLAG),
     IGNORED("-om", OF_FLAG),
-    CALLS("--help", OF_FLAG, CLI_HELP, info_flag, 0, 0),
-    CALLS("--version", OF_FLAG, CLI_VERSION, info_flag, 0, 0),
-    CALLS("--", OF_FLAG, CLI_NONE, end_flag, 0, 0),
+    CALLS("--help", OF_FLAG, CLI_HELP, info_flag, 0),
+    CALLS("--version", OF_FLAG, CLI_VERSION, info_flag, 0),
+    CALLS("--", OF_FLAG, CLI_NONE, end_flag, 0),
 };
 
 static const struct cli_opt *find_option(const char *a)
@@ -284,12 +286,25 @@ static int apply_option(struct cli *c, const struct cli_opt *o, char **argv,
     return 0;
 }
 
+/* check_recipients - a sendmail recipient never looks like an option:
+ * "tern -d dns -bt x@y" must not mail dns@, -bt@ and x@y */
+static int check_recipients(char **args, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (args[i][0] == '-')
+            return cli_usage_error("recipient %s starts with \"-\": options "
+                                   "come before the recipients (after "
+                                   "\"--\" it is taken as an address)",
+                                   args[i]);
+    return 0;
+}
+
 /* cli_parse - fill c from argv (argv[0] "mailq" means -bp) */
 int cli_parse(struct cli *c, int argc, char **argv)
 {
     const struct cli_opt *o;
     const char *base;
-    int i, rc;
+    int i, rc = 0;
 
     *c = (struct cli){ .conf_dir = TERN_CONF_DIR };
     for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
@@ -300,11 +315,8 @@ int cli_parse(struct cli *c, int argc, char **argv)
             i++;
             break;
         }
-        /* XXX an OPT_SOFT row's usage error is printed and parsing goes
-         * on (tern -bt -bp a: -bt runs, exit 0), as with the strcmp
-         * ladder this table replaced; kept so the table changed nothing */
-        if (rc != 0 && !(o->flags & OPT_SOFT))
-            return rc;
+        if (rc != 0)
+            return rc;          /* fatal: tern -bt -bp a runs nothing */
     }
     c->args = argv + i;
     c->nargs = argc - i;
@@ -312,6 +324,8 @@ int cli_parse(struct cli *c, int argc, char **argv)
     if (strcmp(base != NULL ? base + 1 : argv[0], "mailq") == 0
         && c->mode == CLI_NONE)
         c->mode = CLI_LIST;     /* mailq: tern -bp */
+    if (c->mode == CLI_NONE && rc != OPT_STOP)
+        return check_recipients(c->args, c->nargs);
     return 0;
 }
 

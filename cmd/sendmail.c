@@ -162,6 +162,23 @@ static int extract_rcpts(struct submission *sm)
     return rc;
 }
 
+/* log_refused - the reject-log line of a not_smtp refusal; the sender,
+ * the user name and the ACL's text are escaped (logfile_escape) */
+static void log_refused(const struct submission *sm, const char *why)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    sb_puts(&sb, "U=");
+    logfile_escape_str(&sb, sm->user);
+    sb_puts(&sb, " F=<");
+    logfile_escape_str(&sb, sm->sender);
+    sb_puts(&sb, "> rejected by the not_smtp ACL: ");
+    logfile_escape_str(&sb, why);
+    log_reject("%s", sb_str(&sb));
+    sb_free(&sb);
+}
+
 struct acl_wait {
     int done;
     struct acl_result res;
@@ -199,8 +216,7 @@ static int not_smtp_acl(struct submission *sm)
         fprintf(stderr, "tern: message refused: %s\n", w.message
                 ? w.message : w.res.verdict == ACL_DENY
                 ? "Administrative prohibition" : "temporary failure");
-        log_reject("U=%s F=<%s> rejected by the not_smtp ACL: %s", sm->user,
-                   sm->sender, w.message ? w.message : "");
+        log_refused(sm, w.message);
         rc = w.res.verdict == ACL_DENY ? EX_NOPERM : EX_TEMPFAIL;
     }
     sm->queue_only = q.queue_only;
@@ -210,6 +226,25 @@ static int not_smtp_acl(struct submission *sm)
     acl_vars_free(&cvars);
     ev_free(ev);
     return rc;
+}
+
+static const char *message_id(struct submission *sm, const char *id);
+
+/* log_arrival - "ID <= sender U=user P=local S=size id=msgid"; the
+ * sender and the message's own Message-ID: are escaped */
+static void log_arrival(struct submission *sm, const char *id, size_t size)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    sb_printf(&sb, "%s <= ", id);
+    logfile_escape_str(&sb, sm->sender[0] ? sm->sender : "<>");
+    sb_puts(&sb, " U=");
+    logfile_escape_str(&sb, sm->user);
+    sb_printf(&sb, " P=local S=%zu id=", size);
+    logfile_escape_str(&sb, message_id(sm, id));
+    log_main("%s", sb_str(&sb));
+    sb_free(&sb);
 }
 
 /* The Message-ID: the message has, or the one tern added. */
@@ -267,10 +302,8 @@ static int spool_message(struct submission *sm, struct spool_env *env)
         fprintf(stderr, "tern: cannot queue the message: %s\n", eb.msg);
         log_panic("cannot spool locally submitted message: %s", eb.msg);
     } else {
-        log_main("%s <= %s U=%s P=local S=%zu id=%s", env->id,
-                 sm->sender[0] ? sm->sender : "<>", sm->user,
-                 sb_len(&rcv) + sb_len(&sm->extra) + sb_len(&sm->msg),
-                 message_id(sm, env->id));
+        log_arrival(sm, env->id,
+                    sb_len(&rcv) + sb_len(&sm->extra) + sb_len(&sm->msg));
     }
     sb_free(&rcv);
     spool_close(sp);

@@ -9,6 +9,8 @@
  * then rounded days; SIZE is bytes, or K/M (one decimal below ten), as
  * Exim prints them.
  * -bpc prints the number of messages only.
+ * SECURITY: senders and recipients come from clients and go to a
+ * terminal: they are printed escaped as log fields are (logfile_escape).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +20,8 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/hash.h"
+#include "core/base/strbuf.h"
+#include "core/mail/logfile.h"
 #include "core/conf/conf.h"
 #include "queue/queue.h"
 #include "core/spool/spool.h"
@@ -81,32 +85,44 @@ static int journal_state(struct spool *sp, const char *id, struct hash *done,
     return 0;
 }
 
+/* esc - s escaped for the terminal, in sb (emptied first) */
+static const char *esc(struct strbuf *sb, const char *s)
+{
+    sb_reset(sb);
+    logfile_escape_str(sb, s);
+    return sb_str(sb);
+}
+
 static void list_one(struct spool *sp, const char *id, FILE *out)
 {
     struct spool_msg m;
     struct errbuf eb;
     struct hash *done = hash_new(8);
     char age[32], size[32];
+    struct strbuf sb;
     int frozen;
 
+    sb_init(&sb);
     if (spool_read(sp, id, &m, &eb) != 0) {
         if (errno != ENOENT)    /* delivered meanwhile: not listed */
-            fprintf(out, "%s: %s\n\n", id, eb.msg);
+            fprintf(out, "%s: %s\n\n", id, esc(&sb, eb.msg));
         hash_free(done, NULL);
+        sb_free(&sb);
         return;
     }
     frozen = m.env.frozen;
     (void)journal_state(sp, id, done, &frozen);
     fmt_age((long long)time(NULL) - m.env.received_sec, age, sizeof(age));
     fmt_size(m.len, size, sizeof(size));
-    fprintf(out, "%3s %5s %s <%s>%s\n", age, size, id, m.env.sender,
-            frozen ? " *** frozen ***" : "");
+    fprintf(out, "%3s %5s %s <%s>%s\n", age, size, id,
+            esc(&sb, m.env.sender), frozen ? " *** frozen ***" : "");
     for (size_t i = 0; i < m.env.nrcpt; i++) {
         const char *r = m.env.rcpts[i];
         int d = hash_get(done, r, strlen(r)) != NULL;
-        fprintf(out, "%s%s\n", d ? "        D " : "          ", r);
+        fprintf(out, "%s%s\n", d ? "        D " : "          ", esc(&sb, r));
     }
     fputc('\n', out);
+    sb_free(&sb);
     spool_msg_free(&m);
     hash_free(done, NULL);
 }

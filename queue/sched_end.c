@@ -222,16 +222,19 @@ static void after_bounce(struct smsg *m)
     sb_free(&text);
 }
 
-/* journal the envelope recipients this attempt finished */
+/* journal the envelope recipients this attempt finished: every one not
+ * finished before and not left open by a deferral (once each, though
+ * RCPT TO may have named it several times) */
 static void close_tops(struct smsg *m)
 {
-    const char **lines = xcalloc(m->ntops + 1, sizeof(*lines));
+    const struct spool_env *e = &m->msg.env;
+    const char **lines = xcalloc(e->nrcpt + 1, sizeof(*lines));
     size_t n = 0;
 
-    for (size_t i = 0; i < m->ntops; i++) {
-        const char *t = m->msg.env.rcpts[i];
+    for (size_t i = 0; i < e->nrcpt; i++) {
+        const char *t = e->rcpts[i];
         if (hash_get(m->top_open, t, strlen(t)) == NULL
-            && hash_get(m->tops_done, t, strlen(t)) == NULL)
+            && hash_put(m->tops_done, t, strlen(t), m) == NULL)
             lines[n++] = pool_printf(m->pool, "T\t%s", t);
     }
     sres_journal(m, lines, n);

@@ -72,7 +72,10 @@ struct smsg {
     struct smsg *lnext, *lprev; /* in s->locked while lockfd >= 0 */
     struct pool *pool;
     struct spool_msg msg;
-    struct hash *done;          /* final addresses with an outcome */
+    struct hash *done;          /* final addresses with an outcome, by
+                                   smsg_unique key */
+    struct hash *uniq;          /* smsg_dup_key -> struct sprimary: the
+                                   final addresses batched this attempt */
     struct hash *tops_done;     /* envelope recipients finished */
     int frozen;                 /* frozen at the end of this attempt */
     int cancelled;              /* frozen past timeout_frozen_after */
@@ -94,6 +97,17 @@ struct smsg {
     long long next_try;         /* earliest retry time of a deferral */
     const char **jl;            /* journal lines of this attempt */
     size_t njl, njl_written;
+};
+
+/* a final address batched this attempt, and the envelope recipients of
+ * its duplicates (delivered once, as Exim): they stay open while it is
+ * deferred */
+struct sdup {
+    const char *top;
+    struct sdup *next;
+};
+struct sprimary {
+    struct sdup *dups;
 };
 
 /* sched.c */
@@ -128,6 +142,9 @@ void sres_journal(struct smsg *m, const char *const *lines, size_t n);
 void sres_flush_journal(struct smsg *m);
 
 /* sched_msg.c */
+const char *smsg_unique(struct smsg *m, const char *key);
+const char *smsg_dup_key(struct smsg *m, const char *key,
+                         const struct router *r);
 void smsg_close_locks(struct sched *s, struct sbatch *const *keep, size_t n);
 const char *smsg_errors_to(struct smsg *m, const struct raddr *a);
 
@@ -154,5 +171,7 @@ void slog_delivery(struct smsg *m, const struct dlv_batch *b,
 void slog_line(struct smsg *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int slog_errno(const char *errtype);
+/* slog_esc - s escaped for a log field, from m's pool (or s itself) */
+const char *slog_esc(struct smsg *m, const char *s);
 
 #endif

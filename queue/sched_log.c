@@ -7,11 +7,15 @@
  *   ID == ADDR <TOP> R=router T=transport defer (errno) H=..: reason
  * "<TOP>" appears when the address delivered differs from the envelope
  * recipient it came from (aliases, forwards).
+ * SECURITY: addresses, host names (DNS), remote replies and reasons (a
+ * pipe command's output) are hostile: each goes through logfile_escape.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base/esc.h"
+#include "core/base/pool.h"
 #include "core/base/strbuf.h"
 #include "core/mail/logfile.h"
 #include "queue/sched_impl.h"
@@ -28,6 +32,22 @@ void slog_line(struct smsg *m, const char *fmt, ...)
     va_end(ap);
     log_main("%s %s", m->id, sb_str(&sb));
     sb_free(&sb);
+}
+
+/* slog_esc - s escaped for a log field (logfile_escape), from m's pool
+ * (s itself when nothing needs escaping) */
+const char *slog_esc(struct smsg *m, const char *s)
+{
+    struct strbuf sb;
+    const char *out;
+
+    if (s == NULL || !esc_needed(s, strlen(s), ESC_BACKSLASH))
+        return s;
+    sb_init(&sb);
+    logfile_escape(&sb, s, strlen(s));
+    out = pool_strdup(m->pool, sb_str(&sb));
+    sb_free(&sb);
+    return out;
 }
 
 /* slog_errno - Exim's number for a deferral's error type, "defer (N)" */
@@ -48,9 +68,12 @@ int slog_errno(const char *errtype)
 static void head(struct strbuf *sb, const struct dlv_batch *b,
                  const struct dlv_rcpt *r)
 {
-    sb_puts(sb, r->address);
-    if (strcmp(r->address, r->top) != 0)
-        sb_printf(sb, " <%s>", r->top);
+    logfile_escape_str(sb, r->address);
+    if (strcmp(r->address, r->top) != 0) {
+        sb_puts(sb, " <");
+        logfile_escape_str(sb, r->top);
+        sb_putc(sb, '>');
+    }
     if (r->router != NULL)
         sb_printf(sb, " R=%s", r->router->name);
     sb_printf(sb, " T=%s", b->tp->name);
@@ -66,7 +89,9 @@ static void host(struct strbuf *sb, const struct dlv_batch *b,
         return;
     h = &b->hosts[r->host];
     port = h->port > 0 ? h->port : b->default_port;
-    sb_printf(sb, " H=%s [%s]", h->name, h->ip ? h->ip : "");
+    sb_puts(sb, " H=");
+    logfile_escape_str(sb, h->name);
+    sb_printf(sb, " [%s]", h->ip ? h->ip : "");
     if (port > 0 && port != 25)
         sb_printf(sb, ":%d", port);
 }
@@ -85,19 +110,24 @@ void slog_delivery(struct smsg *m, const struct dlv_batch *b,
         host(&sb, b, r);
         if (r->host >= 0 && b->tls_cipher[0] != '\0')
             sb_printf(&sb, " X=%s", b->tls_cipher);
-        if (r->code > 0)
-            sb_printf(&sb, " C=\"%s\"", r->msg);
+        if (r->code > 0) {
+            sb_puts(&sb, " C=\"");
+            logfile_escape_str(&sb, r->msg);
+            sb_putc(&sb, '"');
+        }
     } else if (r->status == DLV_FAIL) {
         sb_puts(&sb, "** ");
         head(&sb, b, r);
         host(&sb, b, r);
-        sb_printf(&sb, ": %s", r->msg);
+        sb_puts(&sb, ": ");
+        logfile_escape_str(&sb, r->msg);
     } else {
         sb_puts(&sb, "== ");
         head(&sb, b, r);
         sb_printf(&sb, " defer (%d)", slog_errno(r->errtype));
         host(&sb, b, r);
-        sb_printf(&sb, ": %s", r->msg);
+        sb_puts(&sb, ": ");
+        logfile_escape_str(&sb, r->msg);
     }
     slog_line(m, "%s", sb_str(&sb));
     sb_free(&sb);

@@ -7,7 +7,10 @@
  * delivered, "F\tADDR\tTOP\tWHY" failed, "T\tTOP" an envelope recipient
  * finished, "B" the failures so far were bounced, "Z\t1"/"Z\t0" frozen or
  * thawed, "W" a delay warning went out. Recipients it settled are not
- * delivered again.
+ * delivered again. A final address is delivered once per message, as in
+ * Exim: one that routes to the same place as one already batched (100
+ * identical RCPTs, alice and Alice@DOMAIN, two aliases of alice) is a
+ * duplicate, not delivered; it follows the first one's outcome.
  * SECURITY: the spool lock (flock) keeps two processes (the daemon's
  * scheduler, tern -q, tern -M) from delivering one message at once. A
  * message locked by another process is tried again LOCKED_RETRY seconds
@@ -25,6 +28,7 @@
 
 #include "core/base/ev.h"
 #include "core/base/hash.h"
+#include "core/base/log.h"
 #include "core/base/pool.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
@@ -101,6 +105,7 @@ void smsg_free(struct smsg *m)
     dns_cache_free(m->cache);
     ev_timer_cancel(m->s->ev, m->timer);
     hash_free(m->done, NULL);
+    hash_free(m->uniq, NULL);
     hash_free(m->tops_done, NULL);
     hash_free(m->top_open, NULL);
     spool_msg_free(&m->msg);
@@ -181,7 +186,8 @@ static void journal_line(struct smsg *m, char *line)
         *p++ = '\0';
     }
     if ((f[0][0] == 'D' || f[0][0] == 'F') && n >= 3) {
-        hash_put(m->done, f[1], strlen(f[1]), m);
+        const char *u = smsg_unique(m, f[1]);
+        hash_put(m->done, u, strlen(u), m);
         if (f[0][0] == 'F')
             add_fail(m, f[1], f[2], n >= 4 ? f[3] : "failed", f[4]);
     } else if (f[0][0] == 'T' && n == 2) {
@@ -256,6 +262,7 @@ void smsg_start(struct sched *s, struct sq *q)
     m->lockfd = -1;
     m->pool = pool_new();
     m->done = hash_new(16);
+    m->uniq = hash_new(16);
     m->tops_done = hash_new(16);
     m->top_open = hash_new(16);
     if ((rc = lock_and_read(m)) != 0 || read_journal(m) != 0) {
@@ -301,9 +308,12 @@ static void step_cb(void *arg)
         dispatch(m);
 }
 
+/* route every envelope recipient not finished; one given several times
+ * (RCPT TO:<a> twice) is routed once: its copies share its outcome */
 static void route_all(struct smsg *m)
 {
     const struct spool_env *e = &m->msg.env;
+    struct hash *seen = hash_new(e->nrcpt + 1);
 
     m->tops = xcalloc(e->nrcpt + 1, sizeof(*m->tops));
     m->cache = dns_cache_new(m->s->dns);
@@ -311,11 +321,13 @@ static void route_all(struct smsg *m)
     route_set_wakeup(m->rr, wake, m);
     for (size_t i = 0; i < e->nrcpt; i++) {
         const char *r = e->rcpts[i];
-        if (hash_get(m->tops_done, r, strlen(r)) != NULL)
+        if (hash_get(m->tops_done, r, strlen(r)) != NULL
+            || hash_put(seen, r, strlen(r), m) != NULL)
             continue;
         m->tops_routing++;
         m->tops[m->ntops++] = route_add(m->rr, r, top_done, m);
     }
+    hash_free(seen, NULL);
     wake(m);
 }
 
@@ -331,6 +343,60 @@ static const char *addr_key(struct smsg *m, const struct raddr *a)
     if (a->kind == CHILD_ADDRESS || a->parent == NULL)
         return a->address;
     return pool_printf(m->pool, "%s %s", a->parent->address, a->address);
+}
+
+/* smsg_unique - what makes two final addresses one delivery: the journal
+ * key (addr_key) with ASCII letters in lower case, since domains are
+ * caseless and local parts are compared caselessly, as Exim does without
+ * caseful_local_part. A pipe or file key ("parent |command") contains a
+ * blank and is kept as it is: commands and paths are caseful, and the
+ * same one from two parents is two deliveries (Exim's rule). */
+const char *smsg_unique(struct smsg *m, const char *key)
+{
+    char *u;
+
+    if (strchr(key, ' ') != NULL)
+        return key;
+    u = pool_strdup(m->pool, key);
+    for (char *p = u; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return u;
+}
+
+/* smsg_dup_key - the key of m->uniq: smsg_unique and the router that
+ * accepted the address, so the copy an unseen router lets go on is not a
+ * duplicate (Exim's rule, and -bt's: bt_print.c) */
+const char *smsg_dup_key(struct smsg *m, const char *key,
+                         const struct router *r)
+{
+    return pool_printf(m->pool, "%s\n%s", smsg_unique(m, key),
+                       r != NULL ? r->name : "");
+}
+
+/* is_duplicate - 1 if a final address like a (journal key key) was
+ * batched already in this attempt (top is then one of its duplicates),
+ * else 0 and it is recorded as batched */
+static int is_duplicate(struct smsg *m, const struct raddr *a,
+                        const char *key, const char *top)
+{
+    const char *u = smsg_dup_key(m, key, a->router);
+    struct sprimary *p = hash_get(m->uniq, u, strlen(u));
+    struct sdup *d;
+
+    if (p == NULL) {
+        p = pool_alloc(m->pool, sizeof(*p));
+        p->dups = NULL;
+        hash_put(m->uniq, u, strlen(u), p);
+        return 0;
+    }
+    d = pool_alloc(m->pool, sizeof(*d));
+    d->top = top;
+    d->next = p->dups;
+    p->dups = d;
+    log_debug(DBG_ROUTE, "%s is a duplicate address: discarded",
+              a->address);
+    return 1;
 }
 
 /* smsg_errors_to - where a's bounces go: the errors_to of the router
@@ -458,8 +524,9 @@ static void walk_cb(struct raddr *a, void *arg)
     struct smsg *m = w->m;
     const char *rname = a->router ? a->router->name : "";
     struct sres_who who = { addr_key(m, a), a->address, w->top };
+    const char *u = smsg_unique(m, who.key);
 
-    if (hash_get(m->done, who.key, strlen(who.key)) != NULL)
+    if (hash_get(m->done, u, strlen(u)) != NULL)
         return;
     if (m->cancelled) {
         sres_route_fail(m, &who, NULL, "message frozen too long "
@@ -468,6 +535,8 @@ static void walk_cb(struct raddr *a, void *arg)
     }
     switch (a->state) {
     case RA_ACCEPTED:
+        if (is_duplicate(m, a, who.key, w->top))
+            break;
         if (m->s->o.dont_deliver)
             sres_suppress(m, &who, rname, a->transport->name);
         else

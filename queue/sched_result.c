@@ -101,6 +101,7 @@ static void jline(struct smsg *m, char type, const char *addr,
 
     m->jl = xreallocarray(m->jl, m->njl + 1, sizeof(*m->jl));
     m->jl[m->njl++] = l;
+    addr = smsg_unique(m, addr);
     hash_put(m->done, addr, strlen(addr), m);
 }
 
@@ -127,8 +128,9 @@ void sres_flush_journal(struct smsg *m)
 static const char *shown(struct smsg *m, const struct sres_who *w)
 {
     if (strcmp(w->shown, w->top) == 0)
-        return w->shown;
-    return pool_printf(m->pool, "%s <%s>", w->shown, w->top);
+        return slog_esc(m, w->shown);
+    return pool_printf(m->pool, "%s <%s>", slog_esc(m, w->shown),
+                       slog_esc(m, w->top));
 }
 
 /* sres_route_fail - a permanent routing failure */
@@ -138,7 +140,7 @@ void sres_route_fail(struct smsg *m, const struct sres_who *w,
 {
     slog_line(m, "** %s%s%s: %s", shown(m, w),
               router != NULL && router[0] ? " R=" : "",
-              router != NULL ? router : "", why);
+              router != NULL ? router : "", slog_esc(m, why));
     jline(m, 'F', w->key, w->top, why, errors_to);
     note_fail(m, w->shown, w->top, why, NULL, 0, NULL, errors_to);
 }
@@ -158,7 +160,8 @@ void sres_route_defer(struct smsg *m, const struct sres_who *w,
         sres_route_fail(m, w, router, "retry timeout exceeded", NULL);
         return;
     }
-    slog_line(m, "== %s R=%s defer (-1): %s", shown(m, w), router, why);
+    slog_line(m, "== %s R=%s defer (-1): %s", shown(m, w), router,
+              slog_esc(m, why));
     note_delay(m, w->shown, w->top, why, rec.next_try);
 }
 
@@ -166,7 +169,7 @@ void sres_route_defer(struct smsg *m, const struct sres_who *w,
 void sres_discard(struct smsg *m, const struct sres_who *w,
                   const char *router)
 {
-    slog_line(m, "=> :blackhole: <%s> R=%s", w->shown, router);
+    slog_line(m, "=> :blackhole: <%s> R=%s", slog_esc(m, w->shown), router);
     jline(m, 'D', w->key, w->top, NULL, NULL);
 }
 
@@ -275,6 +278,19 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
     note_delay(m, r->address, r->top, r->msg, next);
 }
 
+/* dups_stay_open - r (journal key key) was deferred: the envelope
+ * recipients of its duplicates are not finished either (as in Exim, a
+ * duplicate is done when the address it duplicates is) */
+static void dups_stay_open(struct smsg *m, const char *key,
+                           const struct dlv_rcpt *r)
+{
+    const char *u = smsg_dup_key(m, key, r->router);
+    const struct sprimary *p = hash_get(m->uniq, u, strlen(u));
+
+    for (const struct sdup *d = p ? p->dups : NULL; d != NULL; d = d->next)
+        hash_put(m->top_open, d->top, strlen(d->top), m);
+}
+
 static void settle(struct sbatch *sb, size_t i)
 {
     struct dlv_rcpt *r = &sb->b.rcpts[i];
@@ -288,6 +304,8 @@ static void settle(struct sbatch *sb, size_t i)
                 b->tp->name);
     if (r->status == DLV_DEFER)
         defer_one(sb, r);
+    if (r->status == DLV_DEFER)
+        dups_stay_open(m, key, r);
     if (r->status == DLV_OK) {
         slog_delivery(m, b, r);
         jline(m, 'D', key, r->top, NULL, NULL);

@@ -14,8 +14,10 @@
  * root, so local delivery children can take the recipient's uid; it runs
  * with the tern user's effective uid otherwise.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -154,7 +156,11 @@ void schedd_main(struct conf *c, long queue_interval)
         exit(75);
     }
     d.s = sched_new(c, d.ev, sp, dns, &so);
-    ev_io_set(d.ev, d.nfd, EV_READ, notify_cb, &d);
+    if (ev_io_set(d.ev, d.nfd, EV_READ, notify_cb, &d) != 0) {
+        log_panic("scheduler: cannot watch the notify socket: %s",
+                  strerror(errno));
+        exit(71);
+    }
     if (queue_interval > 0 || !c->main.queue_only)
         queue_run_cb(&d);       /* at once, then every queue_interval */
     if (!c->main.queue_only)

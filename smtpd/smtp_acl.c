@@ -124,16 +124,21 @@ static void log_refusal(struct sess *s, const char *what,
 
     sb_init(&line);
     sess_host_text(s, &line);
-    if (s->txn.sender != NULL && strcmp(what, "MAIL") != 0)
-        sb_printf(&line, " F=<%s>", s->txn.sender);
-    if (strcmp(what, "RCPT") == 0)
-        sb_printf(&line, " %s RCPT <%s>: ", r->verdict == ACL_DEFER
-                  ? "temporarily rejected" : "rejected",
-                  s->pending ? (const char *)s->pending : "");
-    else if (strcmp(what, "MAIL") == 0)
-        sb_printf(&line, " rejected MAIL <%s>: ",
-                  s->pending ? (const char *)s->pending : "");
-    else if (strcmp(what, "DATA") == 0)
+    if (s->txn.sender != NULL && strcmp(what, "MAIL") != 0) {
+        sb_puts(&line, " F=<");
+        logfile_escape_str(&line, s->txn.sender);
+        sb_putc(&line, '>');
+    }
+    if (strcmp(what, "RCPT") == 0) {
+        sb_printf(&line, " %s RCPT <", r->verdict == ACL_DEFER
+                  ? "temporarily rejected" : "rejected");
+        logfile_escape_str(&line, (const char *)s->pending);
+        sb_puts(&line, ">: ");
+    } else if (strcmp(what, "MAIL") == 0) {
+        sb_puts(&line, " rejected MAIL <");
+        logfile_escape_str(&line, (const char *)s->pending);
+        sb_puts(&line, ">: ");
+    } else if (strcmp(what, "DATA") == 0)
         sb_puts(&line, " rejected after DATA: ");
     else if (strcmp(what, "predata") == 0)
         sb_puts(&line, " rejected DATA: ");
@@ -180,8 +185,14 @@ static void notquit_done(const struct acl_result *r, void *arg)
 {
     struct notquit *n = arg;
 
-    if (r->log_message != NULL)
-        log_main("H=[%s] notquit: %s", n->ip, r->log_message);
+    if (r->log_message != NULL) {
+        struct strbuf sb;
+
+        sb_init(&sb);
+        logfile_escape_str(&sb, r->log_message);
+        log_main("H=[%s] notquit: %s", n->ip, sb_str(&sb));
+        sb_free(&sb);
+    }
     acl_vars_free(&n->conn_vars);
     acl_vars_free(&n->msg_vars);
     free(n->helo);

@@ -93,6 +93,18 @@ void sess_reply_multi(struct sess *s, int code, const char *status,
     }
 }
 
+/* watch_fds - ask the loop for want on the session's descriptor(s) */
+static int watch_fds(struct sess *s, unsigned want)
+{
+    struct ev *ev = s->srv->o.ev;
+
+    if (s->fd_in == s->fd_out)
+        return ev_io_set(ev, s->fd_in, want, sess_io_cb, s);
+    if (ev_io_set(ev, s->fd_in, want & EV_READ, sess_io_cb, s) != 0)
+        return -1;
+    return ev_io_set(ev, s->fd_out, want & EV_WRITE, sess_io_cb, s);
+}
+
 static void watch(struct sess *s)
 {
     unsigned want = 0;
@@ -106,11 +118,11 @@ static void watch(struct sess *s)
     if (want == s->watching && s->watching != (unsigned)-1)
         return;                 /* unchanged: no epoll_ctl */
     s->watching = want;
-    if (s->fd_in == s->fd_out) {
-        ev_io_set(s->srv->o.ev, s->fd_in, want, sess_io_cb, s);
-    } else {
-        ev_io_set(s->srv->o.ev, s->fd_in, want & EV_READ, sess_io_cb, s);
-        ev_io_set(s->srv->o.ev, s->fd_out, want & EV_WRITE, sess_io_cb, s);
+    if (watch_fds(s, want) != 0) {
+        /* nobody would ever wake this session: end it, say why */
+        log_main("SMTP connection from [%s]:%d: cannot wait for I/O: %s",
+                 s->ip, s->port, strerror(errno));
+        sess_close(s, NULL);
     }
 }
 
@@ -495,11 +507,13 @@ int smtp_server_done(const struct smtp_server *srv)
 const char *sess_host_text(const struct sess *s, struct strbuf *sb)
 {
     sb_puts(sb, "H=");
-    if (s->name != NULL)
-        sb_printf(sb, "%s ", s->name);
+    if (s->name != NULL) {
+        logfile_escape_str(sb, s->name);
+        sb_putc(sb, ' ');
+    }
     if (s->helo != NULL) {
         sb_putc(sb, '(');
-        logfile_escape(sb, s->helo, strlen(s->helo));
+        logfile_escape_str(sb, s->helo);
         sb_puts(sb, ") ");
     }
     sb_printf(sb, "[%s]:%d", s->ip, s->port);

@@ -84,8 +84,12 @@ static void reject_message(struct sess *s, int code, const char *status,
 
     sb_init(&h);
     sess_reply(s, code, status, "%s", why);
-    log_reject("%s F=<%s> rejected after DATA: %s", sess_host_text(s, &h),
-               s->txn.sender ? s->txn.sender : "", why);
+    sess_host_text(s, &h);
+    sb_puts(&h, " F=<");
+    logfile_escape_str(&h, s->txn.sender);
+    sb_puts(&h, "> rejected after DATA: ");
+    logfile_escape_str(&h, why);
+    log_reject("%s", sb_str(&h));
     sb_free(&h);
     sess_reset_txn(s);
 }
@@ -115,15 +119,18 @@ static void log_arrival(struct sess *s, const struct commit_ctx *cc)
     struct strbuf line;
 
     sb_init(&line);
-    sb_printf(&line, "%s <= %s ", cc->id,
-              s->txn.sender[0] ? s->txn.sender : "<>");
+    sb_printf(&line, "%s <= ", cc->id);
+    logfile_escape_str(&line, s->txn.sender[0] ? s->txn.sender : "<>");
+    sb_putc(&line, ' ');
     if (s->ip[0] != '\0') {
         sb_puts(&line, "H=");
-        if (s->name)
-            sb_printf(&line, "%s ", s->name);
+        if (s->name) {
+            logfile_escape_str(&line, s->name);
+            sb_putc(&line, ' ');
+        }
         if (s->helo) {
             sb_putc(&line, '(');
-            logfile_escape(&line, s->helo, strlen(s->helo));
+            logfile_escape_str(&line, s->helo);
             sb_puts(&line, ") ");
         }
         sb_printf(&line, "[%s] ", s->ip);
@@ -131,11 +138,16 @@ static void log_arrival(struct sess *s, const struct commit_ctx *cc)
     sb_printf(&line, "P=%s ", protocol(s));
     if (s->tls && stls_cipher(s))
         sb_printf(&line, "X=%s ", stls_cipher(s));
-    if (s->auth_id)
-        sb_printf(&line, "A=%s:%s ", s->auth_mech, s->auth_id);
+    if (s->auth_id) {
+        sb_printf(&line, "A=%s:", s->auth_mech);
+        logfile_escape_str(&line, s->auth_id);
+        sb_putc(&line, ' ');
+    }
     sb_printf(&line, "S=%zu", cc->size);
-    if (cc->msgid_hdr)
-        sb_printf(&line, " id=%s", cc->msgid_hdr);
+    if (cc->msgid_hdr) {
+        sb_puts(&line, " id=");
+        logfile_escape_str(&line, cc->msgid_hdr);
+    }
     log_main("%s", sb_str(&line));
     sb_free(&line);
 }

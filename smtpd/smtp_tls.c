@@ -48,24 +48,33 @@ static void tls_ready(struct sess *s)
         sess_resume(s);
 }
 
+/* handshake_fail - a TLS error (why, for the log) ends the session */
+static void handshake_fail(struct sess *s, const char *why)
+{
+    log_main("TLS error on connection from [%s]:%d (SSL_accept): %s",
+             s->ip, s->port, why);
+    s->handshaking = 0;
+    s->busy = 0;
+    sess_close(s, NULL);
+}
+
 static void handshake(struct sess *s)
 {
-    switch (tls_handshake(s->tls)) {
+    enum tls_io r = tls_handshake(s->tls);
+
+    switch (r) {
     case TLS_OK:
         tls_ready(s);
         return;
     case TLS_WANT_READ:
-        ev_io_set(s->srv->o.ev, s->fd_in, EV_READ, handshake_cb, s);
-        return;
     case TLS_WANT_WRITE:
-        ev_io_set(s->srv->o.ev, s->fd_in, EV_WRITE, handshake_cb, s);
+        if (ev_io_set(s->srv->o.ev, s->fd_in,
+                      r == TLS_WANT_READ ? EV_READ : EV_WRITE,
+                      handshake_cb, s) != 0)
+            handshake_fail(s, strerror(errno));
         return;
     default:
-        log_main("TLS error on connection from [%s]:%d (SSL_accept): %s",
-                 s->ip, s->port, tls_error(s->tls));
-        s->handshaking = 0;
-        s->busy = 0;
-        sess_close(s, NULL);
+        handshake_fail(s, tls_error(s->tls));
     }
 }
 

@@ -214,7 +214,11 @@ void worker_main(struct conf *c, const struct listeners *ls,
         exit(71);
     serve(&w);
     for (size_t i = 0; i < ls->n; i++)
-        ev_io_set(w.ev, ls->v[i].fd, EV_READ, accept_cb, &w);
+        if (ev_io_set(w.ev, ls->v[i].fd, EV_READ, accept_cb, &w) != 0) {
+            log_panic("SMTP worker %d: cannot watch a listening socket: %s",
+                      index, strerror(errno));
+            exit(71);
+        }
     while (!(w.stopping && smtp_server_done(w.srv)))
         ev_run_once(w.ev, -1);
     exit(0);

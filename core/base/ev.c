@@ -15,11 +15,17 @@
  * are ordered by (due, seq); one dispatch runs only the timers that were due
  * when it started, so a callback that re-arms a 0 ms timer cannot starve
  * the loop.
+ *
+ * A file epoll cannot watch (a regular file or /dev/null as the stdin of
+ * -bs/-bh: epoll_ctl says EPERM) is, as poll(2) says of such files,
+ * always ready: its callback runs on every round for the events it asked
+ * for, and the loop does not sleep while one is watched.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +50,7 @@ struct io_slot {
     void *arg;
     unsigned events;        /* EV_READ | EV_WRITE */
     uint32_t gen;           /* bumped on every removal */
+    int always;             /* not pollable (EPERM): always ready */
 };
 
 struct ev {
@@ -51,6 +58,7 @@ struct ev {
     struct io_slot *io;     /* indexed by fd */
     size_t io_cap;
     unsigned io_n;
+    unsigned always_n;      /* watched slots with always set */
     struct ev_timer **heap;
     size_t heap_n, heap_cap;
     uint64_t seq;
@@ -230,6 +238,18 @@ static int epoll_set(struct ev *ev, int fd, const struct io_slot *s, int op)
     return -1;
 }
 
+/* fd_always_ready - whether fd is a file poll(2) calls always ready
+ * (regular file, character device such as /dev/null) that epoll refuses */
+static int fd_always_ready(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return 0;
+    return S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)
+           || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode);
+}
+
 /* ev_io_set - watch fd for events with cb; events 0 is ev_io_del */
 int ev_io_set(struct ev *ev, int fd, unsigned events, ev_io_cb cb, void *arg)
 {
@@ -249,10 +269,16 @@ int ev_io_set(struct ev *ev, int fd, unsigned events, ev_io_cb cb, void *arg)
     s = &ev->io[fd];
     was_on = s->cb != NULL;
     s->events = events;
-    if (epoll_set(ev, fd, s, was_on ? EPOLL_CTL_MOD : EPOLL_CTL_ADD) != 0) {
-        if (was_on)
-            ev_io_del(ev, fd);
-        return -1;
+    if (!s->always
+        && epoll_set(ev, fd, s, was_on ? EPOLL_CTL_MOD : EPOLL_CTL_ADD) != 0) {
+        if (!was_on && errno == EPERM && fd_always_ready(fd)) {
+            s->always = 1;
+            ev->always_n++;
+        } else {
+            if (was_on)
+                ev_io_del(ev, fd);
+            return -1;
+        }
     }
     s->cb = cb;
     s->arg = arg;
@@ -270,7 +296,11 @@ void ev_io_del(struct ev *ev, int fd)
         return;
     s = &ev->io[fd];
     /* ENOENT/EBADF: the fd was closed first and epoll already dropped it */
-    (void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (s->always)
+        ev->always_n--;
+    else
+        (void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+    s->always = 0;
     s->cb = NULL;
     s->arg = NULL;
     s->events = 0;
@@ -304,6 +334,29 @@ static int io_dispatch(struct ev *ev, const struct epoll_event *ee)
     return 1;
 }
 
+/* always_dispatch - the round of the fds epoll cannot watch: each watched
+ * at the start of the round is ready for what it asked; one removed (or
+ * replaced) by an earlier callback of the round is skipped */
+static int always_dispatch(struct ev *ev)
+{
+    size_t n = ev->io_cap;
+    uint64_t *gens = xcalloc(n, sizeof(*gens));
+    int ran = 0;
+
+    for (size_t fd = 0; fd < n; fd++)
+        gens[fd] = ev->io[fd].always ? (1ULL << 32 | ev->io[fd].gen) : 0;
+    for (size_t fd = 0; fd < n; fd++) {
+        struct io_slot *s = &ev->io[fd];   /* io may move in a callback */
+        if (gens[fd] == 0 || s->cb == NULL || !s->always
+            || (1ULL << 32 | s->gen) != gens[fd])
+            continue;
+        s->cb((int)fd, s->events, s->arg);
+        ran++;
+    }
+    free(gens);
+    return ran;
+}
+
 /* ---- the loop --------------------------------------------------------- */
 
 static int wait_ms(struct ev *ev, int max_wait_ms)
@@ -311,6 +364,8 @@ static int wait_ms(struct ev *ev, int max_wait_ms)
     uint64_t now, due;
     int ms;
 
+    if (ev->always_n > 0)
+        return 0;               /* an always-ready fd: do not sleep */
     if (ev->heap_n == 0)
         return max_wait_ms < 0 ? -1 : max_wait_ms;
     now = clock_ms();
@@ -339,6 +394,8 @@ int ev_run_once(struct ev *ev, int max_wait_ms)
     }
     for (int i = 0; i < n; i++)
         ran += io_dispatch(ev, &evs[i]);
+    if (ev->always_n > 0)
+        ran += always_dispatch(ev);
     ev->now = clock_ms();
     ran += run_timers(ev);
     return ran;

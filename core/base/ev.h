@@ -10,6 +10,9 @@
  *            ev_now_ms, ev_timer_count, ev_io_count.
  * ERRORS:    ev_io_set returns -1 with errno (EBADF, ENOMEM...); epoll
  *            failures other than EINTR in ev_run_once call fatal().
+ * A regular file or a device epoll refuses (EPERM: stdin of -bs < file,
+ * /dev/null) is watched as always ready, as poll(2) treats it: its
+ * callback runs every round and the loop does not sleep meanwhile.
  * Callbacks may add and remove fds and timers, themselves included; an
  * event for an fd removed earlier in the same round is dropped, and a
  * timer added during a round fires in a later one. ev_free calls nothing.

@@ -1,24 +1,47 @@
 /*
- * log.c - stderr warnings and masked debug traces.
+ * log.c - stderr warnings, masked debug traces and -bh's ACL trace.
+ *
+ * SECURITY: the lines carry hostile text (SMTP commands, DNS names,
+ * Lua errors) to a terminal: each is escaped by esc_text (esc.h) so it
+ * is one line and holds no control sequence. Nothing is allocated.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "esc.h"
 #include "log.h"
 
+#define TERM_LINE_MAX 8192
+
 static unsigned debug_mask;
+
+/* log_vterm - prefix and the formatted text, escaped, as one stderr line */
+void log_vterm(const char *prefix, const char *fmt, va_list ap)
+{
+    char raw[TERM_LINE_MAX], out[TERM_LINE_MAX];
+    int r = vsnprintf(raw, sizeof(raw), fmt, ap);
+    size_t n, len, used;
+
+    n = r < 0 ? 0 : (size_t)r < sizeof(raw) ? (size_t)r : sizeof(raw) - 1;
+    len = esc_text(out, sizeof(out) - 3, raw, n, 0, &used);
+    if (r > 0 && used < (size_t)r) {
+        memcpy(out + len, "...", 3);
+        len += 3;
+    }
+    fprintf(stderr, "%s%.*s\n", prefix, (int)len, out);
+}
 
 /* log_warn - a warning on stderr */
 void log_warn(const char *fmt, ...)
 {
+    char prefix[64];
     va_list ap;
 
-    fprintf(stderr, "%s: warning: ", fatal_progname());
+    snprintf(prefix, sizeof(prefix), "%s: warning: ", fatal_progname());
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    log_vterm(prefix, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 /* log_debug - a trace line on stderr when mask is enabled */
@@ -28,11 +51,9 @@ void log_debug(unsigned mask, const char *fmt, ...)
 
     if ((debug_mask & mask) == 0)
         return;
-    fputs("  ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    log_vterm("  ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 /* log_set_debug - enable the trace classes in mask */

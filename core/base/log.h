@@ -6,11 +6,15 @@
  * every layer reports the same way.
  *
  * INTERFACE: log_warn (stderr, "tern: warning: ..."), log_debug(mask, ...)
- *            (written when the mask is enabled by -d), log_set_debug,
+ *            (written when the mask is enabled by -d), log_vterm (a line
+ *            with a prefix, for -bh's ">>> " trace), log_set_debug,
  *            log_debug_enabled, log_debug_parse ("all", "route,dns", ...).
+ * Every line is escaped as esc.h says (one line, no control sequence).
  */
 #ifndef TERN_LOG_H
 #define TERN_LOG_H
+
+#include <stdarg.h>
 
 #include "fatal.h"
 
@@ -25,6 +29,9 @@ enum {
 };
 
 void log_warn(const char *fmt, ...) TERN_PRINTF(1, 2);
+/* log_vterm - prefix then the text, escaped, as one line on stderr */
+void log_vterm(const char *prefix, const char *fmt, va_list ap)
+    TERN_PRINTF(2, 0);
 void log_debug(unsigned mask, const char *fmt, ...) TERN_PRINTF(2, 3);
 void log_set_debug(unsigned mask);
 unsigned log_debug_enabled(unsigned mask);

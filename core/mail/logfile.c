@@ -5,15 +5,17 @@
  *            process-wide static): formats a timestamped line and appends
  *            it with one write() to each log it belongs to, and/or syslog.
  * INTERFACE: logfile_open, logfile_reopen, logfile_close, logfile_set_pid,
- *            log_main, log_reject, log_panic, logfile_escape (logfile.h).
+ *            log_main, log_reject, log_panic, logfile_escape,
+ *            logfile_escape_str (logfile.h).
  * ERRORS:    a file that cannot be opened or written costs one warning on
  *            stderr and its lines go to stderr; logging never stops mail.
  * SECURITY:  paths come from the configuration only. Files are O_APPEND
  *            and each line is one write() of at most 16 KiB, so lines of
  *            concurrent processes never interleave; O_CLOEXEC keeps log
- *            descriptors out of pipe commands; files are 0640. A CR or LF
- *            in the text becomes a space, so a caller that forgot
- *            logfile_escape still cannot forge a line.
+ *            descriptors out of pipe commands; files are 0640. Every
+ *            line goes through esc_text (core/base/esc.h), so a caller
+ *            that forgot logfile_escape still cannot forge a line or
+ *            send a terminal sequence.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/esc.h"
 #include "core/base/log.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
@@ -172,28 +175,31 @@ static size_t stamp(char *buf, size_t size)
     return (size_t)n;
 }
 
-/* format_text - the text into buf (room bytes incl. NUL), cut with "..."
- * when too long, CR, LF and NUL made spaces; its length */
+/* format_text - the text into buf (room bytes, room > 4; at most room - 1
+ * used, as the NUL of snprintf would), escaped by
+ * esc_text (a field a caller forgot to escape cannot make a second line
+ * or a terminal sequence either), cut with "..." when too long; its
+ * length. Allocates nothing: fatal() logs through here. */
 __attribute__((format(printf, 3, 0)))
 static size_t format_text(char *buf, size_t room, const char *fmt, va_list ap)
 {
     static const char bad[] = "(unprintable log line)";
-    int r = vsnprintf(buf, room, fmt, ap);
-    size_t n, i;
+    char raw[LOGFILE_LINE_MAX];
+    int r = vsnprintf(raw, sizeof(raw), fmt, ap);
+    size_t n, used, len;
 
     if (r < 0) {
-        memcpy(buf, bad, sizeof(bad));
+        memcpy(buf, bad, sizeof(bad) - 1);
         return sizeof(bad) - 1;
     }
-    n = (size_t)r;
-    if (n >= room) {
-        n = room - 1;
-        memcpy(buf + n - 3, "...", 3);
+    n = (size_t)r < sizeof(raw) ? (size_t)r : sizeof(raw) - 1;
+    len = esc_text(buf, room - 1, raw, n, 0, &used);
+    if (used < (size_t)r) {     /* cut: again, leaving room for "..." */
+        len = esc_text(buf, room - 4, raw, n, 0, &used);
+        memcpy(buf + len, "...", 3);
+        len += 3;
     }
-    for (i = 0; i < n; i++)
-        if (buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\0')
-            buf[i] = ' ';
-    return n;
+    return len;
 }
 
 /* syslog_prio - the priority of the most serious log a line goes to */
@@ -427,28 +433,24 @@ void log_panic(const char *fmt, ...)
     va_end(ap);
 }
 
-/* logfile_escape - append s[0..n) with control bytes and '\' escaped */
+/* logfile_escape - append s[0..n) escaped for a log field (esc.h, with
+ * the backslash doubled) */
 void logfile_escape(struct strbuf *out, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    static const char from[4] = { '\n', '\r', '\t', '\\' };
-    static const char to[4] = { 'n', 'r', 't', '\\' };
-    size_t i, run = 0;
+    char chunk[512];
+    size_t len, used;
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *named;
-        char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
-
-        if (c >= 0x20 && c != 0x7f && c != '\\')
-            continue;
-        named = memchr(from, c, sizeof(from));
-        sb_append(out, s + run, i - run);
-        run = i + 1;
-        if (named != NULL)
-            esc[1] = to[named - from];
-        sb_append(out, esc, named != NULL ? 2 : 4);
+    while (n > 0) {
+        len = esc_text(chunk, sizeof(chunk), s, n, ESC_BACKSLASH, &used);
+        sb_append(out, chunk, len);
+        s += used;
+        n -= used;
     }
-    if (n > run)
-        sb_append(out, s + run, n - run);
+}
+
+/* logfile_escape_str - logfile_escape of a C string (NULL: nothing) */
+void logfile_escape_str(struct strbuf *out, const char *s)
+{
+    if (s != NULL)
+        logfile_escape(out, s, strlen(s));
 }

@@ -8,15 +8,18 @@
  * local time, then the text; message lines put the message id first.
  * Files are opened O_APPEND (several worker processes share them; each
  * line is written with one write()) and reopened by logfile_reopen()
- * (SIGHUP, SIGUSR1: logrotate). Control characters in logged data are
- * escaped by logfile_escape so a hostile client cannot forge lines.
+ * (SIGHUP, SIGUSR1: logrotate). Untrusted text cannot forge lines or
+ * reach a terminal as control sequences: every line is escaped as
+ * core/base/esc.h says (Exim's form: \n, \r, \t, \ooo; C1 and bidi
+ * controls and invalid UTF-8 too), and fields from clients, remote
+ * servers and DNS go through logfile_escape, which also doubles '\'.
  *
  * A file is opened (and its directory created, 0750) when its first line
  * is written; files are created 0640. log_reject lines also go to the
  * main log, and log_panic lines to the main log and, when stderr is a
  * terminal, to stderr: a panic appears in both logs, as in Exim. Lines
  * longer than LOGFILE_LINE_MAX are cut and end in "..."; a CR or LF in
- * the text becomes a space, so one call is always one line. Until
+ * the text is written \r or \n, so one call is always one line. Until
  * logfile_open (and after logfile_close) lines go to stderr. Once open,
  * fatal() and panic() messages are copied to the panic and main logs.
  * Syslog lines (LOG_MAIL, ident progname, with pid) carry no timestamp;
@@ -24,6 +27,7 @@
  *
  * INTERFACE: logfile_open, logfile_reopen, logfile_close, log_main,
  *            log_reject, log_panic (printf-style), logfile_escape,
+ *            logfile_escape_str,
  *            logfile_set_pid (a [pid] after the time, Exim's log_pid).
  * ERRORS: logfile_open returns -1 (EINVAL) for a bad pattern: not
  *         "syslog" and at most one absolute path with exactly one "%s" and
@@ -59,8 +63,11 @@ void log_panic(const char *fmt, ...) TERN_PRINTF(1, 2);
 void log_reject_detail(const char *fmt, ...) TERN_PRINTF(1, 2);
 /* logfile_set_pid - nonzero: put "[pid] " after the time of each line */
 void logfile_set_pid(int on);
-/* logfile_escape - append s with control characters and backslash written
- * as \n, \r, \t, \\ and \xHH */
+/* logfile_escape - append s[0..n) escaped for a log field: as every log
+ * line (esc.h: \n \r \t \b \v \f \ooo for controls, C1 and bidi
+ * controls, invalid UTF-8) and with '\' written "\\" */
 void logfile_escape(struct strbuf *out, const char *s, size_t n);
+/* logfile_escape_str - logfile_escape of a C string (NULL: nothing) */
+void logfile_escape_str(struct strbuf *out, const char *s);
 
 #endif

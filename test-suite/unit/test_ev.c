@@ -3,7 +3,8 @@
  *
  * PURPOSE: timer order and FIFO ties, O(log n) cancel keeping heap order,
  *          pipe readiness and HUP, table growth, and the re-entrancy rules:
- *          callbacks that add or remove fds and timers, themselves included.
+ *          callbacks that add or remove fds and timers, themselves included;
+ *          files epoll refuses (regular files, /dev/null) are always ready.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -237,10 +238,12 @@ static void test_io_errors(void)
     errno = 0;
     ok(ev_io_set(ev, -1, EV_READ, count_cb, NULL) == -1 && errno == EBADF,
        "negative fd: EBADF");
+    close(fd);
     errno = 0;
-    ok(ev_io_set(ev, fd, EV_READ, count_cb, NULL) == -1 && errno == EPERM,
-       "regular file: epoll's EPERM");
+    ok(ev_io_set(ev, fd, EV_READ, count_cb, NULL) == -1 && errno == EBADF,
+       "closed fd: epoll's EBADF");
     is_int(ev_io_count(ev), 0, "failed set leaves nothing watched");
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ev_io_del(ev, fd);
     ev_io_del(ev, 100000);
     ok(1, "ev_io_del of an unwatched fd is a no-op");
@@ -301,6 +304,84 @@ static void test_io_reentry(void)
     is_int(ev_io_count(ev), 0, "all unwatched");
 }
 
+/* ---- files epoll refuses (EPERM): always ready, as poll(2) says ------- */
+
+struct file_w {
+    int fd;
+    int calls;
+    unsigned last;
+    size_t got;             /* bytes read */
+    int eof;
+};
+
+static void file_cb(int fd, unsigned events, void *arg)
+{
+    struct file_w *w = arg;
+    char buf[4];
+    ssize_t n;
+
+    w->calls++;
+    w->last = events;
+    if (!(events & EV_READ))
+        return;
+    n = read(fd, buf, sizeof(buf));
+    if (n > 0)
+        w->got += (size_t)n;
+    else if (n == 0) {
+        w->eof = 1;
+        ev_io_del(ev, fd);
+    }
+}
+
+static int file_with(const char *text)
+{
+    char path[] = "/tmp/test_ev.XXXXXX";
+    int fd = mkstemp(path);
+
+    if (fd < 0 || unlink(path) != 0
+        || write(fd, text, strlen(text)) != (ssize_t)strlen(text)
+        || lseek(fd, 0, SEEK_SET) != 0)
+        abort();
+    return fd;
+}
+
+static void test_always_ready(void)
+{
+    struct file_w f = { file_with("0123456789"), 0, 0, 0, 0 };
+    struct file_w n = { open("/dev/null", O_WRONLY | O_CLOEXEC), 0, 0, 0, 0 };
+    struct ev_timer *t;
+    uint64_t t0;
+    int rounds = 0;
+
+    is_int(ev_io_set(ev, f.fd, EV_READ, file_cb, &f), 0,
+           "a regular file can be watched");
+    is_int(ev_io_count(ev), 1, "it counts as watched");
+    t = ev_timer_add(ev, 10000, record_cb, NULL);
+    t0 = ev_now_ms(ev);
+    while (!f.eof && rounds++ < 20)
+        ev_run_once(ev, -1);
+    ok(ev_now_ms(ev) - t0 < 2000, "the loop does not sleep while a file is "
+       "ready (%llu ms)", (unsigned long long)(ev_now_ms(ev) - t0));
+    ok(f.got == 10 && f.eof, "every byte then EOF read (%zu bytes)", f.got);
+    is_int(f.calls, 4, "one callback per round: 4+4+2 bytes, then EOF");
+    is_int(ev_io_count(ev), 0, "removed by its callback at EOF");
+    is_int(ev_run_once(ev, 20), 0, "no longer dispatched");
+    is_int(ev_io_set(ev, n.fd, EV_WRITE, file_cb, &n), 0,
+           "/dev/null can be watched for writing");
+    is_int(ev_run_once(ev, -1), 1, "and is ready at once");
+    ok(n.last == EV_WRITE, "for what it asked (EV_WRITE)");
+    is_int(ev_io_set(ev, n.fd, EV_READ | EV_WRITE, file_cb, &n), 0,
+           "modify the events of a file");
+    n.calls = 0;
+    is_int(ev_run_once(ev, -1), 1, "one callback");
+    ok(n.last == (EV_READ | EV_WRITE), "with both events");
+    ev_io_del(ev, n.fd);
+    ev_timer_cancel(ev, t);
+    is_int(ev_io_count(ev), 0, "nothing watched");
+    close(f.fd);
+    close(n.fd);
+}
+
 static void test_free_pending(void)
 {
     struct ev *e2 = ev_new();
@@ -328,6 +409,7 @@ int main(void)
     test_pipe();
     test_io_errors();
     test_io_reentry();
+    test_always_ready();
     test_free_pending();
     ev_free(ev);
     return done_testing();

@@ -241,30 +241,51 @@ static void test_pid(void)
     ok(last_is("sub/dir/mainlog", "without pid"), "logfile_set_pid(0)");
 }
 
-/* test_escape - hostile bytes cannot make a second line */
+/* test_escape - hostile bytes cannot make a second line or reach a
+ * terminal, escaped as a field or not (the cases: test_esc.c) */
 static void test_escape(void)
 {
-    static const char hostile[] = "a\r\nb\x1b[31m\\\x7f\tz\x80\0q";
+    static const char hostile[] = "a\r\nb\x1b[31m\\\x7f\tz\x80\0q\xc2\x9b"
+                                  "\xe2\x80\xae";
+    static const char want[] = "a\\r\\nb\\033[31m\\\\\\177\\tz\\200\\000q"
+                               "\\302\\233\\342\\200\\256";
     struct strbuf b;
+    char line[256];
     long before = count_lines(path_of("sub/dir/mainlog"));
 
     sb_init(&b);
     logfile_escape(&b, hostile, sizeof(hostile) - 1);
-    is_str(sb_str(&b), "a\\r\\nb\\x1b[31m\\\\\\x7f\\tz\x80\\x00q",
-           "logfile_escape");
+    is_str(sb_str(&b), want, "logfile_escape");
     log_main("H=(%s) bad", sb_str(&b));
-    ok(last_is("sub/dir/mainlog",
-               "H=(a\\r\\nb\\x1b[31m\\\\\\x7f\\tz\x80\\x00q) bad"),
-       "escaped text logged as is");
-    log_main("forged %s", "x\n2026-01-01 00:00:00 fake\rline");
-    ok(last_is("sub/dir/mainlog", "forged x 2026-01-01 00:00:00 fake line"),
-       "unescaped CR/LF become spaces");
+    snprintf(line, sizeof(line), "H=(%s) bad", want);
+    ok(last_is("sub/dir/mainlog", line), "escaped text logged as is");
+    log_main("forged %s", "x\n2026-01-01 00:00:00 fake\rline\x1b]0;t\x07"
+             "\xe2\x80\xae\\");
+    ok(last_is("sub/dir/mainlog", "forged x\\n2026-01-01 00:00:00 fake\\rline"
+               "\\033]0;t\\007\\342\\200\\256\\"),
+       "a field not escaped by its caller: CR, LF, ESC, BEL, U+202E "
+       "escaped all the same (a backslash is not doubled)");
     ok(count_lines(path_of("sub/dir/mainlog")) == before + 2,
        "two calls, two lines");
     sb_reset(&b);
     logfile_escape(&b, "plain", 5);
     logfile_escape(&b, "", 0);
-    is_str(sb_str(&b), "plain", "logfile_escape leaves plain text alone");
+    logfile_escape_str(&b, NULL);
+    logfile_escape_str(&b, " caf\xc3\xa9");
+    is_str(sb_str(&b), "plain caf\xc3\xa9",
+           "logfile_escape leaves plain text and UTF-8 alone");
+    sb_reset(&b);
+    for (int i = 0; i < 300; i++)
+        sb_putc(&b, '\x1b');
+    {
+        struct strbuf e;
+
+        sb_init(&e);
+        logfile_escape(&e, sb_str(&b), sb_len(&b));
+        ok(sb_len(&e) == 1200 && strncmp(sb_str(&e), "\\033\\033", 8) == 0,
+           "logfile_escape of text longer than its chunk");
+        sb_free(&e);
+    }
     sb_free(&b);
 }
 
