@@ -796,3 +796,19 @@ def message(subject="test", body="hello\n", sender="sender@client.example",
     return crlf("From: %s\nTo: %s\nSubject: %s\nMessage-ID: %s\n"
                 "Date: Mon, 1 Jan 2024 00:00:00 +0000\n%s\n%s"
                 % (sender, to, subject, msgid, extra, body))
+
+
+def delivery_status(msg):
+    """the message/delivery-status fields of msg (an email.message parsed
+    with email.policy.default, or that part itself) as text, one
+    "Name: value" line each, unfolded and with blanks collapsed: Python
+    re-folds long fields when it prints a part (where depends on, e.g.,
+    the length of TMPDIR in a pipe's path), so match this, not
+    as_string(). "" when there is no such part."""
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        return "\n".join("%s: %s" % (k, " ".join(str(v).split()))
+                         for block in part.get_payload()
+                         for k, v in block.items())
+    return ""
