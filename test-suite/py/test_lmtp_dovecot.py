@@ -15,6 +15,7 @@ Skipped when dovecot is not installed (tools/deps.sh installs it).
 """
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -191,6 +192,23 @@ def test_handmade_maildir(dc):
              "a maildir written by hand is read back over POP3")
 
 
+def lmtp_greeting(path):
+    """the first line Dovecot's LMTP listener sends on path"""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(path)
+        got = b""
+        while b"\n" not in got:
+            chunk = s.recv(512)
+            if not chunk:
+                break
+            got += chunk
+        return got
+    finally:
+        s.close()
+
+
 def main():
     if not dovecot.available():
         t.skip("lmtp to dovecot", "dovecot not installed")
@@ -203,7 +221,11 @@ def main():
     ternlib._instances.append(dc)       # the watchdog stops it too
     with t.guard("dovecot starts"):
         dc.start()
-        t.ok(True, "dovecot %d.%d starts" % dovecot.version())
+        greeting = lmtp_greeting(dc.lmtp_socket)
+        t.ok(dc.proc.poll() is None and greeting.startswith(b"220 "),
+             "dovecot %d.%d starts: its LMTP socket greets with 220"
+             % dovecot.version(), "greeting %r\n%s" % (greeting,
+                                                        dc.log()[-1500:]))
     if dc.proc is None:
         t.done()
     conf = write_conf(dc)
