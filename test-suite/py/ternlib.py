@@ -61,6 +61,7 @@ USERS = ("alice", "bob", "carol")
 IO_TIMEOUT = 10.0               # every socket operation, seconds
 
 _instances = []                 # live Tern objects, for the watchdog
+_scratch = []                   # scratch_dir()s, removed by cleanup_all()
 _dns_proc = None
 
 
@@ -466,6 +467,15 @@ def read_spool(spool_dir):
 
 # ---------------------------------------------------------------- daemon
 
+def scratch_dir(prefix):
+    """a fresh temporary directory (TMPDIR) for a test's own files, e.g.
+    certificates and keys: removed with the daemons at the end, also when
+    the watchdog ends the file; TERN_KEEP keeps it"""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _scratch.append(d)
+    return d
+
+
 def cleanup_all():
     for t in list(_instances):
         try:
@@ -473,6 +483,12 @@ def cleanup_all():
         except Exception:       # noqa: BLE001 - best effort at exit
             pass
     _stop_dns()
+    while _scratch:
+        d = _scratch.pop()
+        if os.environ.get("TERN_KEEP"):
+            print("# kept %s" % d, flush=True)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 atexit.register(cleanup_all)    # also when a test file dies with an exception

@@ -21,7 +21,6 @@ import glob
 import os
 import re
 import socket
-import tempfile
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (TAP, Tern, message, LOCAL_DOMAIN, TOP, Lua,  # noqa: E402
-                    delivery_status)
+                    delivery_status, scratch_dir)
 from ternlib_extra import make_certs, crypt_hash  # noqa: E402
 
 D = LOCAL_DOMAIN
@@ -203,7 +202,7 @@ router "dnslookup" {
 
 # ---- 2. the smart-host drop-in: STARTTLS + verified cert + AUTH ------------
 with tap.guard("smarthost"):
-    certs = make_certs(tempfile.mkdtemp(prefix="ternpy-certs-"),
+    certs = make_certs(scratch_dir("ternpy-certs-"),
                        names=("smarthost.test",))
     sh = Tern(name="smarthost", start=False, main={
         "tls_certificate": certs["cert"], "tls_privatekey": certs["key"],

@@ -18,7 +18,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True     # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,7 +48,7 @@ def crlf(b):
 
 
 def write_conf(dc):
-    d = tempfile.mkdtemp(prefix="tern-lmtp-conf-")
+    d = ternlib.scratch_dir("tern-lmtp-conf-")
     os.mkdir(os.path.join(d, "transport"))
     with open(os.path.join(d, "transport", "10_lmtp.lua"), "w") as f:
         f.write('main { primary_hostname = "mx.test.example" }\n'
