@@ -17,20 +17,17 @@ import importlib.machinery
 import importlib.util
 import io
 import os
-import re
-import shutil
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ternlib  # noqa: E402
 import ternlib_extra  # noqa: E402
-from ternlib import TAP, TOP  # noqa: E402
+from ternlib import TAP, TOP, scratch_dir  # noqa: E402
 
 tap = TAP()
-work = tempfile.mkdtemp(prefix="tern-runner-")
+work = scratch_dir("tern-runner-")
 
 
 def load_runner():
@@ -206,5 +203,4 @@ with tap.guard("ternlib_extra.Tern environment"):
     finally:
         x.stop()
 
-shutil.rmtree(work, ignore_errors=True)
 tap.done()
