@@ -99,18 +99,18 @@ tap.like(got[3], r"(?m)^#   got 1, want 2$",
 
 # ---- skips
 got = check("skipone", "ok 1 - a\nok 2 - mkpasswd # SKIP mkpasswd missing\n"
-            "1..2\n", (1, 0, 1), "an ok with # SKIP counts as skipped, "
+            "1..2\n", (1, 0, 1), "an ok with a SKIP directive counts as skipped, "
             "not passed")
 tap.like(got[3], r"(?m)^ok \d+ - skipone: mkpasswd # SKIP mkpasswd missing$",
          "the skip is shown as a TAP skip, with its reason")
 got = check("skipall", "1..0 # SKIP needs root\n", (0, 0, 1),
-            "a whole-file skip (1..0 # SKIP) counts as one skip")
+            "a whole-file skip (plan 1..0 with SKIP) counts as one skip")
 tap.like(got[3], r"(?m)^ok \d+ - skipall \(whole file\) # SKIP needs root$",
          "the whole-file skip is shown with its reason")
 check("skipall-status", "1..0 # SKIP needs root\n", (0, 1, 0),
       "a whole-file skip that exits 1 fails", status=1)
 check("notokskip", "not ok 1 - a # SKIP why\n1..1\n", (0, 1, 0),
-      "a not ok with # SKIP is still a failure", status=1)
+      "a not ok with a SKIP directive is still a failure", status=1)
 
 # ---- the closing lines
 with tap.guard("the closing lines"):
