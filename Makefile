@@ -107,7 +107,8 @@ sanitize:
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  python3 test-suite/run --bin build-asan --no-fuzz
+	  python3 test-suite/run --bin build-asan --no-fuzz \
+	  --sanitizer-logs build-asan/sanitizer-logs $(if $(ONLY),--only $(ONLY))
 
 fuzz: deps
 	@$(MAKE) --no-print-directory all

@@ -6,14 +6,15 @@
 # Libraries: Lua 5.4, OpenSSL 3, c-ares, GDBM (the -dev packages), found
 # with pkg-config. Tests: dnsmasq-base (the binary, no system service),
 # python3, swaks, clang for the libFuzzer targets, openssl (the command,
-# for test certificates), Dovecot (imapd, pop3d, lmtpd: the tests run a
+# for test certificates), whois (for mkpasswd: test_sasl checks our
+# password hashes against it), Dovecot (imapd, pop3d, lmtpd: the tests run a
 # private instance; the install runs under a policy-rc.d that forbids
 # starting services, and the unit is disabled afterwards, so nothing
 # listens on ports 143/110/24).
 set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
-libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl \
+libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl whois \
 dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd"
 
 missing=""

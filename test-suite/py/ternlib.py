@@ -61,6 +61,7 @@ USERS = ("alice", "bob", "carol")
 IO_TIMEOUT = 10.0               # every socket operation, seconds
 
 _instances = []                 # live Tern objects, for the watchdog
+_scratch = []                   # scratch_dir()s, removed by cleanup_all()
 _dns_proc = None
 
 
@@ -466,6 +467,15 @@ def read_spool(spool_dir):
 
 # ---------------------------------------------------------------- daemon
 
+def scratch_dir(prefix):
+    """a fresh temporary directory (TMPDIR) for a test's own files, e.g.
+    certificates and keys: removed with the daemons at the end, also when
+    the watchdog ends the file; TERN_KEEP keeps it"""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _scratch.append(d)
+    return d
+
+
 def cleanup_all():
     for t in list(_instances):
         try:
@@ -473,6 +483,12 @@ def cleanup_all():
         except Exception:       # noqa: BLE001 - best effort at exit
             pass
     _stop_dns()
+    while _scratch:
+        d = _scratch.pop()
+        if os.environ.get("TERN_KEEP"):
+            print("# kept %s" % d, flush=True)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 atexit.register(cleanup_all)    # also when a test file dies with an exception
@@ -796,3 +812,19 @@ def message(subject="test", body="hello\n", sender="sender@client.example",
     return crlf("From: %s\nTo: %s\nSubject: %s\nMessage-ID: %s\n"
                 "Date: Mon, 1 Jan 2024 00:00:00 +0000\n%s\n%s"
                 % (sender, to, subject, msgid, extra, body))
+
+
+def delivery_status(msg):
+    """the message/delivery-status fields of msg (an email.message parsed
+    with email.policy.default, or that part itself) as text, one
+    "Name: value" line each, unfolded and with blanks collapsed: Python
+    re-folds long fields when it prints a part (where depends on, e.g.,
+    the length of TMPDIR in a pipe's path), so match this, not
+    as_string(). "" when there is no such part."""
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        return "\n".join("%s: %s" % (k, " ".join(str(v).split()))
+                         for block in part.get_payload()
+                         for k, v in block.items())
+    return ""

@@ -655,12 +655,14 @@ transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
         return c
 
     def run(self, args, input=b"", timeout=30, env=None):
-        """tern -C conf.d ARGS (one-shot modes)."""
+        """tern -C conf.d ARGS (one-shot modes); env adds to ours (which
+        carries make sanitize's ASAN_OPTIONS), it does not replace it."""
         if isinstance(input, str):
             input = input.encode()
         return subprocess.run([TERN, "-C", self.conf] + list(args),
                               input=input, capture_output=True,
-                              timeout=timeout, env=env)
+                              timeout=timeout,
+                              env=dict(os.environ, **env) if env else None)
 
     # -- logs
     def log(self, which):

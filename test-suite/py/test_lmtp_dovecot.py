@@ -15,9 +15,9 @@ Skipped when dovecot is not installed (tools/deps.sh installs it).
 """
 import os
 import re
+import socket
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True     # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,7 +48,7 @@ def crlf(b):
 
 
 def write_conf(dc):
-    d = tempfile.mkdtemp(prefix="tern-lmtp-conf-")
+    d = ternlib.scratch_dir("tern-lmtp-conf-")
     os.mkdir(os.path.join(d, "transport"))
     with open(os.path.join(d, "transport", "10_lmtp.lua"), "w") as f:
         f.write('main { primary_hostname = "mx.test.example" }\n'
@@ -191,6 +191,23 @@ def test_handmade_maildir(dc):
              "a maildir written by hand is read back over POP3")
 
 
+def lmtp_greeting(path):
+    """the first line Dovecot's LMTP listener sends on path"""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(path)
+        got = b""
+        while b"\n" not in got:
+            chunk = s.recv(512)
+            if not chunk:
+                break
+            got += chunk
+        return got
+    finally:
+        s.close()
+
+
 def main():
     if not dovecot.available():
         t.skip("lmtp to dovecot", "dovecot not installed")
@@ -203,7 +220,11 @@ def main():
     ternlib._instances.append(dc)       # the watchdog stops it too
     with t.guard("dovecot starts"):
         dc.start()
-        t.ok(True, "dovecot %d.%d starts" % dovecot.version())
+        greeting = lmtp_greeting(dc.lmtp_socket)
+        t.ok(dc.proc.poll() is None and greeting.startswith(b"220 "),
+             "dovecot %d.%d starts: its LMTP socket greets with 220"
+             % dovecot.version(), "greeting %r\n%s" % (greeting,
+                                                        dc.log()[-1500:]))
     if dc.proc is None:
         t.done()
     conf = write_conf(dc)

@@ -10,18 +10,17 @@ import select
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import TAP, Tern, BIN_DIR, message  # noqa: E402
+from ternlib import TAP, Tern, BIN_DIR, message, scratch_dir  # noqa: E402
 from ternlib_extra import make_certs, crypt_hash  # noqa: E402
 
 DRIVER = os.path.join(BIN_DIR, "test", "test_tp_smtp")
 t = TAP(timeout=85)
-WORK = tempfile.mkdtemp(prefix="ternpy-tpsmtp-")
+WORK = scratch_dir("ternpy-tpsmtp-")      # keys too: removed at the end
 
 
 # ------------------------------------------------------------ scripted peer
