@@ -37,8 +37,8 @@ enum cond_result acl_lua_condition(struct acl_check *chk, int fn)
 {
     struct acl_req *q = chk->req;
 
-    chk->async = lco_start(q->conf->lua, fn, q, q->ev, q->dns,
-                           condition_done, chk);
+    chk->async = lco_start(q->conf->lua, fn, LCO_CONDITION, q, q->ev,
+                           q->dns, condition_done, chk);
     chk->async_cancel = lco_cancel_cb;
     return C_PENDING;
 }
@@ -86,7 +86,7 @@ void acl_run_function(struct acl_check *chk)
 {
     struct acl_req *q = chk->req;
 
-    chk->async = lco_start(q->conf->lua, chk->def->fn, q, q->ev, q->dns,
-                           function_done, chk);
+    chk->async = lco_start(q->conf->lua, chk->def->fn, LCO_VERDICT, q,
+                           q->ev, q->dns, function_done, chk);
     chk->async_cancel = lco_cancel_cb;
 }
