@@ -12,8 +12,9 @@
  *     before its own count reaches the hook would run free otherwise;
  *   - table.insert/remove/move loop in C over lengths a script chooses
  *     (__len, or plain integers): they charge each element first;
- *   - the string metatable's __index is the sandbox's string table (not
- *     the real one, with dump) and getmetatable("") is false.
+ *   - string.find/match/gmatch/gsub are l_pattern.c's, which watch the
+ *     clock; the string metatable's __index is the sandbox's string
+ *     table (not the real one, with dump) and getmetatable("") is false.
  * INTERFACE: l_sandbox_open (lstate_impl.h).
  * SECURITY: no io, os.execute/exit/remove, load/loadfile/dofile, require,
  * package, debug, collectgarbage, string.dump.
@@ -211,6 +212,7 @@ static void guard_libraries(lua_State *L, int env)
     lua_getfield(L, env, "string");
     lua_pushnil(L);                 /* bytecode is never loaded: no dump */
     lua_setfield(L, -2, "dump");
+    l_pattern_open(L, lua_gettop(L));
     string_metatable(L, lua_gettop(L));
     lua_pop(L, 3);
     set_field(L, env, "setmetatable", l_setmetatable);

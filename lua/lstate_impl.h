@@ -60,6 +60,7 @@ void lstate_where(lua_State *L, int level, const char **file, int *line);
  * DSL of load/l_conf.c, which stands above lua/ */
 void lstate_open_env(struct lstate *ls, void (*open)(struct lstate *, int));
 void l_sandbox_open(struct lstate *ls, int env);   /* l_sandbox.c */
+void l_pattern_open(lua_State *L, int strlib);     /* l_pattern.c */
 void l_lookup_open(struct lstate *ls, int env);    /* l_lookup.c */
 void l_verbs_open(struct lstate *ls, int env);     /* l_verbs.c */
 void l_dns_open(struct lstate *ls, int env);       /* l_coro.c */
