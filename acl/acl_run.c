@@ -56,6 +56,16 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
                                          "discard", "drop" };
 
     chk->finished = 1;
+    if (chk->lua_error != NULL && (v == ACL_ACCEPT || v == ACL_DISCARD)) {
+        log_main("H=[%s] Warning: %s ACL message: %s", chk->req->client_ip,
+                 chk->req->hook, chk->lua_error);
+    } else if (chk->lua_error != NULL) {    /* never Lua's text on the wire */
+        v = ACL_DEFER;
+        msg = NULL;
+        chk->res.message = NULL;
+        chk->res.code = 0;
+        chk->res.log_message = chk->lua_error;
+    }
     chk->res.verdict = v;
     if (msg != NULL && chk->res.message == NULL)
         chk->res.message = msg;
@@ -67,7 +77,9 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
     chk->timer = ev_timer_add(chk->req->ev, 0, deliver_cb, chk);
 }
 
-/* acl_expand - a message/log_message value for this check */
+/* acl_expand - a message/log_message value for this check; a Lua
+ * function that fails leaves its error in chk->lua_error, which turns the
+ * verdict into a 451 (acl_finish) */
 const char *acl_expand(struct acl_check *chk, const struct xval *x)
 {
     struct xvars v = { 0 };
@@ -88,8 +100,10 @@ const char *acl_expand(struct acl_check *chk, const struct xval *x)
     v.primary_hostname = chk->req->conf->main.primary_hostname;
     if (x->fn >= 0) {
         if (lcall_value(chk->req->conf->lua, x->fn, &v, chk->pool, &out, &eb)
-            != LC_OK)
-            return pool_strdup(chk->pool, eb.msg);
+            != LC_OK) {
+            chk->lua_error = pool_strdup(chk->pool, eb.msg);
+            return NULL;
+        }
         return out;
     }
     if (expand_string(x->str, &v, chk->pool, &out, &eb) != 0)
@@ -151,6 +165,11 @@ static void log_warn_message(struct acl_check *chk, const struct acl_fields *f)
 {
     const char *lm = acl_expand(chk, &f->log_message);
 
+    if (chk->lua_error != NULL) {   /* a warning cannot defer */
+        log_main("H=[%s] Warning: log_message: %s", chk->req->client_ip,
+                 chk->lua_error);
+        chk->lua_error = NULL;
+    }
     if (lm != NULL)
         log_main("H=[%s] Warning: %s", chk->req->client_ip, lm);
 }
