@@ -30,6 +30,7 @@ struct acl_check {
     struct acl_result res;
     struct strbuf headers;          /* add_header results */
     const char *cond_msg;           /* why the last condition failed */
+    const char *lua_error;          /* a message function failed: 451 */
     struct ev_timer *timer;         /* delay, or the final callback */
     void *async;                    /* a pending condition's state */
     void (*async_cancel)(void *async);

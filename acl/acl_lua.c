@@ -7,7 +7,9 @@
  * PURPOSE: map the function's result to the engine: an ACL function
  * returns accept{}, deny{message=...}, defer{...}, discard{}, drop{} or
  * the verb as a string (nil or false deny); a condition's truth is its
- * first result. A script error defers (451), as a tempfail must.
+ * first result. A script error defers (451), as a tempfail must; the
+ * client sees the plain 451 text, the error (FILE:LINE: ...) goes to the
+ * log as the refusal's log_message.
  */
 #include <string.h>
 
@@ -23,8 +25,9 @@ static void condition_done(int rc, const struct lco_result *res, void *arg)
 {
     struct acl_check *chk = arg;
 
-    if (rc != 0) {
-        chk->cond_msg = pool_strdup(chk->pool, res->message);
+    if (rc != 0) {                  /* the client gets a plain 451 */
+        chk->cond_msg = NULL;
+        chk->res.log_message = pool_strdup(chk->pool, res->message);
         acl_trace(chk, "condition function failed: %s", res->message);
         acl_cond_done(chk, C_DEFER);
         return;
@@ -37,8 +40,8 @@ enum cond_result acl_lua_condition(struct acl_check *chk, int fn)
 {
     struct acl_req *q = chk->req;
 
-    chk->async = lco_start(q->conf->lua, fn, q, q->ev, q->dns,
-                           condition_done, chk);
+    chk->async = lco_start(q->conf->lua, fn, LCO_CONDITION, q, q->ev,
+                           q->dns, condition_done, chk);
     chk->async_cancel = lco_cancel_cb;
     return C_PENDING;
 }
@@ -86,7 +89,7 @@ void acl_run_function(struct acl_check *chk)
 {
     struct acl_req *q = chk->req;
 
-    chk->async = lco_start(q->conf->lua, chk->def->fn, q, q->ev, q->dns,
-                           function_done, chk);
+    chk->async = lco_start(q->conf->lua, chk->def->fn, LCO_VERDICT, q,
+                           q->ev, q->dns, function_done, chk);
     chk->async_cancel = lco_cancel_cb;
 }

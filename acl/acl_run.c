@@ -55,6 +55,16 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
                                          "discard", "drop" };
 
     chk->finished = 1;
+    if (chk->lua_error != NULL && (v == ACL_ACCEPT || v == ACL_DISCARD)) {
+        log_main("H=[%s] Warning: %s ACL message: %s", chk->req->client_ip,
+                 chk->req->hook, chk->lua_error);
+    } else if (chk->lua_error != NULL) {    /* never Lua's text on the wire */
+        v = ACL_DEFER;
+        msg = NULL;
+        chk->res.message = NULL;
+        chk->res.code = 0;
+        chk->res.log_message = chk->lua_error;
+    }
     chk->res.verdict = v;
     if (msg != NULL && chk->res.message == NULL)
         chk->res.message = msg;
@@ -66,7 +76,9 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
     chk->timer = ev_timer_add(chk->req->ev, 0, deliver_cb, chk);
 }
 
-/* acl_expand - a message/log_message value for this check */
+/* acl_expand - a message/log_message value for this check; a Lua
+ * function that fails leaves its error in chk->lua_error, which turns the
+ * verdict into a 451 (acl_finish) */
 const char *acl_expand(struct acl_check *chk, const struct xval *x)
 {
     struct xvars v = { 0 };
@@ -87,8 +99,10 @@ const char *acl_expand(struct acl_check *chk, const struct xval *x)
     v.primary_hostname = chk->req->conf->main.primary_hostname;
     if (x->fn >= 0) {
         if (lcall_value(chk->req->conf->lua, x->fn, &v, chk->pool, &out, &eb)
-            != LC_OK)
-            return pool_strdup(chk->pool, eb.msg);
+            != LC_OK) {
+            chk->lua_error = pool_strdup(chk->pool, eb.msg);
+            return NULL;
+        }
         return out;
     }
     if (expand_string(x->str, &v, chk->pool, &out, &eb) != 0)
@@ -151,6 +165,14 @@ static void log_warn_message(struct acl_check *chk, const struct acl_fields *f)
     const char *lm = acl_expand(chk, &f->log_message);
     struct strbuf sb;
 
+    if (chk->lua_error != NULL) {   /* a warning cannot defer */
+        sb_init(&sb);
+        logfile_escape_str(&sb, chk->lua_error);
+        log_main("H=[%s] Warning: log_message: %s", chk->req->client_ip,
+                 sb_str(&sb));
+        sb_free(&sb);
+        chk->lua_error = NULL;
+    }
     if (lm == NULL)
         return;
     sb_init(&sb);             /* client data may be in its $variables */

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <stddef.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,7 +41,11 @@ static const char *const subdirs[] = {
 };
 
 #define LOAD_MEM_LIMIT   (64L * 1024 * 1024)
-#define LOAD_INSTR_LIMIT 100000000L
+/* a file's instruction budget: far more than any configuration needs, and
+ * small enough that a runaway file meets it well inside lua_time_limit
+ * (so the error says which limit, even on a slow or sanitized build) */
+#define LOAD_INSTR_LIMIT 10000000L
+#define LOAD_TIME_MAX_MS (60L * 1000)   /* a file's run when lua_time_limit = 0 */
 
 /* conf_name_ignored - is a directory entry not a configuration file */
 static int conf_name_ignored(const char *name)
@@ -106,6 +111,12 @@ static void note_file(struct conf *c, const char *path)
     c->files.v = v;
 }
 
+/* seconds as milliseconds, saturated */
+static long time_ms(long secs)
+{
+    return secs > LONG_MAX / 1000 ? LONG_MAX : secs * 1000;
+}
+
 static int run_file(struct conf *c, const char *path, struct errbuf *eb)
 {
     struct stat st;
@@ -117,6 +128,12 @@ static int run_file(struct conf *c, const char *path, struct errbuf *eb)
     if (!S_ISREG(st.st_mode))
         return 0;
     note_file(c, path);
+    /* each file runs under lua_time_limit as the main files read so far
+     * set it: a hanging file fails with its name, never hangs -bV or a
+     * reload */
+    lstate_set_time_limit(c->lua, c->main.lua_time_limit > 0
+                                  ? time_ms(c->main.lua_time_limit)
+                                  : LOAD_TIME_MAX_MS);
     return lstate_run_file(c->lua, path, eb);
 }
 
@@ -336,7 +353,8 @@ static struct conf *conf_new(const char *root, struct errbuf *eb)
     c->root = pool_strdup(c->pool, abs ? abs : root);
     c->root_given = pool_strdup(c->pool, root);
     free(abs);
-    c->lua = lstate_new(c, LOAD_MEM_LIMIT, LOAD_INSTR_LIMIT, eb);
+    c->lua = lstate_new(c, LOAD_MEM_LIMIT, LOAD_INSTR_LIMIT, LOAD_TIME_MAX_MS,
+                        eb);
     if (c->lua != NULL) {
         conf_on_free(c, free_lua, c->lua);
         l_conf_install(c->lua);
@@ -373,6 +391,7 @@ struct conf *conf_load(const char *root, struct errbuf *eb)
     }
     lstate_end_load(c->lua);
     lstate_set_limits(c->lua, (size_t)c->main.lua_memory_limit,
-                      c->main.lua_instruction_limit);
+                      c->main.lua_instruction_limit,
+                      time_ms(c->main.lua_time_limit));
     return c;
 }

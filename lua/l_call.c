@@ -2,8 +2,12 @@
  * l_call.c - run a configuration function with an address's variables.
  *
  * PURPOSE: the one place where core's routing calls into Lua: push the
- * function and an address table, run it under the instruction budget,
- * translate the result (or the need-DNS sentinel, or an error) for C.
+ * function and an address table, run it under the call's budget
+ * (l_run.c), and copy the result into C data while still inside the
+ * protected call, with raw access only: a returned table's __index or
+ * __len never runs, a wrong type or an oversized string is an error
+ * naming the file:line where the function is defined.
+ * INTERFACE: lcall.h.
  */
 #include <string.h>
 
@@ -13,6 +17,20 @@
 #include "core/base/strbuf.h"
 #include "lua/lcall.h"
 #include "lua/lstate_impl.h"
+
+#define LCALL_STRING_MAX  (1024 * 1024)         /* one string result */
+#define LCALL_LIST_MAX    (16 * 1024 * 1024)    /* a joined list */
+#define LCALL_ITEMS_MAX   (1024 * 1024)         /* items of a list */
+#define LCALL_VERB_MAX    32
+
+struct call {
+    const struct xvars *v;
+    const char *user, *password;    /* lcall_check_password */
+    struct pool *pool;
+    const char *value;
+    int truth;
+    struct lroute *route;
+};
 
 static void push_vars(lua_State *L, const struct xvars *v)
 {
@@ -29,97 +47,128 @@ static void push_vars(lua_State *L, const struct xvars *v)
     }
 }
 
-static int traceback(lua_State *L)
+static int push_fn_vars(lua_State *L, struct lrun *r)
 {
-    const char *msg = lua_tostring(L, 1);
+    struct call *c = r->arg;
 
-    if (msg == NULL && !lua_isnoneornil(L, 1)
-        && !lstate_is_need_dns(L, 1))
-        msg = "error object is not a string";
-    if (msg == NULL)
-        return 1;               /* the sentinel passes through untouched */
-    lua_pushstring(L, msg);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->fn);
+    push_vars(L, c->v);
     return 1;
 }
 
-/* Call fn(vars) leaving one result on the stack; LC_* status. */
-static int call(struct lstate *ls, int fn, const struct xvars *v,
-                struct errbuf *eb)
+static int push_fn_password(lua_State *L, struct lrun *r)
 {
-    lua_State *L = ls->L;
-    int rc;
+    struct call *c = r->arg;
 
-    lua_pushcfunction(L, traceback);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-    push_vars(L, v);
-    lstate_arm(ls);
-    rc = lua_pcall(L, 1, 1, -3);
-    lstate_disarm(ls);
-    lua_remove(L, -2);          /* the message handler */
-    if (rc == LUA_OK)
-        return LC_OK;
-    if (lstate_is_need_dns(L, -1)) {
-        lua_pop(L, 1);
-        return LC_NEED_DNS;
-    }
-    errbuf_set(eb, "error in Lua function: %s",
-               lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-    lua_pop(L, 1);
-    return LC_ERROR;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->fn);
+    lua_pushstring(L, c->user);
+    lua_pushstring(L, c->password);
+    return 2;
 }
 
-static const char *join_table(lua_State *L, int idx, struct pool *p)
+/* run fn under a fresh budget; LC_* status, the message in eb */
+static int call(struct lstate *ls, int fn, struct lrun *r, struct errbuf *eb)
 {
-    struct strbuf sb;
-    const char *out;
+    struct errbuf err;
 
-    sb_init(&sb);
-    for (lua_Integer i = 1;; i++) {
-        lua_rawgeti(L, idx, i);
-        if (lua_isnil(L, -1)) {
+    r->ls = ls;
+    r->fn = fn;
+    switch (lrun_call(r, &err)) {
+    case LRUN_OK:
+        return LC_OK;
+    case LRUN_NEED_DNS:
+        return LC_NEED_DNS;
+    default:
+        errbuf_set(eb, "error in Lua function: %s", err.msg);
+        return LC_ERROR;
+    }
+}
+
+/* the array items 1..n of the table at idx, up to the first nil, copied
+ * into the pool; each must be a string (or a number) */
+static void take_list(lua_State *L, int idx, struct lrun *r, struct pool *p,
+                      struct strlist *out)
+{
+    size_t n = lua_rawlen(L, idx), total = 0, len;
+
+    if (n > LCALL_ITEMS_MAX)
+        lrun_raise(L, r, "returned a list of %zu items (at most %d)", n,
+                   LCALL_ITEMS_MAX);
+    lstate_charge(L, (long)n);
+    out->v = pool_zalloc(p, (n + 1) * sizeof(char *));
+    out->n = 0;
+    for (size_t i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, idx, (lua_Integer)i) == LUA_TNIL) {
             lua_pop(L, 1);
             break;
         }
-        if (i > 1)
-            sb_putc(&sb, '\n');
-        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-            sb_puts(&sb, lua_tostring(L, -1));
+        const char *s = lrun_string(L, -1, LCALL_STRING_MAX, r,
+                                    "a list item", &len);
+        total += len + 1;
+        if (total > LCALL_LIST_MAX)
+            lrun_raise(L, r, "returned a list longer than %d bytes",
+                       LCALL_LIST_MAX);
+        out->v[out->n++] = pool_strndup(p, s, len);
         lua_pop(L, 1);
     }
+}
+
+/* items joined with newlines (redirect lists) */
+static const char *join_items(lua_State *L, int idx, struct lrun *r,
+                              struct pool *p)
+{
+    struct strlist sl;
+    struct strbuf sb;
+    const char *out;
+
+    take_list(L, idx, r, p, &sl);
+    sb_init(&sb);                   /* nothing below can raise */
+    for (size_t i = 0; i < sl.n; i++)
+        sb_printf(&sb, "%s%s", i ? "\n" : "", sl.v[i]);
     out = pool_strndup(p, sb_str(&sb), sb_len(&sb));
     sb_free(&sb);
     return out;
+}
+
+static void take_value(lua_State *L, int base, int n, struct lrun *r)
+{
+    struct call *c = r->arg;
+    size_t len;
+    const char *s;
+
+    c->value = NULL;
+    switch (n > 0 ? lua_type(L, base) : LUA_TNIL) {
+    case LUA_TNIL:
+        break;
+    case LUA_TBOOLEAN:
+        c->value = lua_toboolean(L, base) ? "true" : NULL;
+        break;
+    case LUA_TTABLE:
+        c->value = join_items(L, base, r, c->pool);
+        break;
+    default:
+        s = lrun_string(L, base, LCALL_STRING_MAX, r, "its value", &len);
+        c->value = pool_strndup(c->pool, s, len);
+    }
+}
+
+static void take_truth(lua_State *L, int base, int n, struct lrun *r)
+{
+    struct call *c = r->arg;
+
+    c->truth = n > 0 && lua_toboolean(L, base);
 }
 
 /* lcall_value - call fn and return its result as a string */
 int lcall_value(struct lstate *ls, int fn, const struct xvars *v,
                 struct pool *p, const char **out, struct errbuf *eb)
 {
-    lua_State *L = ls->L;
-    int rc = call(ls, fn, v, eb);
+    struct call c = { .v = v, .pool = p };
+    struct lrun r = { .push = push_fn_vars, .take = take_value, .arg = &c,
+                      .what = "Lua function" };
+    int rc = call(ls, fn, &r, eb);
 
-    if (rc != LC_OK)
-        return rc;
-    switch (lua_type(L, -1)) {
-    case LUA_TNIL:
-        *out = NULL;
-        break;
-    case LUA_TBOOLEAN:
-        *out = lua_toboolean(L, -1) ? "true" : NULL;
-        break;
-    case LUA_TTABLE:
-        *out = join_table(L, lua_gettop(L), p);
-        break;
-    case LUA_TSTRING:
-    case LUA_TNUMBER:
-        *out = pool_strdup(p, lua_tostring(L, -1));
-        break;
-    default:
-        errbuf_set(eb, "Lua function returned a %s where a string was "
-                   "expected", luaL_typename(L, -1));
-        rc = LC_ERROR;
-    }
-    lua_pop(L, 1);
+    *out = rc == LC_OK ? c.value : NULL;
     return rc;
 }
 
@@ -127,121 +176,118 @@ int lcall_value(struct lstate *ls, int fn, const struct xvars *v,
 int lcall_truth(struct lstate *ls, int fn, const struct xvars *v, int *out,
                 struct errbuf *eb)
 {
-    int rc = call(ls, fn, v, eb);
+    struct call c = { .v = v };
+    struct lrun r = { .push = push_fn_vars, .take = take_truth, .arg = &c,
+                      .what = "Lua function" };
+    int rc = call(ls, fn, &r, eb);
 
-    if (rc != LC_OK)
-        return rc;
-    *out = lua_toboolean(ls->L, -1);
-    lua_pop(ls->L, 1);
-    return LC_OK;
+    *out = rc == LC_OK && c.truth;
+    return rc;
 }
 
+/* the string field key of the table at idx (raw), NULL if absent */
 static const char *field_str(lua_State *L, int idx, const char *key,
-                             struct pool *p)
+                             size_t max, struct lrun *r)
 {
-    const char *v = NULL;
+    struct call *c = r->arg;
+    const char *s = NULL;
+    size_t len;
 
-    lua_getfield(L, idx, key);
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-        v = pool_strdup(p, lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return v;
-}
-
-static void collect_strings(lua_State *L, int idx, struct pool *p,
-                            struct strlist *sl)
-{
-    size_t n = lua_rawlen(L, idx);
-
-    sl->v = pool_zalloc(p, (n + 1) * sizeof(char *));
-    sl->n = 0;
-    for (size_t i = 1; i <= n; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)i);
-        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-            sl->v[sl->n++] = pool_strdup(p, lua_tostring(L, -1));
-        lua_pop(L, 1);
+    lua_pushstring(L, key);
+    if (lua_rawget(L, idx) != LUA_TNIL) {
+        s = lrun_string(L, -1, max, r, key, &len);
+        s = pool_strndup(c->pool, s, len);
     }
+    lua_pop(L, 1);
+    return s;
 }
 
-static void route_hosts(lua_State *L, int idx, struct pool *p,
+static void route_hosts(lua_State *L, int idx, struct lrun *r,
                         struct lroute *out)
 {
-    lua_getfield(L, idx, "hosts");
-    if (lua_type(L, -1) == LUA_TTABLE) {
-        collect_strings(L, lua_gettop(L), p, &out->hosts);
-    } else if (lua_type(L, -1) == LUA_TSTRING) {
-        out->hosts.v = pool_zalloc(p, 2 * sizeof(char *));
-        out->hosts.v[0] = pool_strdup(p, lua_tostring(L, -1));
+    struct call *c = r->arg;
+
+    size_t len;
+
+    lua_pushliteral(L, "hosts");
+    if (lua_rawget(L, idx) == LUA_TTABLE) {
+        take_list(L, lua_gettop(L), r, c->pool, &out->hosts);
+    } else if (!lua_isnil(L, -1)) {
+        const char *s = lrun_string(L, -1, LCALL_STRING_MAX, r, "hosts",
+                                    &len);
+        out->hosts.v = pool_zalloc(c->pool, 2 * sizeof(char *));
+        out->hosts.v[0] = pool_strndup(c->pool, s, len);
         out->hosts.n = 1;
     }
     lua_pop(L, 1);
 }
 
-static int route_table(lua_State *L, int idx, struct pool *p,
-                       struct lroute *out, struct errbuf *eb)
+static void route_table(lua_State *L, int idx, struct lrun *r)
 {
-    out->verdict = field_str(L, idx, "_verb", p);
-    if (out->verdict == NULL) {
-        errbuf_set(eb, "route function must return accept{...}, pass(), "
-                   "decline(), fail(...), defer(...) or redirect(...)");
-        return LC_ERROR;
-    }
-    out->transport = field_str(L, idx, "transport", p);
-    out->message = field_str(L, idx, "message", p);
-    out->data = field_str(L, idx, "data", p);
-    out->address_data = field_str(L, idx, "address_data", p);
-    route_hosts(L, idx, p, out);
+    struct call *c = r->arg;
+    struct lroute *out = c->route;
+
+    out->verdict = field_str(L, idx, "_verb", LCALL_VERB_MAX, r);
+    if (out->verdict == NULL)
+        lrun_raise(L, r, "must return accept{...}, pass(), decline(), "
+                   "fail(...), defer(...) or redirect(...)");
+    out->transport = field_str(L, idx, "transport", LCALL_STRING_MAX, r);
+    out->message = field_str(L, idx, "message", LCALL_STRING_MAX, r);
+    out->data = field_str(L, idx, "data", LCALL_STRING_MAX, r);
+    out->address_data = field_str(L, idx, "address_data", LCALL_STRING_MAX,
+                                  r);
+    route_hosts(L, idx, r, out);
     if (strcmp(out->verdict, "redirect") == 0)
-        collect_strings(L, idx, p, &out->items);
-    return LC_OK;
+        take_list(L, idx, r, c->pool, &out->items);
+}
+
+static void take_route(lua_State *L, int base, int n, struct lrun *r)
+{
+    struct call *c = r->arg;
+    int t = n > 0 ? lua_type(L, base) : LUA_TNIL;
+
+    if (t == LUA_TNIL)
+        c->route->verdict = "decline";
+    else if (t == LUA_TTABLE)
+        route_table(L, base, r);
+    else
+        lrun_raise(L, r, "returned a %s; expected accept{...}, pass(), "
+                   "decline(), fail(...), defer(...) or redirect(...)",
+                   lua_typename(L, t));
 }
 
 /* lcall_route - call a Lua router's route function */
 int lcall_route(struct lstate *ls, int fn, const struct xvars *v,
                 struct pool *p, struct lroute *out, struct errbuf *eb)
 {
-    lua_State *L = ls->L;
-    int rc = call(ls, fn, v, eb);
+    struct call c = { .v = v, .pool = p, .route = out };
+    struct lrun r = { .push = push_fn_vars, .take = take_route, .arg = &c,
+                      .what = "route function" };
 
     memset(out, 0, sizeof(*out));
-    if (rc != LC_OK)
-        return rc;
-    if (lua_isnil(L, -1)) {
-        out->verdict = "decline";
-    } else if (lua_type(L, -1) == LUA_TTABLE) {
-        rc = route_table(L, lua_gettop(L), p, out, eb);
-    } else {
-        errbuf_set(eb, "route function returned a %s; expected accept{...}, "
-                   "pass(), decline(), fail(...), defer(...) or "
-                   "redirect(...)", luaL_typename(L, -1));
-        rc = LC_ERROR;
-    }
-    lua_pop(L, 1);
-    return rc;
+    return call(ls, fn, &r, eb);
 }
 
 /* lcall_check_password - call fn(user, password) under the budget */
 int lcall_check_password(struct lstate *ls, int fn, const char *user,
                          const char *password, int *ok, struct errbuf *eb)
 {
-    lua_State *L = ls->L;
-    int rc;
+    struct call c = { .user = user, .password = password };
+    struct lrun r = { .push = push_fn_password, .take = take_truth,
+                      .arg = &c, .what = "auth_check" };
+    struct errbuf err;
 
-    lua_pushcfunction(L, traceback);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-    lua_pushstring(L, user);
-    lua_pushstring(L, password);
-    lstate_arm(ls);
-    rc = lua_pcall(L, 2, 1, -4);
-    lstate_disarm(ls);
-    lua_remove(L, -2);
-    if (rc != LUA_OK) {
-        errbuf_set(eb, "error in auth_check: %s",
-                   lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-        lua_pop(L, 1);
-        return LC_ERROR;
+    r.ls = ls;
+    r.fn = fn;
+    switch (lrun_call(&r, &err)) {
+    case LRUN_OK:
+        *ok = c.truth;
+        return LC_OK;
+    case LRUN_NEED_DNS:
+        errbuf_set(&err, "lookup.dnsdb cannot be used in auth_check");
+        break;
     }
-    *ok = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return LC_OK;
+    *ok = 0;
+    errbuf_set(eb, "error in auth_check: %s", err.msg);
+    return LC_ERROR;
 }

@@ -2,11 +2,14 @@
  * l_coro.c - configuration functions as coroutines, and the yielding DNS
  *            binding (dns.a, dns.aaaa, dns.mx, dns.txt, dns.ptr).
  *
- * PURPOSE: lco_start makes a thread (lua_newthread, anchored with
- * luaL_ref), pushes the function and a session table, and resumes it
- * under the instruction budget. A dns.* call checks lua_isyieldable,
- * starts the query with a small request that points back at the lco, and
- * yields. The answer resumes the thread with (records) or (nil, reason).
+ * PURPOSE: lco_start runs the function on a thread of its own through
+ * l_run.c (protected: the session table is built, the function runs and
+ * its results are copied with raw access, all inside the thread), with
+ * one instruction budget for all its resumes and lua_time_limit for each.
+ * A dns.* call checks that it runs on an lco's own thread, starts the
+ * query with a small request that points back at the lco, and yields; the
+ * answer resumes the thread, whose continuation pushes (records) or
+ * (nil, reason).
  * A cancelled lco clears the request's back pointer, so a late answer is
  * dropped and nothing resumes (rspamd's rule: never a stale pointer).
  * INTERFACE: lco_start, lco_cancel (lcoro.h); l_dns_open (lstate_impl.h).
@@ -24,15 +27,18 @@
 #include "lua/lcoro.h"
 #include "lua/lstate_impl.h"
 
+#define LCO_TEXT_MAX 4096           /* a verb's message and log_message */
+
 struct lco {
-    struct lstate *ls;
-    lua_State *co;
-    int ref;                    /* anchors the thread */
+    struct lrun run;            /* the thread and its budget */
+    enum lco_kind kind;
+    const struct acl_req *req;  /* during lco_start only */
     struct ev *ev;
     struct dns_ctx *dc;
     lco_done_fn done;
     void *arg;
     struct dns_wait *wait;      /* the query the thread waits for */
+    const struct dns_answer *answer;    /* during the resume it wakes */
     struct ev_timer *timer;     /* delivers the result */
     int rc;
     struct lco_result res;
@@ -43,19 +49,9 @@ struct dns_wait {
     struct lco *lco;            /* NULL: cancelled */
 };
 
-static const char LCO_KEY[] = "tern.lco";   /* registry: thread -> lco */
-
 static void lco_free(struct lco *co)
 {
-    lua_State *L = co->ls->L;
-
-    lua_getfield(L, LUA_REGISTRYINDEX, LCO_KEY);
-    lua_pushthread(co->co);
-    lua_xmove(co->co, L, 1);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    luaL_unref(L, LUA_REGISTRYINDEX, co->ref);
+    lrun_end(&co->run);
     for (int i = 0; i < 3; i++)
         free(co->strings[i]);
     free(co);
@@ -77,67 +73,91 @@ static const char *keep(struct lco *co, int slot, const char *s)
     return co->strings[slot];
 }
 
-static const char *field(lua_State *L, int idx, const char *key)
+/* a string field of the verb table at idx, raw; NULL when absent */
+static const char *field(lua_State *L, int idx, const char *key,
+                         struct lrun *r)
 {
     const char *v = NULL;
 
-    lua_getfield(L, idx, key);
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-        v = lua_tostring(L, -1);
+    lua_pushstring(L, key);
+    if (lua_rawget(L, idx) != LUA_TNIL)
+        v = lrun_string(L, -1, LCO_TEXT_MAX, r, key, NULL);
     lua_pop(L, 1);
     return v;
 }
 
-static void take_result(struct lco *co, int nres)
+/* the code field: an integer (or a string of digits), else an error */
+static int field_code(lua_State *L, int idx, struct lrun *r)
 {
-    lua_State *L = co->co;
-    int idx = lua_gettop(L) - nres + 1;
+    lua_Integer code = 0;
+    int isnum = 1;
 
-    co->rc = 0;
-    if (nres == 0)
+    lua_pushliteral(L, "code");
+    if (lua_rawget(L, idx) != LUA_TNIL)
+        code = lua_tointegerx(L, -1, &isnum);
+    lua_pop(L, 1);
+    if (!isnum || code < 0 || code > 999)
+        lrun_raise(L, r, "returned a code that is not a number from 0 to "
+                   "999");
+    return (int)code;
+}
+
+/* the results, copied inside the protected call with raw access only: a
+ * verb table, a verb name, or a boolean (nil or nothing is false); a
+ * condition only needs the truth */
+static void take_result(lua_State *L, int base, int n, struct lrun *r)
+{
+    struct lco *co = r->arg;
+    int t = n > 0 ? lua_type(L, base) : LUA_TNIL;
+
+    co->res.truthy = n > 0 && lua_toboolean(L, base);
+    if (t == LUA_TNIL || t == LUA_TBOOLEAN || co->kind == LCO_CONDITION)
         return;
-    co->res.truthy = lua_toboolean(L, idx);
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        co->res.verb = keep(co, 0, lua_tostring(L, idx));
-    } else if (lua_type(L, idx) == LUA_TTABLE) {
-        co->res.verb = keep(co, 0, field(L, idx, "_verb"));
-        co->res.message = keep(co, 1, field(L, idx, "message"));
-        co->res.log_message = keep(co, 2, field(L, idx, "log_message"));
-        const char *code = field(L, idx, "code");
-        co->res.code = code ? atoi(code) : 0;
+    if (t == LUA_TSTRING) {
+        co->res.verb = keep(co, 0, lrun_string(L, base, LCO_TEXT_MAX, r,
+                                               "its verb", NULL));
+        return;
     }
-    lua_settop(L, 0);
+    if (t != LUA_TTABLE)
+        lrun_raise(L, r, "returned a %s; expected a verb such as accept{} "
+                   "or deny{...}, a verb's name or a boolean",
+                   lua_typename(L, t));
+    co->res.verb = keep(co, 0, field(L, base, "_verb", r));
+    if (co->res.verb == NULL)
+        lrun_raise(L, r, "returned a table that is not a verb (accept{}, "
+                   "deny{...}, defer{...}, discard{}, drop{})");
+    co->res.message = keep(co, 1, field(L, base, "message", r));
+    co->res.log_message = keep(co, 2, field(L, base, "log_message", r));
+    co->res.code = field_code(L, base, r);
 }
 
 static void finish(struct lco *co, int rc, const char *msg)
 {
+    co->rc = rc;
     if (rc != 0) {
-        co->rc = rc;
+        co->res = (struct lco_result){ 0 };
         co->res.message = keep(co, 1, msg);
     }
     co->timer = ev_timer_add(co->ev, 0, deliver_cb, co);
 }
 
-static void resume(struct lco *co, int nargs)
+static void after_run(struct lco *co, int st, const struct errbuf *eb)
 {
-    int nres = 0, st;
-
-    lstate_arm_thread(co->ls, co->co);
-    st = lua_resume(co->co, co->ls->L, nargs, &nres);
-    lstate_disarm_thread(co->co);
-    if (st == LUA_YIELD) {
-        lua_pop(co->co, nres);
+    switch (st) {
+    case LRUN_OK:
+        finish(co, 0, NULL);
+        break;
+    case LRUN_YIELD:
         if (co->wait == NULL)
             finish(co, -1, "coroutine.yield is not allowed in ACL functions");
-        return;
+        break;
+    case LRUN_NEED_DNS:
+        finish(co, -1, "lookup.dnsdb cannot be used in ACL functions "
+               "(use dns.*)");
+        break;
+    default:
+        finish(co, -1, eb->msg);
     }
-    if (st != LUA_OK) {
-        const char *m = lua_tostring(co->co, -1);
-        finish(co, -1, m ? m : "error in Lua function");
-        return;
-    }
-    take_result(co, nres);
-    finish(co, 0, NULL);
 }
 
 static void push_session(lua_State *L, const struct acl_req *q)
@@ -176,30 +196,36 @@ static void push_session(lua_State *L, const struct acl_req *q)
     lua_setfield(L, -2, "vars");
 }
 
+static int push_fn_session(lua_State *L, struct lrun *r)
+{
+    struct lco *co = r->arg;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->fn);
+    push_session(L, co->req);
+    return 1;
+}
+
 /* lco_start - run fn(session) as a coroutine; see lcoro.h */
-struct lco *lco_start(struct lstate *ls, int fn, const struct acl_req *req,
-                      struct ev *ev, struct dns_ctx *dc, lco_done_fn done,
-                      void *arg)
+struct lco *lco_start(struct lstate *ls, int fn, enum lco_kind kind,
+                      const struct acl_req *req, struct ev *ev,
+                      struct dns_ctx *dc, lco_done_fn done, void *arg)
 {
     struct lco *co = xcalloc(1, sizeof(*co));
-    lua_State *L = ls->L;
+    struct errbuf eb;
+    int st;
 
-    co->ls = ls;
+    co->run = (struct lrun){ .ls = ls, .push = push_fn_session,
+                             .take = take_result, .arg = co, .fn = fn,
+                             .what = "ACL function" };
+    co->kind = kind;
+    co->req = req;
     co->ev = ev;
     co->dc = dc;
     co->done = done;
     co->arg = arg;
-    co->co = lua_newthread(L);
-    co->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_getfield(L, LUA_REGISTRYINDEX, LCO_KEY);
-    lua_pushthread(co->co);
-    lua_xmove(co->co, L, 1);
-    lua_pushlightuserdata(L, co);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    lua_rawgeti(co->co, LUA_REGISTRYINDEX, fn);
-    push_session(co->co, req);
-    resume(co, 1);
+    st = lrun_start(&co->run, &eb);
+    co->req = NULL;
+    after_run(co, st, &eb);
     return co;
 }
 
@@ -220,33 +246,46 @@ static void dns_answer_cb(const struct dns_answer *ans, void *arg)
 {
     struct dns_wait *w = arg;
     struct lco *co = w->lco;
+    struct errbuf eb;
 
     free(w);
     if (co == NULL)
         return;                     /* the session is gone */
     co->wait = NULL;
-    if (ans->status == DNS_OK) {
-        l_push_dns_answer(co->co, ans);
-        resume(co, 1);
-        return;
-    }
-    lua_pushnil(co->co);
-    lua_pushstring(co->co, ans->status == DNS_NXDOMAIN ? "nxdomain"
-                           : ans->status == DNS_NODATA ? "nodata"
-                           : ans->why ? ans->why : "servfail");
-    resume(co, 2);
+    co->answer = ans;               /* dns_resumed pushes it */
+    int st = lrun_resume(&co->run, &eb);
+    co->answer = NULL;
+    after_run(co, st, &eb);
 }
 
+/* the continuation of a dns.* call: the answer as Lua values, built
+ * inside the thread (a memory error here is the script's error) */
+static int dns_resumed(lua_State *L, int status, lua_KContext ctx)
+{
+    struct lco *co = (struct lco *)ctx;
+    const struct dns_answer *ans = co->answer;
+
+    (void)status;
+    if (ans->status == DNS_OK) {
+        l_push_dns_answer(L, ans);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, ans->status == DNS_NXDOMAIN ? "nxdomain"
+                      : ans->status == DNS_NODATA ? "nodata"
+                      : ans->why ? ans->why : "servfail");
+    return 2;
+}
+
+/* the lco whose own thread is L, or NULL (a coroutine the script made,
+ * a routing function, a conf.d file) */
 static struct lco *running_lco(lua_State *L)
 {
-    struct lco *co;
+    struct lrun *r = lstate_of(L)->call;
 
-    lua_getfield(L, LUA_REGISTRYINDEX, LCO_KEY);
-    lua_pushthread(L);
-    lua_rawget(L, -2);
-    co = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-    return co;
+    if (r == NULL || r->co != L || r->push != push_fn_session)
+        return NULL;
+    return r->arg;
 }
 
 static int l_dns_query(lua_State *L)
@@ -264,7 +303,7 @@ static int l_dns_query(lua_State *L)
     w->lco = co;
     co->wait = w;
     dns_query(co->dc, type, name, dns_answer_cb, w);
-    return lua_yield(L, 0);
+    return lua_yieldk(L, 0, (lua_KContext)co, dns_resumed);
 }
 
 /* l_dns_open - the dns table of the sandbox */
@@ -275,8 +314,6 @@ void l_dns_open(struct lstate *ls, int env)
         { "txt", DNS_T_TXT }, { "ptr", DNS_T_PTR } };
     lua_State *L = ls->L;
 
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, LCO_KEY);
     lua_newtable(L);
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         lua_pushinteger(L, types[i].type);

@@ -4,10 +4,12 @@
  *
  * The function gets one argument, a table with the fields of struct xvars
  * (addr.local_part, addr.domain, addr.home, ...). Each call runs under the
- * instruction budget.
+ * instruction budget and lua_time_limit, on a thread of its own, and its
+ * result is copied with raw access inside the protected call (l_run.c).
  *
  * INTERFACE: lcall_value, lcall_truth, lcall_route.
- * ERRORS: LC_ERROR with "error in Lua function (FILE:LINE): msg" in eb;
+ * ERRORS: LC_ERROR with "error in Lua function: FILE:LINE: msg" in eb (for
+ *         a bad result, the line where the function is defined);
  *         LC_NEED_DNS when lookup.dnsdb needs an answer that is not cached
  *         yet (the queries were handed to lstate_set_dns's want function).
  */

@@ -9,8 +9,11 @@
  * session closed) guarantees done() is never called and nothing resumes.
  *
  * INTERFACE: lco_start, lco_cancel, struct lco_result.
- * ERRORS: a script error, an exceeded instruction budget or a wrong return
- *         value give rc = -1 with the message in res->message.
+ * ERRORS: a script error, an exceeded budget (instructions or
+ *         lua_time_limit) or a wrong return value give rc = -1 with
+ *         "FILE:LINE: text" in res->message (for the log, not the client).
+ *         A verdict (LCO_VERDICT) must be a verb table, a verb name or a
+ *         boolean; a condition (LCO_CONDITION) may return anything.
  */
 #ifndef TERN_LCORO_H
 #define TERN_LCORO_H
@@ -32,9 +35,11 @@ typedef void (*lco_done_fn)(int rc, const struct lco_result *res, void *arg);
 
 struct lco;
 
-struct lco *lco_start(struct lstate *ls, int fn, const struct acl_req *req,
-                      struct ev *ev, struct dns_ctx *dc, lco_done_fn done,
-                      void *arg);
+enum lco_kind { LCO_CONDITION, LCO_VERDICT };
+
+struct lco *lco_start(struct lstate *ls, int fn, enum lco_kind kind,
+                      const struct acl_req *req, struct ev *ev,
+                      struct dns_ctx *dc, lco_done_fn done, void *arg);
 void lco_cancel(struct lco *co);
 
 #endif

@@ -1,17 +1,26 @@
 /*
- * lstate.c - Lua state creation, the sandbox environment, memory cap and
- *            instruction budget.
+ * lstate.c - Lua state creation, memory cap, and the budget of a call:
+ *            instructions and wall-clock time.
  *
  * PURPOSE: one lua_State per process per configuration generation, with a
- * counting allocator (memory cap) and an allow-listed _ENV (Redis's idea,
- * with stock 5.4 tables). The count hook stops a runaway script; once it
- * fires it re-arms itself to fire on every instruction so pcall cannot
+ * counting allocator (memory cap). A count hook, set on the main thread
+ * when the state is made and so inherited by every thread created from it
+ * (lua_newthread copies the hook), charges each `period` instructions to
+ * the budget of the call running now (ls->run): one budget for the whole
+ * call, whichever coroutine runs the instructions, and a deadline checked
+ * at the same time. Work done in C (pattern matching, table moves, new
+ * coroutines) is charged through lstate_charge. Once a call is over, the
+ * hook re-arms itself to fire on every instruction so pcall cannot
  * swallow the stop (Redis luaMaskCountHook).
- * SECURITY: no io, os.execute/exit/remove, load/loadfile/dofile, require,
- * package, debug, collectgarbage; chunks are loaded in text mode only.
+ * INTERFACE: lstate.h; lstate_of, lstate_budget_init, lstate_enter,
+ *            lstate_leave, lstate_charge, lstate_where and the need-DNS
+ *            sentinel (lstate_impl.h).
+ * SECURITY: the sandbox itself is built by l_sandbox.c; chunks are loaded
+ *           in text mode only.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -21,7 +30,9 @@
 #include "core/base/xalloc.h"
 #include "lua/lstate_impl.h"
 
-static const char REG_KEY[] = "tern.lstate";
+#define HOOK_PERIOD 1000        /* instructions between two budget checks */
+#define TIME_LIMIT_MAX_MS (1000LL * 86400 * 365)   /* no overflow past it */
+
 static const char NEED_DNS_KEY[] = "tern.need_dns";
 
 static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -43,56 +54,94 @@ static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* charge n instructions to b; 1 when the call must stop */
+static int over_budget(struct lstate *ls, struct lbudget *b, long n)
+{
+    if (b->stopped != NULL)
+        return 1;
+    b->left -= n;
+    if (ls->instr_limit > 0 && b->left < 0)
+        b->stopped = "instruction limit exceeded";
+    else if (b->deadline != 0 && now_ms() >= b->deadline)
+        b->stopped = "time limit exceeded";
+    return b->stopped != NULL;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/* raise the stop, naming the Lua code at level; the hook now fires on
+ * every instruction of this thread, so pcall cannot swallow it */
+static int raise_stop(lua_State *L, int level, const char *why)
+{
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    luaL_where(L, level);
+    lua_pushstring(L, why);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
+    struct lstate *ls = lstate_of(L);
+    struct lbudget *b = ls->run;
+    int n = lua_gethookcount(L);
+
     (void)ar;
-    /* fire again at once if the error is caught by pcall */
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-    luaL_where(L, 0);           /* the interrupted function's file:line */
-    lua_pushstring(L, "instruction limit exceeded");
-    lua_concat(L, 2);
-    lua_error(L);
+    if (b == NULL)
+        return;
+    if (b->stopped == NULL && n != ls->period)  /* left at 1 by a stop */
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, ls->period);
+    if (over_budget(ls, b, n))
+        raise_stop(L, 0, b->stopped);
 }
 
-/* lstate_arm - start a fresh instruction budget */
-void lstate_arm(struct lstate *ls)
+/* lstate_charge - count n instructions of work done in C (0: only look
+ * at the clock); raise when the call is over its budget */
+void lstate_charge(lua_State *L, long n)
 {
-    if (ls->instr_limit > 0)
-        lua_sethook(ls->L, budget_hook, LUA_MASKCOUNT,
-                    (int)(ls->instr_limit > 0x7fffffff ? 0x7fffffff
-                                                       : ls->instr_limit));
+    struct lstate *ls = lstate_of(L);
+
+    if (ls->run != NULL && over_budget(ls, ls->run, n))
+        raise_stop(L, 1, ls->run->stopped);
 }
 
-/* lstate_arm_thread - a fresh budget for one resume of co */
-void lstate_arm_thread(struct lstate *ls, lua_State *co)
+/* lstate_budget_init - the budget of a new call */
+void lstate_budget_init(struct lstate *ls, struct lbudget *b)
 {
-    if (ls->instr_limit > 0)
-        lua_sethook(co, budget_hook, LUA_MASKCOUNT,
-                    (int)(ls->instr_limit > 0x7fffffff ? 0x7fffffff
-                                                       : ls->instr_limit));
+    b->left = ls->instr_limit;
+    b->deadline = 0;
+    b->stopped = NULL;
 }
 
-/* lstate_disarm_thread - no budget between resumes */
-void lstate_disarm_thread(lua_State *co)
+/* lstate_enter - b runs now, until now + the time limit */
+struct lbudget *lstate_enter(struct lstate *ls, struct lbudget *b)
 {
-    lua_sethook(co, NULL, 0, 0);
+    struct lbudget *prev = ls->run;
+
+    ls->run = b;
+    b->deadline = ls->time_limit_ms > 0 ? now_ms() + ls->time_limit_ms : 0;
+    return prev;
 }
 
-/* lstate_disarm - no budget outside calls */
-void lstate_disarm(struct lstate *ls)
+/* lstate_leave - back to the budget that ran before (usually none) */
+void lstate_leave(struct lstate *ls, struct lbudget *prev)
 {
-    lua_sethook(ls->L, NULL, 0, 0);
+    ls->run = prev;
 }
 
-/* lstate_of - the owning lstate */
+/* lstate_of - the owning lstate (every thread copies the main thread's
+ * extra space when it is made) */
 struct lstate *lstate_of(lua_State *L)
 {
-    struct lstate *ls;
-
-    lua_getfield(L, LUA_REGISTRYINDEX, REG_KEY);
-    ls = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return ls;
+    return *(struct lstate **)lua_getextraspace(L);
 }
 
 /* lstate_push_need_dns - the unique sentinel value */
@@ -106,6 +155,8 @@ int lstate_is_need_dns(lua_State *L, int idx)
 {
     int same;
 
+    if (!lua_checkstack(L, 1))
+        return 0;
     idx = lua_absindex(L, idx);
     lstate_push_need_dns(L);
     same = lua_rawequal(L, idx, -1);
@@ -127,77 +178,22 @@ void lstate_where(lua_State *L, int level, const char **file, int *line)
     }
 }
 
-static void copy_fields(lua_State *L, int from, int to, const char *const *names)
-{
-    for (; *names != NULL; names++) {
-        lua_getfield(L, from, *names);
-        lua_setfield(L, to, *names);
-    }
-}
-
-static void copy_library(lua_State *L, int env, const char *lib,
-                         const char *const *names)
-{
-    lua_getglobal(L, lib);
-    int from = lua_gettop(L);
-    lua_newtable(L);
-    if (names == NULL) {
-        lua_pushnil(L);
-        while (lua_next(L, from) != 0) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_settable(L, -4);
-        }
-    } else {
-        copy_fields(L, from, lua_gettop(L), names);
-    }
-    lua_setfield(L, env, lib);
-    lua_pop(L, 1);
-}
-
-static void build_env(struct lstate *ls)
-{
-    static const char *const base[] = {
-        "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
-        "tonumber", "tostring", "type", "xpcall", "rawequal", "rawget",
-        "rawlen", "rawset", "setmetatable", "getmetatable", "print",
-        "_VERSION", NULL };
-    static const char *const os_safe[] = { "time", "date", "clock",
-                                           "difftime", NULL };
-    lua_State *L = ls->L;
-
-    lua_newtable(L);
-    int env = lua_gettop(L);
-    lua_pushglobaltable(L);
-    copy_fields(L, lua_gettop(L), env, base);
-    lua_pop(L, 1);
-    copy_library(L, env, "string", NULL);
-    lua_getfield(L, env, "string");     /* bytecode is never loaded: no dump */
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");
-    lua_pop(L, 1);
-    copy_library(L, env, "table", NULL);
-    copy_library(L, env, "math", NULL);
-    copy_library(L, env, "utf8", NULL);
-    copy_library(L, env, "coroutine", NULL);
-    copy_library(L, env, "os", os_safe);
-    lua_pushvalue(L, env);
-    lua_setfield(L, env, "_G");
-    l_lookup_open(ls, env);
-    l_verbs_open(ls, env);
-    l_dns_open(ls, env);
-    ls->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
 static int open_libs(lua_State *L)
 {
+    struct lstate *ls = lua_touserdata(L, 1);
+
     luaL_openlibs(L);
+    lua_newtable(L);            /* a unique table as the sentinel */
+    lua_setfield(L, LUA_REGISTRYINDEX, NEED_DNS_KEY);
+    lua_newtable(L);
+    l_sandbox_open(ls, lua_gettop(L));
+    ls->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
 /* lstate_new - a sandboxed state for configuration c */
 struct lstate *lstate_new(struct conf *c, size_t mem_limit, long instr_limit,
-                          struct errbuf *eb)
+                          long time_limit_ms, struct errbuf *eb)
 {
     struct lstate *ls = xcalloc(1, sizeof(*ls));
 
@@ -209,27 +205,38 @@ struct lstate *lstate_new(struct conf *c, size_t mem_limit, long instr_limit,
         free(ls);
         return NULL;
     }
+    *(struct lstate **)lua_getextraspace(ls->L) = ls;
     lua_pushcfunction(ls->L, open_libs);
-    if (lua_pcall(ls->L, 0, 0, 0) != LUA_OK) {
+    lua_pushlightuserdata(ls->L, ls);
+    if (lua_pcall(ls->L, 1, 0, 0) != LUA_OK) {
         errbuf_set(eb, "cannot open the Lua libraries");
         lstate_free(ls);
         return NULL;
     }
-    lua_pushlightuserdata(ls->L, ls);
-    lua_setfield(ls->L, LUA_REGISTRYINDEX, REG_KEY);
-    lua_newtable(ls->L);            /* a unique table as the sentinel */
-    lua_setfield(ls->L, LUA_REGISTRYINDEX, NEED_DNS_KEY);
-    build_env(ls);
-    lstate_set_limits(ls, mem_limit, instr_limit);
+    lstate_set_limits(ls, mem_limit, instr_limit, time_limit_ms);
     return ls;
 }
 
 /* lstate_set_limits - memory the state may use beyond what it holds now
- * (bytes, 0 none) and the instruction budget of each call */
-void lstate_set_limits(struct lstate *ls, size_t mem_limit, long instr_limit)
+ * (bytes, 0 none), the instruction budget of each call (0 none) and the
+ * wall-clock limit of each run between yields (ms, 0 none) */
+void lstate_set_limits(struct lstate *ls, size_t mem_limit, long instr_limit,
+                       long time_limit_ms)
 {
     ls->mem_limit = mem_limit ? ls->mem_used + mem_limit : 0;
     ls->instr_limit = instr_limit;
+    lstate_set_time_limit(ls, time_limit_ms);
+    ls->period = instr_limit > 0 && instr_limit < HOOK_PERIOD
+                 ? (int)instr_limit : HOOK_PERIOD;
+    lua_sethook(ls->L, budget_hook, LUA_MASKCOUNT, ls->period);
+}
+
+/* lstate_set_time_limit - the wall-clock limit alone (ms, 0 none) */
+void lstate_set_time_limit(struct lstate *ls, long time_limit_ms)
+{
+    ls->time_limit_ms = time_limit_ms < 0 ? 0
+                        : time_limit_ms > TIME_LIMIT_MAX_MS ? TIME_LIMIT_MAX_MS
+                        : time_limit_ms;
 }
 
 /* lstate_version - "Lua 5.4.x" */
@@ -253,7 +260,8 @@ void lstate_end_load(struct lstate *ls)
     ls->conf = NULL;
 }
 
-/* lstate_free - close the state (NULL ok) */
+/* lstate_free - close the state (NULL ok); sandboxed code cannot set
+ * __gc, so closing runs no script */
 void lstate_free(struct lstate *ls)
 {
     if (ls == NULL)
@@ -278,34 +286,40 @@ void lstate_set_dns(struct lstate *ls, struct dns_cache *cache,
     ls->dns_want_arg = arg;
 }
 
-/* lstate_run_file - run one configuration file in the shared environment */
-int lstate_run_file(struct lstate *ls, const char *path, struct errbuf *eb)
+/* load path as a text chunk with the shared _ENV; the messages Lua gives
+ * without a position (a binary chunk) get "FILE:1:" */
+static int push_file(lua_State *L, struct lrun *r)
 {
-    lua_State *L = ls->L;
-    int rc;
+    const char *path = r->arg;
+    int rc = luaL_loadfilex(L, path, "t");
 
-    rc = luaL_loadfilex(L, path, "t");
-    if (rc != LUA_OK) {
-        errbuf_set(eb, "%s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return -1;
+    if (rc == LUA_ERRSYNTAX && !lrun_positioned(lua_tostring(L, -1))) {
+        lua_pushfstring(L, "%s:1: %s", path, lua_tostring(L, -1));
+        return lua_error(L);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ls->env_ref);
+    if (rc != LUA_OK)
+        return lua_error(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lstate_of(L)->env_ref);
     if (lua_setupvalue(L, -2, 1) == NULL)
         lua_pop(L, 1);
-    lstate_arm(ls);
-    rc = lua_pcall(L, 0, 0, 0);
-    lstate_disarm(ls);
-    if (rc != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        if (msg == NULL)
-            msg = "error object is not a string";
-        if (strstr(msg, path) == NULL && strstr(msg, ".lua:") == NULL)
-            errbuf_set(eb, "%s: %s", path, msg);    /* e.g. out of memory */
-        else
-            errbuf_set(eb, "%s", msg);
-        lua_pop(L, 1);
+    return 0;
+}
+
+/* lstate_run_file - run one configuration file in the shared environment,
+ * under the budget of one call */
+int lstate_run_file(struct lstate *ls, const char *path, struct errbuf *eb)
+{
+    struct lrun r = { .ls = ls, .push = push_file, .arg = (void *)path,
+                      .fn = -1, .what = path };
+
+    switch (lrun_call(&r, eb)) {
+    case LRUN_OK:
+        return 0;
+    case LRUN_NEED_DNS:
+        errbuf_set(eb, "%s: lookup.dnsdb cannot be used while the "
+                   "configuration is loaded", path);
+        return -1;
+    default:
         return -1;
     }
-    return 0;
 }

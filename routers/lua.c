@@ -13,7 +13,9 @@
  * Options: route (a function, required).
  *
  * Verdicts: as the function says; DEFER when it raises an error, exceeds
- * its instruction budget or returns something else; hosts are resolved
+ * its instruction budget or lua_time_limit, or returns something else (the
+ * result is read with raw access: a metatable is never consulted); the
+ * reason names the file:line. Hosts are resolved
  * like manualroute's with host_find_failed = defer.
  */
 #include <stddef.h>

@@ -47,6 +47,7 @@ static const struct opt_spec main_opts[] = {
     { "lua_memory_limit", OPT_SIZE, M(lua_memory_limit), "64M", 0, NULL },
     { "lua_instruction_limit", OPT_INT, M(lua_instruction_limit), "1000000",
       0, NULL },
+    { "lua_time_limit", OPT_TIME, M(lua_time_limit), "1s", 0, NULL },
     { "redirect_max_depth", OPT_INT, M(redirect_max_depth), "30", 0, NULL },
     { "smtp_workers", OPT_INT, M(smtp_workers), "0", 0, NULL },
     { "tern_user", OPT_STR, M(tern_user), NULL, 0, NULL },

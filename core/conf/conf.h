@@ -93,6 +93,7 @@ struct conf_main {
     long dns_retry;
     long lua_memory_limit;
     long lua_instruction_limit;
+    long lua_time_limit;            /* seconds; each Lua run between yields */
     long redirect_max_depth;
     /* the SMTP server */
     long smtp_workers;

@@ -1,0 +1,1 @@
+return accept { transport = "t", hosts = { "a.example", "[192.0.2.1]:2525" }, message = "m" }

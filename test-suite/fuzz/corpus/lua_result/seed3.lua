@@ -1,0 +1,1 @@
+return redirect { "a@b.example", "c@d.example" }

@@ -1,0 +1,1 @@
+return { "x", 1, 2.5, true }

@@ -1,0 +1,1 @@
+local t = {} for i = 1, 9 do t[i] = i end t[16], t[17] = 1, 1 local k = 32 while k <= 1 << 40 do t[k] = 1 k = k * 2 end return accept { hosts = t }

@@ -1,0 +1,1 @@
+return lookup.dnsdb("mx", addr.domain)

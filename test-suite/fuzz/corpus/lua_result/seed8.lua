@@ -1,0 +1,1 @@
+return coroutine.wrap(function() coroutine.yield(addr.local_part:gsub("(%w)", "%1%1")) end)()
