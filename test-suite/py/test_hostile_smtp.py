@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""test_hostile_smtp - the SMTP server under hostile clients and scripts
+(issue 9, points 6, 8, 9 and 12):
+
+ 6. reply codes from ACLs are checked: a deny/drop code must be 5xx, a
+    defer 4xx (accept/discard 2xx): a constant is a configuration error
+    (FILE:LINE, exit 78 from -bV), a computed one gives 451 and a
+    panic-log line; internal error text (Lua errors, file paths of
+    lookups) never reaches the client.
+ 8. a client that sends part of a line and closes (or half-closes) ends
+    its session at once and frees its connection slot.
+ 9. out of file descriptors, the workers stop accepting for a moment
+    instead of spinning, log it once, and recover when the flood ends.
+12. SMTP state: a refused HELO/EHLO is no greeting; BDAT refused for want
+    of EHLO still consumes its chunk; a non-ASCII address without SMTPUTF8
+    gets 553 5.6.7 at MAIL and at RCPT; a flood of refused RCPTs writes a
+    bounded number of log lines (smtp_reject_log_limit)."""
+import os
+import re
+import socket
+import sys
+import time
+
+sys.dont_write_bytecode = True     # no __pycache__ in the work tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ternlib import TAP, Tern, Closed, crlf, message  # noqa: E402
+
+t = TAP(timeout=150)
+
+
+def connect(d, timeout=5):
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
+    return s
+
+
+def read_until_closed(s, timeout):
+    """bytes the server sends until it closes; None if it stays open"""
+    got = b""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            return None
+        except (ConnectionResetError, BrokenPipeError):
+            return got
+        if not chunk:
+            return got
+        got += chunk
+    return None
+
+
+def banner_of(s, timeout=5):
+    """the first line the server sends (b"" on EOF, reset or timeout)"""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data
+
+
+# ---------------------------------------------------------------- point 8
+with t.guard("half-closed: the session ran to its end"), \
+     Tern(main={"smtp_accept_max": 10, "smtp_receive_timeout": "5m"},
+          name="hs-half") as d:
+    N = 60          # six times smtp_accept_max
+    banners, closed_fast, slow = [], 0, []
+    for i in range(N):
+        s = connect(d)
+        b = banner_of(s)
+        banners.append(b[:3])
+        try:
+            s.sendall(b"MAIL FROM:<half%d@client.exa" % i)
+        except OSError:
+            pass
+        if i % 2 == 0:
+            try:
+                s.shutdown(socket.SHUT_WR)  # half-close, wait for the end
+            except OSError:
+                pass
+            rest = read_until_closed(s, 3)
+            if rest is not None:
+                closed_fast += 1
+            else:
+                slow.append(i)
+        s.close()
+    t.eq(banners.count(b"220"), N, "%d clients that each send half a "
+         "command and close get a 220 greeting, with smtp_accept_max 10"
+         % N)
+    t.eq(closed_fast, N // 2, "a client that half-closes after half a "
+         "command sees the server close at once (not after "
+         "smtp_receive_timeout)")
+    c = d.raw()
+    if t.eq(c.banner.code, 220, "after the flood a new client is served"):
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<ok@client.example>")
+        c.cmd("RCPT TO:<alice@test.example>")
+        c.cmd("DATA")
+        c.send(message(subject="after half-closed") + ".\r\n")
+        t.reply(c.try_reply(), 250, "2.0.0", "and can send mail")
+        c.cmd("QUIT")
+    c.close()
+    lost_re = r"lost: unexpected disconnection while reading SMTP command"
+    end = time.monotonic() + 5
+    while len(re.findall(lost_re, d.mainlog())) < N \
+            and time.monotonic() < end:
+        time.sleep(0.1)
+    t.eq(len(re.findall(lost_re, d.mainlog())), N, "mainlog: one 'lost: "
+         "unexpected disconnection while reading SMTP command' line per "
+         "cut-short session")
+
+with t.guard("half-closed, pipelined and DATA: the session ran to its end"), \
+     Tern(name="hs-half2") as d:
+    # pipelined complete commands, then half a line and a half-close: the
+    # complete ones are answered, then the server closes
+    s = connect(d)
+    banner_of(s)
+    s.sendall(b"EHLO client.example\r\nNOOP\r\nRSET\r\nNOOP XX")
+    s.shutdown(socket.SHUT_WR)
+    rest = read_until_closed(s, 3)
+    s.close()
+    t.ok(rest is not None and re.search(rb"(?m)^250 ", rest)
+         and len(re.findall(rb"(?m)^250 ", rest)) == 3,
+         "complete commands before the unfinished one are answered (3 "
+         "final 250s), then the connection is closed", repr(rest))
+
+    # the message data cut short: no message, "lost" logged
+    s = connect(d)
+    banner_of(s)
+    s.sendall(b"EHLO client.example\r\nMAIL FROM:<cut@client.example>\r\n"
+              b"RCPT TO:<alice@test.example>\r\nDATA\r\n")
+    time.sleep(0.3)
+    s.sendall(b"Subject: cut\r\n\r\nhalf a li")
+    s.shutdown(socket.SHUT_WR)
+    rest = read_until_closed(s, 3)
+    s.close()
+    t.ok(rest is not None and b"354" in rest, "DATA cut short and "
+         "half-closed: the server closes at once", repr(rest))
+    t.ok(d.wait_log(r"lost: unexpected disconnection while reading message "
+                    r"data") is not None, "mainlog: 'lost: unexpected "
+         "disconnection while reading message data'", d.mainlog()[-800:])
+    t.eq(d.spool_messages(), [], "the cut-short message is not spooled")
+
+
+t.done()
