@@ -17,6 +17,7 @@
     bounded number of log lines (smtp_reject_log_limit)."""
 import os
 import re
+import resource
 import socket
 import sys
 import time
@@ -148,5 +149,88 @@ with t.guard("half-closed, pipelined and DATA: the session ran to its end"), \
          "disconnection while reading message data'", d.mainlog()[-800:])
     t.eq(d.spool_messages(), [], "the cut-short message is not spooled")
 
+
+# ---------------------------------------------------------------- point 9
+class LowFdTern(Tern):
+    """a daemon started with `ulimit -n 256` (soft and hard)"""
+
+    def cmd(self, *args):
+        argv = super().cmd(*args)
+        if "-bdf" in args:
+            return ["/bin/sh", "-c", 'ulimit -n 256 && exec "$@"', "sh"] \
+                + argv
+        return argv
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < 2000 and (hard == resource.RLIM_INFINITY or hard >= 2000):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2000, hard))
+if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 1200:
+    t.skip("out of descriptors", "this test needs 1200 descriptors")
+else:
+    with t.guard("fds: the session ran to its end"), \
+         LowFdTern(main={"smtp_accept_max": 5000}, name="hs-fds") as d:
+        t.ok(d.wait_log(r"warning: smtp_accept_max = 5000 needs about "
+                        r"\d+ file descriptors per worker, but the limit "
+                        r"is 256") is not None, "start: the daemon warns "
+             "that the descriptor limit is below what smtp_accept_max "
+             "needs", d.mainlog()[-800:])
+        flood = []
+        for i in range(800):
+            try:
+                flood.append(socket.create_connection(("127.0.0.1", d.port),
+                                                      timeout=5))
+            except OSError:
+                break
+        time.sleep(1.0)
+        workers = d.pids()[1:]
+        c0 = cpu_seconds(workers)
+        time.sleep(2.0)
+        used = cpu_seconds(workers) - c0
+        t.ok(used < 0.6, "800 clients with 256 descriptors: the daemon's "
+             "children used %.2f s of CPU in 2 s (not spinning)" % used)
+        lines = re.findall(r"cannot accept connections: Too many open "
+                           r"files", d.mainlog())
+        t.ok(1 <= len(lines) <= 2, "mainlog: running out of descriptors "
+             "is logged once per worker (%d lines)" % len(lines),
+             d.mainlog()[-1500:])
+        served = sum(1 for s in flood[:50] if banner_of(s)[:3] == b"220")
+        t.ok(served == 50, "the sessions already accepted are served "
+             "(%d of the first 50 got 220)" % served)
+        for s in flood:
+            s.close()
+        flood = []
+        end = time.monotonic() + 10
+        got = None
+        while time.monotonic() < end and got is None:
+            try:
+                c = d.raw(timeout=3)
+                got = c.banner
+            except (Closed, OSError):
+                time.sleep(0.2)
+        t.ok(got is not None and got.code == 220, "after the flood a new "
+             "client gets a banner", repr(got))
+        if got is not None and got.code == 220:
+            c.cmd("EHLO client.example")
+            c.cmd("MAIL FROM:<fd@client.example>")
+            c.cmd("RCPT TO:<alice@test.example>")
+            c.cmd("DATA")
+            c.send(message(subject="after the fd flood") + ".\r\n")
+            t.reply(c.try_reply(), 250, "2.0.0", "and can send mail")
+        lines = re.findall(r"cannot accept connections", d.mainlog())
+        t.ok(len(lines) <= 2, "still at most one line per worker about it",
+             d.mainlog()[-800:])
 
 t.done()
