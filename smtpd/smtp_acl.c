@@ -56,6 +56,8 @@ static void fill_req(struct sess *s, struct acl_req *q, const char *hook,
     q->client_port = s->port;
     q->client_name = s->name;
     q->helo = s->helo;
+    if (strcmp(hook, "helo") == 0)      /* not accepted yet: pending */
+        q->helo = s->pending;
     q->sender = s->txn.sender;
     if (strcmp(hook, "mail") == 0)      /* not accepted yet: pending */
         q->sender = s->pending;
@@ -121,6 +123,7 @@ static void log_refusal(struct sess *s, const char *what,
 {
     struct strbuf line;
     const char *why = r->log_message ? r->log_message : text;
+    char key[96];               /* lines alike for smtp_reject_log_limit */
 
     sb_init(&line);
     sess_host_text(s, &line);
@@ -137,11 +140,17 @@ static void log_refusal(struct sess *s, const char *what,
         sb_puts(&line, " rejected after DATA: ");
     else if (strcmp(what, "predata") == 0)
         sb_puts(&line, " rejected DATA: ");
-    else
+    else if (strcmp(what, "HELO/EHLO") == 0 && s->pending != NULL) {
+        const char *name = s->pending;  /* Exim's words for it */
+        sb_puts(&line, " rejected EHLO or HELO ");
+        logfile_escape(&line, name, strlen(name));
+        sb_puts(&line, ": ");
+    } else
         sb_printf(&line, " rejected %s: ", what);
     logfile_escape(&line, why, strlen(why));
-    log_reject("%s", sb_str(&line));
-    if (strcmp(what, "DATA") == 0)
+    snprintf(key, sizeof(key), "%s %s: %s", what,
+             r->verdict == ACL_DEFER ? "deferred" : "rejected", why);
+    if (sess_reject_log(s, key, sb_str(&line)) && strcmp(what, "DATA") == 0)
         log_headers(&s->txn.msg);
     sb_free(&line);
 }

@@ -160,6 +160,7 @@ static void sess_free(struct sess *s)
     free(s->helo);
     free(s->auth_id);
     free(s->sasl);
+    sess_rejlog_free(s);
     if (srv->o.on_close != NULL && s->fd_in > 2)
         srv->o.on_close(s->ip, srv->o.on_close_arg);
     if (s->prev != NULL)
@@ -185,6 +186,7 @@ void sess_close(struct sess *s, const char *why)
     if (s->closed)
         return;
     s->closed = 1;
+    sess_reject_summary(s);
     if (why != NULL && s->ip[0] != '\0')
         log_main("SMTP connection from [%s]:%d lost: %s", s->ip, s->port,
                  why);

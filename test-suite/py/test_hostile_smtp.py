@@ -233,4 +233,165 @@ else:
         t.ok(len(lines) <= 2, "still at most one line per worker about it",
              d.mainlog()[-800:])
 
+# ---------------------------------------------------------------- point 12
+def replies(c, n, timeout=5):
+    return [c.try_reply(timeout) for _ in range(n)]
+
+
+def codes(rs):
+    return [r.code if r is not None else None for r in rs]
+
+
+HELO_ACL = """
+acl "helo" (function(s)
+  if s.helo == "evil.example" then
+    return deny { message = "go away evil" }
+  end
+  return accept()
+end)
+"""
+
+with Tern(files={"acl/10_helo.lua": HELO_ACL}, name="hs-state") as d:
+    with t.guard("state, refused greeting: ran to its end"):
+        c = d.raw()
+        r = c.cmd("EHLO evil.example")
+        t.reply(r, 550, "5.7.1", "EHLO refused by the helo ACL: 550",
+                "go away")
+        r = c.cmd("MAIL FROM:<x@client.example>")
+        t.reply(r, 503, "5.5.1", "after a refused EHLO, MAIL gets 503 (no "
+                "greeting counts)")
+        t.eq(c.cmd("EHLO client.example").code, 250, "an accepted EHLO "
+             "then counts")
+        t.eq(c.cmd("MAIL FROM:<x@client.example>").code, 250,
+             "and MAIL gets 250")
+        r = c.cmd("HELO evil.example")
+        t.reply(r, 550, "5.7.1", "a second greeting refused: 550")
+        rs = [c.cmd("RCPT TO:<alice@test.example>"),
+              c.cmd("MAIL FROM:<x@client.example>")]
+        t.eq(codes(rs), [503, 503], "a refused greeting leaves no greeting "
+             "and no transaction behind: RCPT and MAIL get 503")
+        c.close()
+        c = d.raw()
+        c.send("HELO evil.example\r\nMAIL FROM:<x@client.example>\r\n"
+               "RCPT TO:<alice@test.example>\r\nDATA\r\n")
+        t.eq(codes(replies(c, 4)), [550, 503, 503, 503], "pipelined after "
+             "a refused HELO: MAIL, RCPT and DATA all get 503")
+        c.close()
+        t.ok(d.wait_log(r"rejected EHLO or HELO evil\.example: go away evil",
+                        "reject") is not None, "rejectlog: 'rejected EHLO "
+             "or HELO evil.example: go away evil'", d.rejectlog()[-800:])
+
+    with t.guard("state, BDAT before EHLO: ran to its end"):
+        # 503, and the chunk is read and dropped, never run as commands
+        c = d.raw()
+        c.send("BDAT 6\r\nQUIT\r\nNOOP\r\n")
+        rs = replies(c, 2)
+        t.ok(codes(rs) == [503, 250] and rs[0].status_ok("5.5.1"),
+             "BDAT before EHLO: 503 5.5.1, its chunk ('QUIT') is skipped, "
+             "the NOOP after it gets 250", repr(rs))
+        t.eq(c.pending(0.3), b"", "and nothing else is answered")
+        c.send("BDAT 0 LAST\r\nNOOP\r\n")
+        t.eq(codes(replies(c, 2)), [503, 250], "BDAT 0 before EHLO: 503 "
+             "at once")
+        c.close()
+
+    with t.guard("state, BDAT after HELO: ran to its end"):
+        # the same, and the HELO transaction survives for DATA
+        c = d.raw()
+        c.cmd("HELO client.example")
+        c.cmd("MAIL FROM:<helo@client.example>")
+        c.cmd("RCPT TO:<alice@test.example>")
+        chunk = "RSET\r\nMAIL FROM:<smuggled@client.example>\r\n"
+        c.send("BDAT %d LAST\r\n%sNOOP\r\n" % (len(chunk), chunk))
+        rs = replies(c, 2)
+        t.ok(codes(rs) == [503, 250], "BDAT after HELO: 503 after its "
+             "chunk, then NOOP; the commands inside the chunk are not run",
+             repr(rs))
+        t.eq(c.pending(0.3), b"", "no reply for the chunk's lines")
+        r = c.cmd("DATA")
+        t.eq(r.code, 354, "the HELO transaction is still open: DATA gets "
+             "354")
+        c.send(message(subject="after BDAT refused") + ".\r\n")
+        t.reply(c.try_reply(), 250, "2.0.0", "and the message is accepted")
+        c.cmd("QUIT")
+        c.close()
+        m = d.spool_messages()
+        t.ok(len(m) == 1 and m[0].sender == "helo@client.example",
+             "spool: one message, from the sender given before BDAT (not "
+             "the smuggled one)", repr(m))
+
+    with t.guard("state, SMTPUTF8: ran to its end"):
+        # non-ASCII addresses without SMTPUTF8: 553 5.6.7, MAIL and RCPT
+        U = "j\u00f6ran@b\u00fccher.example"
+        for greet in ("HELO", "EHLO"):
+            c = d.raw()
+            c.cmd(greet + " client.example")
+            r = c.cmd(("MAIL FROM:<%s>" % U).encode("utf-8"))
+            t.reply(r, 553, "5.6.7", "%s session, MAIL with a UTF-8 address "
+                    "and no SMTPUTF8: 553 5.6.7" % greet)
+            t.eq(c.cmd("MAIL FROM:<x@client.example>").code, 250,
+                 "%s session: an ASCII MAIL then gets 250" % greet)
+            r = c.cmd("RCPT TO:<j\u00f6ran@test.example>".encode("utf-8"))
+            t.reply(r, 553, "5.6.7", "%s session, RCPT with a UTF-8 "
+                    "address: 553 5.6.7 too" % greet)
+            c.close()
+        c = d.raw()
+        c.cmd("HELO client.example")
+        r = c.cmd(("MAIL FROM:<%s> SMTPUTF8" % U).encode("utf-8"))
+        t.reply(r, 555, "5.5.4", "SMTPUTF8 after HELO: 555 5.5.4 (a "
+                "parameter needs EHLO)")
+        c.close()
+
+# a flood of refused RCPTs: smtp_reject_log_limit lines, then one summary
+with t.guard("reject log: the session ran to its end"), \
+     Tern(main={"smtp_reject_log_limit": 5, "recipients_max": 2},
+          name="hs-rejlog") as d:
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<x@client.example>")
+    got = []
+    for batch in range(3):
+        c.send("".join("RCPT TO:<u%d@elsewhere.example>\r\n" % (batch * 100 + i)
+                       for i in range(100)))
+        got += codes(replies(c, 100))
+    t.eq(got.count(550), 300, "300 RCPTs to a domain we do not relay to: "
+         "300 refusals")
+    c.send("".join("RCPT TO:<alice@test.example>\r\n" for _ in range(20)))
+    got = codes(replies(c, 20))
+    t.eq(got.count(452), 18, "recipients_max 2: 18 RCPTs over it get 452")
+    c.cmd("QUIT")
+    c.close()
+    time.sleep(0.5)
+    rl = d.rejectlog()
+    t.eq(len(re.findall(r"rejected RCPT <u\d+@elsewhere\.example>", rl)), 5,
+         "smtp_reject_log_limit 5: five 'rejected RCPT' lines, not 300")
+    t.ok(re.search(r"H=\(client\.example\) \[127\.0\.0\.1\]:\d+: 295 more "
+                   r"rejections not logged \(smtp_reject_log_limit = 5\): "
+                   r"RCPT rejected: relay not permitted", rl),
+         "one summary line at the end: 295 more, and why", rl[-800:])
+    t.eq(len(re.findall(r"too many recipients", rl)), 5 + 1, "the "
+         "recipients_max refusals are bounded the same way (5 + summary)")
+    t.ok(re.search(r": 13 more rejections not logged .*too many recipients",
+                   rl), "with their own summary (13 more)", rl[-800:])
+    t.eq(len(re.findall(r"rejected RCPT <u\d+@", d.mainlog())), 5,
+         "the main log has the same five")
+
+with t.guard("reject log default: the session ran to its end"), \
+     Tern(name="hs-rejlog2") as d:
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<x@client.example>")
+    n = 0
+    for batch in range(20):
+        c.send("".join("RCPT TO:<v%d@elsewhere.example>\r\n" % (batch * 100 + i)
+                       for i in range(100)))
+        n += codes(replies(c, 100)).count(550)
+    c.cmd("QUIT")
+    c.close()
+    time.sleep(0.5)
+    lines = d.rejectlog().count("\n") + d.mainlog().count("\n")
+    t.eq(n, 2000, "2000 refused RCPTs in one session")
+    t.ok(lines < 260, "default smtp_reject_log_limit (100): %d log lines in "
+         "all, not 4000" % lines)
+
 t.done()
