@@ -4,9 +4,10 @@
  *
  * PURPOSE: each accepted connection is checked against the shared limits
  * (refused with 421 and a log line when over), then handed to
- * smtp_session_start. Out of descriptors (EMFILE/ENFILE), it stops
- * accepting for ACCEPT_PAUSE_MS and says so at most once a minute, rather
- * than spin on a listener that stays readable. SIGTERM: stop accepting,
+ * smtp_session_start. Out of descriptors (EMFILE/ENFILE, or fewer than
+ * FD_SPARE left for the open sessions' spool files), it stops accepting
+ * for ACCEPT_PAUSE_MS and says so at most once a minute, rather than spin
+ * on a listener that stays readable. SIGTERM: stop accepting,
  * let sessions finish for at most shutdown_timeout, then exit. SIGUSR1/SIGHUP: reopen the logs. The
  * worker dies with the master (PR_SET_PDEATHSIG), so a killed master
  * leaves no orphan serving an old configuration.
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +39,7 @@
 
 #define ACCEPT_PAUSE_MS 250        /* out of descriptors: stop accepting */
 #define ACCEPT_LOG_EVERY_MS 60000   /* at most one line a minute about it */
+#define FD_SPARE 32                 /* kept for spool files, logs, DNS */
 
 struct worker {
     struct conf *conf;
@@ -50,6 +53,7 @@ struct worker {
     struct ev_timer *resume;    /* accepting paused until it fires */
     uint64_t logged_at;         /* last "cannot accept" line (ev ms) */
     unsigned long pauses;       /* pauses since that line */
+    long fd_limit;              /* RLIMIT_NOFILE, 0 if unknown */
 };
 
 static void accept_cb(int fd, unsigned events, void *arg);
@@ -99,7 +103,7 @@ static void resume_cb(void *arg)
  * spin the loop. Stop watching it for a moment instead, keep serving the
  * open sessions (which free descriptors as they end), and say so in the
  * log at most once a minute. */
-static void pause_accepting(struct worker *w, int err)
+static void pause_accepting(struct worker *w, const char *why)
 {
     uint64_t now = ev_now_ms(w->ev);
 
@@ -109,7 +113,7 @@ static void pause_accepting(struct worker *w, int err)
     if (w->logged_at == 0 || now - w->logged_at >= ACCEPT_LOG_EVERY_MS) {
         log_main("worker %d: cannot accept connections: %s (%u sessions "
                  "open); pausing accepting for %d ms (%lu pause%s since "
-                 "the last such line)", w->index, strerror(err),
+                 "the last such line)", w->index, why,
                  smtp_server_count(w->srv), ACCEPT_PAUSE_MS, w->pauses,
                  w->pauses == 1 ? "" : "s");
         w->logged_at = now;
@@ -117,6 +121,23 @@ static void pause_accepting(struct worker *w, int err)
     }
     watch_listeners(w, 0);
     w->resume = ev_timer_add(w->ev, ACCEPT_PAUSE_MS, resume_cb, w);
+}
+
+/* The connection got one of the last FD_SPARE descriptors: the sessions
+ * already open need those for their spool files, so it gets a 421 (not
+ * logged one by one) and accepting pauses. */
+static int fd_spare_low(struct worker *w, int fd)
+{
+    static const char msg[] = "421 4.3.2 Too many concurrent SMTP "
+                              "connections; please try again later\r\n";
+
+    if (w->fd_limit <= 0 || fd < w->fd_limit - FD_SPARE)
+        return 0;
+    /* the client is told if its socket takes it; no retry */
+    (void)send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+    pause_accepting(w, "too few file descriptors left");
+    return 1;
 }
 
 /* One connection from l: 1 = accepted (or refused), 0 = none waiting or
@@ -133,12 +154,14 @@ static int accept_one(struct worker *w, const struct listener *l)
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
             || errno == ENOMEM) {
-            pause_accepting(w, errno);
+            pause_accepting(w, strerror(errno));
             return 0;
         }
         /* ECONNABORTED, EPERM (firewall), EINTR: try the next one */
         return errno != EAGAIN && errno != EWOULDBLOCK;
     }
+    if (fd_spare_low(w, fd))
+        return 0;
     ip_of(&ss, ip, sizeof(ip));
     if (limits_enter(w->lim, w->index, ip, &w->conf->main, &why) != 0) {
         refuse(w, fd, ip, why);
@@ -269,11 +292,15 @@ static void serve(struct worker *w)
 void worker_main(struct conf *c, const struct listeners *ls,
                  struct limits *lim, int index)
 {
-    struct worker w = { c, ls, lim, index, NULL, NULL, 0, -1, NULL, 0, 0 };
+    struct worker w = { c, ls, lim, index, NULL, NULL, 0, -1, NULL, 0, 0,
+                        0 };
+    struct rlimit rl;
 
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() == 1)
         exit(0);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        w.fd_limit = (long)rl.rlim_cur;
     w.ev = ev_new();
     if (setup_signals(&w) != 0)
         exit(71);
