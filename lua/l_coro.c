@@ -88,6 +88,21 @@ static const char *field(lua_State *L, int idx, const char *key)
     return v;
 }
 
+/* A verb table's code: an integer or a string of digits; -1 for anything
+ * else ("250x", 2.5e2, -5, 1e12), which the ACL engine refuses rather
+ * than reading a prefix of it as atoi would. */
+static int code_of(const char *text)
+{
+    size_t n;
+
+    if (text == NULL)
+        return 0;
+    n = strlen(text);
+    if (n == 0 || n > 9 || strspn(text, "0123456789") != n)
+        return -1;
+    return atoi(text);
+}
+
 static void take_result(struct lco *co, int nres)
 {
     lua_State *L = co->co;
@@ -103,8 +118,7 @@ static void take_result(struct lco *co, int nres)
         co->res.verb = keep(co, 0, field(L, idx, "_verb"));
         co->res.message = keep(co, 1, field(L, idx, "message"));
         co->res.log_message = keep(co, 2, field(L, idx, "log_message"));
-        const char *code = field(L, idx, "code");
-        co->res.code = code ? atoi(code) : 0;
+        co->res.code = code_of(field(L, idx, "code"));
     }
     lua_settop(L, 0);
 }

@@ -155,25 +155,27 @@ static void log_refusal(struct sess *s, const char *what,
     sb_free(&line);
 }
 
-/* sess_acl_refused - answer a deny/defer/drop; 0 when the ACL accepted */
+/* sess_acl_refused - answer a deny/defer/drop; 0 when the ACL accepted.
+ * The ACL engine has checked r->code against the verdict (5xx for deny
+ * and drop, 4xx for defer) and keeps internal error text out of
+ * r->message, so what is sent here is the configuration's own text. */
 int sess_acl_refused(struct sess *s, const struct acl_result *r,
                      int dflt_code, const char *what)
 {
     int deny = r->verdict == ACL_DENY || r->verdict == ACL_DROP;
     int code = r->code ? r->code : deny ? dflt_code : 451;
+    const char *status = r->status ? r->status : r->internal ? "4.3.0"
+                         : deny ? "5.7.1" : "4.7.1";
     const char *text = r->message ? r->message : deny
                        ? "Administrative prohibition"
                        : "Temporary local problem - please try later";
 
     if (r->verdict == ACL_ACCEPT || r->verdict == ACL_DISCARD)
         return 0;
-    sess_reply_multi(s, code, code >= 500 ? "5.7.1" : "4.7.1", text);
+    sess_reply_multi(s, code, status, text);
     log_refusal(s, what, r, text);
-    if (r->verdict == ACL_DROP) {
-        if (code < 500)
-            sess_reply(s, 421, "4.7.0", "closing connection");
+    if (r->verdict == ACL_DROP)
         smtpin_set_state(s, SS_CLOSING);
-    }
     return 1;
 }
 

@@ -407,12 +407,15 @@ static void vrfy_done(enum verify_result r, const char *msg, void *arg)
     s->pending = NULL;
     if (r == VERIFY_OK)
         sess_reply(s, 250, "2.1.5", "<%s> is deliverable", addr);
-    else if (r == VERIFY_FAILED)
+    else if (r == VERIFY_FAILED)        /* the router's fail text */
         sess_reply(s, 550, "5.1.1", "<%s>: %s", addr,
                    msg ? msg : "Unrouteable address");
-    else
-        sess_reply(s, 451, "4.4.3", "<%s>: %s", addr,
-                   msg ? msg : "cannot be verified at this time");
+    else {      /* why (a lookup's file, a script error) is for the log */
+        sess_reply(s, 451, "4.3.0", "<%s>: cannot be verified at this time",
+                   addr);
+        log_main("H=[%s]:%d VRFY <%s> deferred: %s", s->ip, s->port, addr,
+                 msg ? msg : "routing deferred");
+    }
     free(addr);
     sess_resume(s);
 }

@@ -67,6 +67,215 @@ def banner_of(s, timeout=5):
     return data
 
 
+# ---------------------------------------------------------------- point 6
+DATA_ACL = """
+acl "data" (function(s)
+  local subj = s.data:match("Subject: ([%w%-]+)")
+  if subj == "code250" then return deny { code = 250, message = "looks accepted" } end
+  if subj == "code999" then return deny { code = 999, message = "weird" } end
+  if subj == "code42" then return deny { code = 42 } end
+  if subj == "code250x" then return deny { code = "250x" } end
+  if subj == "defer550" then return defer { code = 550, message = "later" } end
+  if subj == "drop421" then return drop { code = 421, message = "bye" } end
+  if subj == "accept550" then return accept { code = 550 } end
+  if subj == "badprefix" then return deny { message = "250 2.0.0 queued" } end
+  if subj == "badstatus" then return deny { message = "550 4.7.1 mixed" } end
+  if subj == "good554" then return deny { code = 554, message = "no thanks" } end
+  if subj == "prefix" then return deny { message = "551 5.1.6 moved away" } end
+  if subj == "unknownverb" then return { _verb = "frobnicate" } end
+  if subj == "luaerror" then error("secret-fn-error") end
+  return accept()
+end)
+"""
+
+RCPT_ACL = """
+acl "rcpt" {
+  accept { local_parts = "condfail",
+           condition = function(s) error("secret-cond-error") end },
+  deny   { local_parts = "msgfail",
+           message = function() error("secret-msg-error") end },
+  deny   { local_parts = "computed",
+           message = function() return "250 2.1.5 fine" end },
+  deny   { local_parts = "computed-ok",
+           message = function() return "550 5.1.1 no such user here" end },
+  require { verify = "recipient" },
+  accept { },
+}
+"""
+
+
+def data_reply(d, subject):
+    """send one message with this subject; (DATA's final reply, the
+    connection's later fate: 'open' or 'closed')"""
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<s@client.example>")
+    c.cmd("RCPT TO:<alice@test.example>")
+    c.cmd("DATA")
+    c.send(message(subject=subject) + ".\r\n")
+    r = c.try_reply()
+    fate = "closed" if c.is_closed(0.5) else "open"
+    c.close()
+    return r, fate
+
+
+def clean(r):
+    """a reply that shows no internal detail (paths, Lua errors)"""
+    return r is not None and not re.search(r"secret|\.lua|conf\.d|/tmp|"
+                                           r"ternpy|aliases|lsearch",
+                                           r.text)
+
+
+with t.guard("codes: the daemon ran to its end"), \
+     Tern(files={"acl/10_data.lua": DATA_ACL, "acl/20_rcpt.lua": RCPT_ACL},
+          main={"smtp_vrfy_hosts": "127.0.0.1"}, name="hs-codes") as d:
+    with t.guard("codes: data ACL function results: ran to its end"):
+        for subj, why in (("code250", "code 250 is not a 5xx code"),
+                          ("code999", "code 999 is not a 5xx code"),
+                          ("code42", "code 42 is not a 5xx code"),
+                          ("code250x", "the code is not a number"),
+                          ("defer550", "code 550 is not a 4xx code"),
+                          ("drop421", "code 421 is not a 5xx code"),
+                          ("accept550", "code 550 is not a 2xx code"),
+                          ("badprefix", "code 250 is not a 5xx code"),
+                          ("badstatus", "status 4.7.1 is not a 5.x.x")):
+            r, fate = data_reply(d, subj)
+            t.reply(r, 451, "4.3.0", "data ACL function: %s gives 451 "
+                    "4.3.0, not what the script said" % subj,
+                    "Temporary local problem")
+            t.ok(d.wait_log(r"data ACL \(\S+/acl/10_data\.lua:\d+\): .*%s"
+                            % re.escape(why), "panic", timeout=3)
+                 is not None, "paniclog: %s, with the ACL's file:line"
+                 % why, d.paniclog()[-600:])
+        t.eq(d.spool_messages(), [], "none of those messages was kept")
+        r, fate = data_reply(d, "good554")
+        t.reply(r, 554, "5.7.1", "deny { code = 554 }: 554 5.7.1 and the "
+                "text", "no thanks")
+        r, fate = data_reply(d, "prefix")
+        t.reply(r, 551, "5.1.6", "deny { message = \"551 5.1.6 moved "
+                "away\" }: Exim's leading code is used",
+                r"^5\.1\.6 moved away$")
+        r, fate = data_reply(d, "unknownverb")
+        t.reply(r, 451, "4.3.0", "an ACL function returning an unknown "
+                "verb: 451 4.3.0")
+        t.ok(d.wait_log(r"unknown verb \"frobnicate\"", "panic")
+             is not None, "paniclog: the unknown verb", d.paniclog()[-600:])
+        r, fate = data_reply(d, "luaerror")
+        t.ok(r is not None and r.code == 451 and clean(r), "an ACL function "
+             "that raises an error: 451 without the error text", repr(r))
+        t.ok(d.wait_log(r"secret-fn-error", "reject") is not None,
+             "the error text is in the reject log", d.rejectlog()[-600:])
+
+    with t.guard("codes: statements and internal errors: ran to its end"):
+        c = d.raw()
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<s@client.example>")
+        r = c.cmd("RCPT TO:<computed@test.example>")
+        t.reply(r, 451, "4.3.0", "a message function returning \"250 "
+                "2.1.5 fine\" for a deny: 451 4.3.0")
+        t.ok(d.wait_log(r"rcpt ACL \(\S+/acl/20_rcpt\.lua:\d+\): code 250 "
+                        r"is not a 5xx code", "panic") is not None,
+             "paniclog: the computed code and the statement's file:line",
+             d.paniclog()[-600:])
+        r = c.cmd("RCPT TO:<computed-ok@test.example>")
+        t.reply(r, 550, "5.1.1", "a computed \"550 5.1.1 ...\": used",
+                r"^5\.1\.1 no such user here$")
+        r = c.cmd("RCPT TO:<condfail@test.example>")
+        t.ok(r.code == 451 and r.status_ok("4.3.0") and clean(r),
+             "a condition function that raises an error: 451 4.3.0, no "
+             "error text or path on the wire", repr(r))
+        t.ok(d.wait_log(r"secret-cond-error", "reject") is not None,
+             "the condition's error is in the reject log",
+             d.rejectlog()[-600:])
+        r = c.cmd("RCPT TO:<msgfail@test.example>")
+        t.ok(r.code == 550 and clean(r), "a message function that raises "
+             "an error: the deny stands, with the default text", repr(r))
+        t.ok(d.wait_log(r"message or log_message failed: .*secret-msg-"
+                        r"error", "panic") is not None, "paniclog: the "
+             "message function's error", d.paniclog()[-600:])
+        c.close()
+
+with t.guard("codes: lookup failures: ran to its end"), \
+     Tern(files={"acl/20_rcpt.lua": 'acl "rcpt" { require { verify = '
+                 '"recipient" }, accept {} }\n'},
+          main={"smtp_vrfy_hosts": "127.0.0.1"}, start=False,
+          name="hs-lookup") as d:
+    # a lookup that fails (the alias file is missing): verify defers
+    os.rename(os.path.join(d.dir, "aliases"),
+              os.path.join(d.dir, "aliases.away"))
+    d.start()
+    if True:
+        c = d.raw()
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<s@client.example>")
+        r = c.cmd("RCPT TO:<alice@test.example>")
+        t.ok(r.code == 451 and clean(r), "verify = recipient when a lookup "
+             "file is missing: 451 without the file's path", repr(r))
+        t.ok(d.wait_log(re.escape(d.dir) + r"/aliases", "reject")
+             is not None, "the reject log names the file",
+             d.rejectlog()[-600:])
+        r = c.cmd("VRFY alice@test.example")
+        t.ok(r.code == 451 and clean(r), "VRFY when a lookup file is "
+             "missing: 451 without the file's path", repr(r))
+        t.ok(d.wait_log(r"VRFY <alice@test\.example> deferred: .*" +
+                        re.escape(d.dir) + r"/aliases") is not None,
+             "the main log has the reason", d.mainlog()[-600:])
+        c.close()
+
+with t.guard("codes at load time: ran to its end"):
+    for name, acl, want in (
+            ("deny-250", 'acl "data" { deny { code = 250 } }',
+             r"code 250 is not a 5xx code"),
+            ("defer-550", 'acl "rcpt" {\n  defer { code = 550 },\n}',
+             r"code 550 is not a 4xx code"),
+            ("drop-421", 'acl "rcpt" { drop { code = 421 } }',
+             r"code 421 is not a 5xx code"),
+            ("require-999", 'acl "rcpt" { require { code = 999 } }',
+             r"code 999 is not a 5xx code"),
+            ("warn-code", 'acl "rcpt" { warn { code = 550 }, accept {} }',
+             r"code makes no sense with warn"),
+            ("message-250", 'acl "rcpt" { deny { message = "250 looks '
+             'accepted" } }', r"code 250 is not a 5xx code"),
+            ("message-status", 'acl "rcpt" { deny { message = "550 2.0.0 '
+             'x" } }', r"status 2\.0\.0 is not a 5\.x\.x status")):
+        d = Tern(start=False, name="hs-load",
+                 files={"acl/30_bad.lua": "-- line 1\n" + acl + "\n"})
+        r = d.run("-bV")
+        err = r.stderr.decode("utf-8", "replace")
+        t.ok(r.returncode == 78 and re.search(r"acl/30_bad\.lua:2: .*%s"
+                                              % want, err),
+             "-bV: %s is a configuration error with FILE:LINE, exit 78"
+             % name, "exit %d: %s" % (r.returncode, err[-400:]))
+        d.cleanup()
+    d = Tern(start=False, name="hs-load", files={
+        "acl/30_ok.lua": 'acl "rcpt" { deny { code = 554, message = '
+                         '"550 5.7.1 no" }, defer { code = 452 }, '
+                         'accept { code = 250 } }\n'})
+    r = d.run("-bV")
+    t.eq(r.returncode, 0, "-bV: fitting codes load (deny 554, defer 452, "
+         "accept 250, a 550 message prefix)")
+    d.cleanup()
+
+with t.guard("codes: a constant code: ran to its end"), \
+     Tern(files={"acl/20_rcpt.lua": 'acl "rcpt" {\n'
+                 '  deny { local_parts = "const", code = 554, '
+                 'message = "go away" },\n'
+                 '  deny { local_parts = "prefixed", '
+                 'message = "553 5.1.3 bad address" },\n'
+                 '  accept { } }\n'}, name="hs-const") as d:
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<s@client.example>")
+    r = c.cmd("RCPT TO:<const@test.example>")
+    t.reply(r, 554, "5.7.1", "deny { code = 554, message = \"go away\" }: "
+            "554 5.7.1 go away", r"^5\.7\.1 go away$")
+    r = c.cmd("RCPT TO:<prefixed@test.example>")
+    t.reply(r, 553, "5.1.3", "deny { message = \"553 5.1.3 bad address\" "
+            "}: 553 5.1.3 bad address (Exim's leading code)",
+            r"^5\.1\.3 bad address$")
+    c.close()
+
+
 # ---------------------------------------------------------------- point 8
 with t.guard("half-closed: the session ran to its end"), \
      Tern(main={"smtp_accept_max": 10, "smtp_receive_timeout": "5m"},
