@@ -361,14 +361,32 @@ with t.guard("half-closed, pipelined and DATA: the session ran to its end"), \
 
 # ---------------------------------------------------------------- point 9
 class LowFdTern(Tern):
-    """a daemon started with `ulimit -n 256` (soft and hard)"""
+    """a daemon started with `ulimit -n 256` (soft and hard), or only the
+    soft limit lowered (ulimit_flag "-Sn")"""
+    ulimit_flag = "-n"
 
     def cmd(self, *args):
         argv = super().cmd(*args)
         if "-bdf" in args:
-            return ["/bin/sh", "-c", 'ulimit -n 256 && exec "$@"', "sh"] \
-                + argv
+            return ["/bin/sh", "-c", 'ulimit %s 256 && exec "$@"'
+                    % self.ulimit_flag, "sh"] + argv
         return argv
+
+
+class SoftFdTern(LowFdTern):
+    ulimit_flag = "-Sn"
+
+
+def max_open_files(pid):
+    """the soft RLIMIT_NOFILE of a process, from /proc/PID/limits"""
+    try:
+        with open("/proc/%d/limits" % pid) as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def cpu_seconds(pids):
@@ -382,6 +400,17 @@ def cpu_seconds(pids):
             pass
     return total / os.sysconf("SC_CLK_TCK")
 
+
+with t.guard("fds, soft limit: ran to its end"), \
+     SoftFdTern(main={"smtp_accept_max": 1000}, name="hs-softfd") as d:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 1000 + 64 if hard == resource.RLIM_INFINITY else min(1064, hard)
+    got = [max_open_files(p) for p in d.pids()[1:]]
+    t.ok(got and all(g == want for g in got), "a soft limit of 256 is "
+         "raised to smtp_accept_max + 64 = %d (up to the hard limit) in "
+         "the workers" % want, repr(got))
+    t.ok(want < 1064 or "needs about" not in d.mainlog(), "and then no "
+         "warning is logged", d.mainlog()[-600:])
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 if soft < 2000 and (hard == resource.RLIM_INFINITY or hard >= 2000):
