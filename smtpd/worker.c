@@ -7,10 +7,11 @@
  * smtp_session_start. Out of descriptors (EMFILE/ENFILE, or fewer than
  * FD_SPARE left for the open sessions' spool files), it stops accepting
  * for ACCEPT_PAUSE_MS and says so at most once a minute, rather than spin
- * on a listener that stays readable. SIGTERM: stop accepting,
- * let sessions finish for at most shutdown_timeout, then exit. SIGUSR1/SIGHUP: reopen the logs. The
- * worker dies with the master (PR_SET_PDEATHSIG), so a killed master
- * leaves no orphan serving an old configuration.
+ * on a listener that stays readable. SIGTERM: stop accepting, let
+ * sessions finish for at most shutdown_timeout, then exit.
+ * SIGUSR1/SIGHUP: reopen the logs. The worker dies with the master
+ * (PR_SET_PDEATHSIG), so a killed master leaves no orphan serving an old
+ * configuration.
  */
 #include <arpa/inet.h>
 #include <errno.h>
