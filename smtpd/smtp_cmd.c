@@ -365,7 +365,8 @@ static void do_bdat(struct sess *s, struct smtp_cmd *cmd)
 {
     if (!s->esmtp) {
         s->bad_commands++;
-        sess_bdat_skip(s, cmd);
+        if (!too_many_errors(s))        /* else 421: nothing more is read */
+            sess_bdat_skip(s, cmd);
         return;
     }
     sess_bdat_start(s, cmd);

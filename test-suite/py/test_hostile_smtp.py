@@ -545,6 +545,13 @@ with Tern(files={"acl/10_helo.lua": HELO_ACL}, name="hs-state") as d:
         t.eq(codes(replies(c, 2)), [503, 250], "BDAT 0 before EHLO: 503 "
              "at once")
         c.close()
+        c = d.raw()
+        c.send("BDAT 6\r\nQUIT\r\n" * 5)
+        t.eq(codes(replies(c, 4)), [503, 503, 503, 421], "BDATs before "
+             "EHLO count as protocol errors: the 4th gets 421 "
+             "(smtp_max_synprot_errors 3)")
+        t.ok(c.is_closed(3), "and the connection is closed")
+        c.close()
 
     with t.guard("state, BDAT after HELO: ran to its end"):
         # the same, and the HELO transaction survives for DATA
