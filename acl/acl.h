@@ -30,6 +30,7 @@ struct acl_fields {
     regex_t **mime_regex_re;
     struct xval condition;
     /* modifiers */
+    long code;                  /* reply code for the verb, 0 = default */
     struct xval message;
     struct xval log_message;
     struct strlist add_header;

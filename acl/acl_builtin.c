@@ -23,9 +23,13 @@ static int listed(struct acl_check *chk, const struct mlist *l,
 
     if (l == NULL || subject == NULL)
         return 0;
+    errbuf_clear(&eb);
     m = mlist_match(l, subject, &mc);
-    if (m == MATCH_DEFER)
+    if (m == MATCH_DEFER) {     /* why (a file, an error) is for the log */
         *defer = ACL_DEFER;
+        if (chk->res.log_message == NULL && eb.msg[0] != '\0')
+            chk->res.log_message = pool_strdup(chk->pool, eb.msg);
+    }
     return m == MATCH_YES;
 }
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "acl/acl.h"
+#include "acl/acl_impl.h"
 #include "core/conf/conf_build.h"
 #include "core/conf/mlist.h"
 
@@ -34,6 +34,7 @@ const struct opt_spec acl_stmt_opts[] = {
     { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
     { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
     { "condition", OPT_XVAL, F(condition), NULL, 0, NULL },
+    { "code", OPT_INT, F(code), "0", 0, NULL },
     { "message", OPT_XVAL, F(message), NULL, 0, NULL },
     { "log_message", OPT_XVAL, F(log_message), NULL, 0, NULL },
     { "add_header", OPT_STRLIST, F(add_header), NULL, 0, "\n" },
@@ -111,6 +112,44 @@ static int placed(const char *hook, int used, const char *const *hooks,
     return -1;
 }
 
+/* A code option, or a refusal's message that is a constant (no
+ * $variables, not a function) and starts with a code, must fit the verb:
+ * checked now, so a refusal can never go out as "250" (computed ones:
+ * acl_run.c). accept and discard send tern's own 250: only their code
+ * option is checked. */
+static int check_code(const char *verb, const struct acl_fields *f,
+                      struct errbuf *eb)
+{
+    static const struct { const char *verb; enum acl_verdict v; } map[] = {
+        { "accept", ACL_ACCEPT }, { "deny", ACL_DENY }, { "defer", ACL_DEFER },
+        { "discard", ACL_DISCARD }, { "drop", ACL_DROP },
+        { "require", ACL_DENY } };
+    const char *msg = f->message.fn < 0 ? f->message.str : NULL;
+    char why[160], status[16];
+    int code = 0;
+
+    if (strcmp(verb, "warn") == 0) {
+        if (f->code != 0)
+            errbuf_set(eb, "code makes no sense with warn (it sends no "
+                       "reply)");
+        return f->code != 0 ? -1 : 0;
+    }
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(map[i].verb, verb) != 0)
+            continue;
+        int refusal = map[i].v != ACL_ACCEPT && map[i].v != ACL_DISCARD;
+        if (f->code != 0
+            && acl_code_check(map[i].v, f->code < 0 || f->code > 99999 ? -1
+                              : (int)f->code, NULL, why, sizeof(why)) != 0)
+            return errbuf_set(eb, "code: %s", why), -1;
+        if (refusal && msg != NULL && strchr(msg, '$') == NULL
+            && acl_code_prefix(msg, &code, status) > 0
+            && acl_code_check(map[i].v, code, status, why, sizeof(why)) != 0)
+            return errbuf_set(eb, "message \"%.40s\": %s", msg, why), -1;
+    }
+    return 0;
+}
+
 /* Compile a statement's regexes once, at load time. */
 static int compile_all(struct conf *c, const struct strlist *sl,
                        regex_t ***out, struct errbuf *eb)
@@ -137,7 +176,8 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
     struct acl_fields *f = fields;
 
     if (compile_all(c, &f->regex, &f->regex_re, eb) != 0
-        || compile_all(c, &f->mime_regex, &f->mime_regex_re, eb) != 0)
+        || compile_all(c, &f->mime_regex, &f->mime_regex_re, eb) != 0
+        || check_code(verb, f, eb) != 0)
         return -1;
     if (check_words(&f->verify, verify_kinds, "verify kind", eb) != 0
         || check_words(&f->control, controls, "control", eb) != 0

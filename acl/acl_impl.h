@@ -58,8 +58,19 @@ enum cond_result acl_lua_condition(struct acl_check *chk, int fn);
 /* acl_builtin.c: the policy when no ACL is configured for the hook */
 void acl_builtin(struct acl_check *chk);
 
+/* acl_code.c: reply codes from the configuration (see there) */
+size_t acl_code_prefix(const char *text, int *code, char status[16]);
+int acl_code_check(enum acl_verdict v, int code, const char *status,
+                   char *why, size_t size);
+
 /* acl_run.c */
 void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg);
+/* acl_internal_error - the check failed for a local reason (a script or
+ * lookup error, a bad reply code): the verdict becomes defer, the client
+ * gets "451 4.3.0 Temporary local problem", never the reason; why goes to
+ * the logs as log_message and, with panic, to the panic log with the
+ * file:line of the statement or ACL function. Call acl_finish after. */
+void acl_internal_error(struct acl_check *chk, int panic, const char *why);
 void acl_trace(struct acl_check *chk, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *acl_expand(struct acl_check *chk, const struct xval *x);

@@ -7,9 +7,10 @@
  * PURPOSE: map the function's result to the engine: an ACL function
  * returns accept{}, deny{message=...}, defer{...}, discard{}, drop{} or
  * the verb as a string (nil or false deny); a condition's truth is its
- * first result. A script error defers (451), as a tempfail must; the
- * client sees the plain 451 text, the error (FILE:LINE: ...) goes to the
- * log as the refusal's log_message.
+ * first result. A script error defers (451 4.3.0, the error text only in
+ * the logs), as a tempfail must; so does an unknown verb or a code that
+ * does not fit the verb (acl_finish checks it); the
+ * error (FILE:LINE: ...) goes to the log as the refusal's log_message.
  */
 #include <string.h>
 
@@ -25,9 +26,8 @@ static void condition_done(int rc, const struct lco_result *res, void *arg)
 {
     struct acl_check *chk = arg;
 
-    if (rc != 0) {                  /* the client gets a plain 451 */
-        chk->cond_msg = NULL;
-        chk->res.log_message = pool_strdup(chk->pool, res->message);
+    if (rc != 0) {      /* the client gets a plain 451, the log the why */
+        chk->cond_msg = pool_strdup(chk->pool, res->message);
         acl_trace(chk, "condition function failed: %s", res->message);
         acl_cond_done(chk, C_DEFER);
         return;
@@ -67,20 +67,23 @@ static void function_done(int rc, const struct lco_result *res, void *arg)
 
     chk->async = NULL;
     chk->async_cancel = NULL;
-    if (rc != 0) {
+    if (rc != 0) {              /* the error text is for the logs only */
         acl_trace(chk, "ACL function failed: %s", res->message);
-        chk->res.log_message = pool_strdup(chk->pool, res->message);
+        acl_internal_error(chk, 0, res->message);
         acl_finish(chk, ACL_DEFER, NULL);
         return;
     }
     v = verdict_of(res->verb, res->truthy);
-    chk->res.code = res->code;
+    if (v == ACL_DEFER && res->verb && strcmp(res->verb, "defer") != 0) {
+        acl_internal_error(chk, 1, pool_printf(chk->pool, "ACL function "
+                           "returned an unknown verb \"%.40s\"", res->verb));
+        acl_finish(chk, ACL_DEFER, NULL);
+        return;
+    }
+    chk->res.code = res->code;      /* checked by acl_finish */
     if (res->log_message)
         chk->res.log_message = pool_strdup(chk->pool, res->log_message);
     acl_finish(chk, v, res->message ? pool_strdup(chk->pool, res->message)
-                                    : v == ACL_DEFER && res->verb
-                                      && strcmp(res->verb, "defer") != 0
-                                    ? "ACL function returned an unknown verb"
                                     : NULL);
 }
 

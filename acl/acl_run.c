@@ -48,6 +48,68 @@ static void deliver_cb(void *arg)
     free(chk);
 }
 
+/* Where the verdict was written, for the panic log: the statement, or
+ * the ACL function's definition. */
+static void where(const struct acl_check *chk, struct strbuf *sb)
+{
+    const struct origin *o = NULL;
+
+    if (chk->def != NULL && chk->def->fn >= 0)
+        o = &chk->def->origin;
+    else if (chk->def != NULL && chk->stmt < chk->def->n)
+        o = &chk->def->stmts[chk->stmt].origin;
+    if (o != NULL)
+        sb_printf(sb, "%s:%d", o->file, o->line);
+    else
+        sb_puts(sb, "built-in policy");
+}
+
+/* acl_internal_error - see acl_impl.h */
+void acl_internal_error(struct acl_check *chk, int panic, const char *why)
+{
+    struct strbuf sb;
+
+    chk->res.verdict = ACL_DEFER;
+    chk->res.code = 451;
+    chk->res.status = "4.3.0";
+    chk->res.internal = 1;
+    chk->res.message = NULL;
+    chk->res.log_message = pool_strdup(chk->pool, why);
+    if (!panic)
+        return;
+    sb_init(&sb);
+    where(chk, &sb);
+    log_panic("%s ACL (%s): %s", chk->req->hook, sb_str(&sb), why);
+    sb_free(&sb);
+}
+
+/* A refusal's message may start with its code (Exim's form); then the
+ * code, from there or given with the verb, is checked against the
+ * verdict: a wrong one is the configuration's error, answered 451
+ * (acl_code.c). accept and discard send tern's own 250: only a code
+ * given with them is checked. */
+static void settle_code(struct acl_check *chk)
+{
+    struct acl_result *r = &chk->res;
+    char status[16] = "", why[200];
+    int code = 0;
+    int refusal = r->verdict != ACL_ACCEPT && r->verdict != ACL_DISCARD;
+    size_t skip = refusal ? acl_code_prefix(r->message, &code, status) : 0;
+
+    if (skip > 0) {
+        r->message = r->message[skip] != '\0' ? r->message + skip : NULL;
+        if (r->code == 0)
+            r->code = code;
+        if (status[0] != '\0')
+            r->status = pool_strdup(chk->pool, status);
+    }
+    if (acl_code_check(r->verdict, r->code, r->status, why, sizeof(why))
+        == 0)
+        return;
+    acl_internal_error(chk, 1, pool_printf(chk->pool, "%s; answered 451 "
+                                       "instead", why));
+}
+
 /* acl_finish - the verdict; delivered from the loop */
 void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
 {
@@ -68,6 +130,9 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
     chk->res.verdict = v;
     if (msg != NULL && chk->res.message == NULL)
         chk->res.message = msg;
+    if (!chk->res.internal)
+        settle_code(chk);
+    v = chk->res.verdict;
     if (sb_len(&chk->headers) > 0)
         chk->res.add_headers = &chk->headers;
     acl_trace(chk, "%s ACL returned %s%s%s", chk->req->hook, names[v],
@@ -76,9 +141,25 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
     chk->timer = ev_timer_add(chk->req->ev, 0, deliver_cb, chk);
 }
 
-/* acl_expand - a message/log_message value for this check; a Lua
- * function that fails leaves its error in chk->lua_error, which turns the
- * verdict into a 451 (acl_finish) */
+/* A message or log_message string that could not be expanded: the reason
+ * goes to the panic log (it is a configuration error), never to the
+ * client. */
+static const char *expand_failed(struct acl_check *chk, const char *why)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    where(chk, &sb);
+    log_panic("%s ACL (%s): message or log_message failed: %s",
+              chk->req->hook, sb_str(&sb), why);
+    sb_free(&sb);
+    return NULL;
+}
+
+/* acl_expand - a message/log_message value for this check; NULL when
+ * unset or when a string failed to expand (logged); a Lua function that
+ * fails leaves its error in chk->lua_error, which turns the verdict into a
+ * 451 (acl_finish) */
 const char *acl_expand(struct acl_check *chk, const struct xval *x)
 {
     struct xvars v = { 0 };
@@ -106,7 +187,7 @@ const char *acl_expand(struct acl_check *chk, const struct xval *x)
         return out;
     }
     if (expand_string(x->str, &v, chk->pool, &out, &eb) != 0)
-        return pool_strdup(chk->pool, eb.msg);
+        return expand_failed(chk, eb.msg);
     return out;
 }
 
@@ -217,16 +298,20 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
     acl_trace(chk, "%s (%s:%d): conditions %s", st->verb, st->origin.file,
               st->origin.line, r == C_YES ? "true" : r == C_NO ? "false"
                                                                 : "deferred");
-    if (r == C_DEFER) {
-        acl_finish(chk, ACL_DEFER, chk->cond_msg);
+    if (r == C_DEFER) {         /* a lookup, DNS or script failure */
+        acl_internal_error(chk, 0, chk->cond_msg ? chk->cond_msg
+                                             : "a condition deferred");
+        acl_finish(chk, ACL_DEFER, NULL);
         return 0;
     }
     if (v == V_REQUIRE) {
+        const char *msg;
         if (r == C_YES)
             return 1;
         chk->res.log_message = acl_expand(chk, &f->log_message);
-        acl_finish(chk, ACL_DENY, acl_expand(chk, &f->message)
-                   ? acl_expand(chk, &f->message) : chk->cond_msg);
+        chk->res.code = (int)f->code;
+        msg = acl_expand(chk, &f->message);
+        acl_finish(chk, ACL_DENY, msg ? msg : chk->cond_msg);
         return 0;
     }
     if (r == C_NO)
@@ -237,6 +322,7 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
         return 1;
     }
     chk->res.log_message = acl_expand(chk, &f->log_message);
+    chk->res.code = (int)f->code;
     acl_finish(chk, verdict_of[v], acl_expand(chk, &f->message));
     return 0;
 }

@@ -230,6 +230,7 @@ static void reload(struct master *m)
     conf_free(m->conf);
     m->conf = c;
     m->nworkers = worker_count(c);
+    limits_raise_nofile(&c->main);      /* smtp_accept_max may have grown */
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
     if (m->sched.pid > 0) {
@@ -465,6 +466,7 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
     if (setup(m) != 0)
         goto fail;
     m->nworkers = worker_count(c);
+    limits_raise_nofile(&c->main);      /* inherited by the workers */
     log_started(m);
     spawn_sched(m);
     for (int i = 0; i < m->nworkers; i++)

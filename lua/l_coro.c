@@ -86,19 +86,21 @@ static const char *field(lua_State *L, int idx, const char *key,
     return v;
 }
 
-/* the code field: an integer (or a string of digits), else an error */
+/* the code field: an integer (or a string of digits) from 0 to 999, else
+ * -1, which the ACL engine refuses (451 and a panic-log line) rather than
+ * reading part of it */
 static int field_code(lua_State *L, int idx, struct lrun *r)
 {
     lua_Integer code = 0;
     int isnum = 1;
 
+    (void)r;
     lua_pushliteral(L, "code");
     if (lua_rawget(L, idx) != LUA_TNIL)
         code = lua_tointegerx(L, -1, &isnum);
     lua_pop(L, 1);
     if (!isnum || code < 0 || code > 999)
-        lrun_raise(L, r, "returned a code that is not a number from 0 to "
-                   "999");
+        return -1;
     return (int)code;
 }
 

@@ -28,7 +28,8 @@ struct lco_result {
     const char *verb;           /* a verb table's _verb, or a string */
     const char *message;        /* its message field (or the error) */
     const char *log_message;
-    int code;                   /* its code field, 0 if none */
+    int code;                   /* its code field: 0 if none, -1 if it is
+                                 * not a plain number */
 };
 
 typedef void (*lco_done_fn)(int rc, const struct lco_result *res, void *arg);

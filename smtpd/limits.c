@@ -4,16 +4,20 @@
  * The host table is open-addressed by a hash of the address; an entry is
  * reused once nobody from that address is connected and its rate window
  * has passed, so the table cannot fill with history.
+ * limits_raise_nofile also lives here: descriptors are the limit the
+ * kernel puts on sessions.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/base/hash.h"
 #include "core/conf/conf.h"
+#include "core/mail/logfile.h"
 #include "smtpd/limits.h"
 
 #define HOST_SLOTS 8192
@@ -173,4 +177,36 @@ void limits_worker_gone(struct limits *l, int w)
     for (size_t i = 0; i < HOST_SLOTS; i++)
         l->hosts[i].count[w] = 0;
     pthread_mutex_unlock(&l->mu);
+}
+
+/* Descriptors a worker needs besides its sessions: listeners, epoll,
+ * signalfd, logs, spool and notify sockets, resolver sockets, lookups. */
+#define FD_RESERVE 64
+
+/* limits_raise_nofile - see limits.h */
+void limits_raise_nofile(const struct conf_main *m)
+{
+    struct rlimit rl;
+    rlim_t want;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    /* every session may land on one worker: it needs them all */
+    want = m->smtp_accept_max > 0 ? (rlim_t)m->smtp_accept_max + FD_RESERVE
+                                  : 65536;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want
+                      ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        log_main("warning: smtp_accept_max = %ld needs about %llu file "
+                 "descriptors per worker, but the limit is %llu (hard "
+                 "limit %llu): raise it (ulimit -n, LimitNOFILE=) or "
+                 "lower smtp_accept_max; until then connections beyond "
+                 "the limit wait", m->smtp_accept_max,
+                 (unsigned long long)want, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)rl.rlim_max);
 }

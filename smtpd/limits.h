@@ -10,7 +10,7 @@
  * count leaks.
  *
  * INTERFACE: limits_new, limits_free, limits_enter, limits_leave,
- *            limits_worker_gone.
+ *            limits_worker_gone, limits_raise_nofile.
  */
 #ifndef TERN_LIMITS_H
 #define TERN_LIMITS_H
@@ -28,5 +28,10 @@ int limits_enter(struct limits *l, int w, const char *ip,
                  const struct conf_main *m, const char **why);
 void limits_leave(struct limits *l, int w, const char *ip);
 void limits_worker_gone(struct limits *l, int w);
+/* limits_raise_nofile - raise this process's soft RLIMIT_NOFILE to what
+ * smtp_accept_max sessions need on one worker (never above the hard
+ * limit); a warning in the main log when the limit stays lower. The
+ * master calls it before it forks workers (at start and on reload). */
+void limits_raise_nofile(const struct conf_main *m);
 
 #endif

@@ -56,6 +56,8 @@ static void fill_req(struct sess *s, struct acl_req *q, const char *hook,
     q->client_port = s->port;
     q->client_name = s->name;
     q->helo = s->helo;
+    if (strcmp(hook, "helo") == 0)      /* not accepted yet: pending */
+        q->helo = s->pending;
     q->sender = s->txn.sender;
     if (strcmp(hook, "mail") == 0)      /* not accepted yet: pending */
         q->sender = s->pending;
@@ -121,6 +123,7 @@ static void log_refusal(struct sess *s, const char *what,
 {
     struct strbuf line;
     const char *why = r->log_message ? r->log_message : text;
+    char key[96];               /* lines alike for smtp_reject_log_limit */
 
     sb_init(&line);
     sess_host_text(s, &line);
@@ -142,34 +145,42 @@ static void log_refusal(struct sess *s, const char *what,
         sb_puts(&line, " rejected after DATA: ");
     else if (strcmp(what, "predata") == 0)
         sb_puts(&line, " rejected DATA: ");
-    else
+    else if (strcmp(what, "HELO/EHLO") == 0 && s->pending != NULL) {
+        const char *name = s->pending;  /* Exim's words for it */
+        sb_puts(&line, " rejected EHLO or HELO ");
+        logfile_escape(&line, name, strlen(name));
+        sb_puts(&line, ": ");
+    } else
         sb_printf(&line, " rejected %s: ", what);
     logfile_escape(&line, why, strlen(why));
-    log_reject("%s", sb_str(&line));
-    if (strcmp(what, "DATA") == 0)
+    snprintf(key, sizeof(key), "%s %s: %s", what,
+             r->verdict == ACL_DEFER ? "deferred" : "rejected", why);
+    if (sess_reject_log(s, key, sb_str(&line)) && strcmp(what, "DATA") == 0)
         log_headers(&s->txn.msg);
     sb_free(&line);
 }
 
-/* sess_acl_refused - answer a deny/defer/drop; 0 when the ACL accepted */
+/* sess_acl_refused - answer a deny/defer/drop; 0 when the ACL accepted.
+ * The ACL engine has checked r->code against the verdict (5xx for deny
+ * and drop, 4xx for defer) and keeps internal error text out of
+ * r->message, so what is sent here is the configuration's own text. */
 int sess_acl_refused(struct sess *s, const struct acl_result *r,
                      int dflt_code, const char *what)
 {
     int deny = r->verdict == ACL_DENY || r->verdict == ACL_DROP;
     int code = r->code ? r->code : deny ? dflt_code : 451;
+    const char *status = r->status ? r->status : r->internal ? "4.3.0"
+                         : deny ? "5.7.1" : "4.7.1";
     const char *text = r->message ? r->message : deny
                        ? "Administrative prohibition"
                        : "Temporary local problem - please try later";
 
     if (r->verdict == ACL_ACCEPT || r->verdict == ACL_DISCARD)
         return 0;
-    sess_reply_multi(s, code, code >= 500 ? "5.7.1" : "4.7.1", text);
+    sess_reply_multi(s, code, status, text);
     log_refusal(s, what, r, text);
-    if (r->verdict == ACL_DROP) {
-        if (code < 500)
-            sess_reply(s, 421, "4.7.0", "closing connection");
+    if (r->verdict == ACL_DROP)
         smtpin_set_state(s, SS_CLOSING);
-    }
     return 1;
 }
 

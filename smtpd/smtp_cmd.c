@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/log.h"
 #include "core/mail/address.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
@@ -56,7 +57,7 @@ void sess_reset_txn(struct sess *s)
     t->body_8bit = t->smtputf8 = t->discard = 0;
     t->queue_only = t->submission = t->freeze = 0;
     t->bdat_left = 0;
-    t->bdat_last = t->bdat_failed = 0;
+    t->bdat_last = t->bdat_failed = t->bdat_skip = 0;
 }
 
 static int too_many_errors(struct sess *s)
@@ -140,18 +141,36 @@ static void ehlo_reply(struct sess *s)
     sb_free(&t);
 }
 
+/* sess_set_greeting - the one place the client's greeting changes (helo
+ * is taken over; NULL: none, MAIL then needs HELO/EHLO); traced under
+ * -dsmtp as "smtp: [ip]:port greeting EHLO name" or "... greeting none" */
+void sess_set_greeting(struct sess *s, char *helo, int esmtp)
+{
+    log_debug(DBG_SMTP, "smtp: [%s]:%d greeting %s%s", s->ip, s->port,
+              helo ? (esmtp ? "EHLO " : "HELO ") : "none",
+              helo ? helo : "");
+    free(s->helo);
+    s->helo = helo;
+    s->esmtp = helo != NULL && esmtp;
+}
+
+/* A greeting counts only once the helo ACL accepted it. A refused one
+ * leaves none at all (Exim too forgets the name; an earlier accepted
+ * greeting does not survive it), and the transaction is reset either way
+ * (RFC 5321 4.1.4). */
 static void helo_done(struct sess *s, const struct acl_result *r)
 {
+    int refused = sess_acl_refused(s, r, 550, "HELO/EHLO");
     char *helo = s->pending;
 
     s->pending = NULL;
-    if (sess_acl_refused(s, r, 550, "HELO/EHLO")) {
+    sess_reset_txn(s);
+    if (refused) {
         free(helo);
+        sess_set_greeting(s, NULL, 0);
         return;
     }
-    sess_reset_txn(s);
-    free(s->helo);
-    s->helo = helo;
+    sess_set_greeting(s, helo, s->pending_esmtp);
     if (s->esmtp)
         ehlo_reply(s);
     else
@@ -159,17 +178,17 @@ static void helo_done(struct sess *s, const struct acl_result *r)
                    s->ip[0] ? s->ip : "local");
 }
 
+/* The helo ACL sees the new name (s->pending); the session's greeting
+ * does not change until the ACL has accepted it. */
 static void do_helo(struct sess *s, struct smtp_cmd *cmd)
 {
     if (cmd->arg == NULL || !helo_valid(cmd->arg)) {
         protocol_error(s, 501, "5.5.4", "Syntactically invalid argument(s)");
         return;
     }
-    s->esmtp = cmd->verb == SV_EHLO;
     free(s->pending);
     s->pending = xstrdup(cmd->arg);
-    free(s->helo);              /* the ACL sees the new name */
-    s->helo = xstrdup(cmd->arg);
+    s->pending_esmtp = cmd->verb == SV_EHLO;
     sess_acl(s, "helo", NULL, helo_done);
 }
 
@@ -215,7 +234,8 @@ static int mail_params_ok(struct sess *s, const struct smtp_cmd *cmd)
     if (limit > 0 && cmd->size > limit) {
         sess_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum "
                    "message size");
-        log_reject("%s: message too big (SIZE=%ld)", s->ip, cmd->size);
+        sess_reject_logf(s, "MAIL: message too big", "%s: message too big "
+                         "(SIZE=%ld)", s->ip, cmd->size);
         return 0;
     }
     return 1;
@@ -287,8 +307,8 @@ static void do_rcpt(struct sess *s, struct smtp_cmd *cmd)
     }
     if (max > 0 && s->txn.nrcpt >= (size_t)max) {
         sess_reply(s, 452, "4.5.3", "Too many recipients");
-        log_reject("%s: too many recipients (recipients_max = %ld)", s->ip,
-                   max);
+        sess_reject_logf(s, "RCPT: too many recipients", "%s: too many "
+                         "recipients (recipients_max = %ld)", s->ip, max);
         return;
     }
     if (cmd->path_8bit && !s->txn.smtputf8) {
@@ -338,10 +358,15 @@ static void do_data(struct sess *s, struct smtp_cmd *cmd)
         sess_data_start(s);
 }
 
+/* Refused or not, a BDAT is followed by its chunk: before EHLO (or after
+ * HELO) the chunk is read and dropped and the 503 follows it, as for any
+ * other refused BDAT, so chunk octets are never read as commands. */
 static void do_bdat(struct sess *s, struct smtp_cmd *cmd)
 {
     if (!s->esmtp) {
-        protocol_error(s, 503, "5.5.1", "BDAT needs EHLO");
+        s->bad_commands++;
+        if (!too_many_errors(s))        /* else 421: nothing more is read */
+            sess_bdat_skip(s, cmd);
         return;
     }
     sess_bdat_start(s, cmd);
@@ -383,12 +408,15 @@ static void vrfy_done(enum verify_result r, const char *msg, void *arg)
     s->pending = NULL;
     if (r == VERIFY_OK)
         sess_reply(s, 250, "2.1.5", "<%s> is deliverable", addr);
-    else if (r == VERIFY_FAILED)
+    else if (r == VERIFY_FAILED)        /* the router's fail text */
         sess_reply(s, 550, "5.1.1", "<%s>: %s", addr,
                    msg ? msg : "Unrouteable address");
-    else
-        sess_reply(s, 451, "4.4.3", "<%s>: %s", addr,
-                   msg ? msg : "cannot be verified at this time");
+    else {      /* why (a lookup's file, a script error) is for the log */
+        sess_reply(s, 451, "4.3.0", "<%s>: cannot be verified at this time",
+                   addr);
+        log_main("H=[%s]:%d VRFY <%s> deferred: %s", s->ip, s->port, addr,
+                 msg ? msg : "routing deferred");
+    }
     free(addr);
     sess_resume(s);
 }

@@ -172,6 +172,7 @@ static void sess_free(struct sess *s)
     free(s->helo);
     free(s->auth_id);
     free(s->sasl);
+    sess_rejlog_free(s);
     if (srv->o.on_close != NULL && s->fd_in > 2)
         srv->o.on_close(s->ip, srv->o.on_close_arg);
     if (s->prev != NULL)
@@ -197,6 +198,7 @@ void sess_close(struct sess *s, const char *why)
     if (s->closed)
         return;
     s->closed = 1;
+    sess_reject_summary(s);
     if (why != NULL && s->ip[0] != '\0')
         log_main("SMTP connection from [%s]:%d lost: %s", s->ip, s->port,
                  why);
@@ -313,6 +315,41 @@ static int next_line(struct sess *s)
     return 1;
 }
 
+/* Why input that ended here was cut short, or NULL when it ended between
+ * commands: an unfinished command line (or AUTH response, or the tail of
+ * an overlong line) or unfinished message data can never be completed. */
+static const char *unfinished_input(const struct sess *s)
+{
+    if (s->state == SS_CLOSING)
+        return NULL;            /* after QUIT or 421: leftovers are junk */
+    if (s->state == SS_DATA || s->state == SS_BDAT)
+        return "unexpected disconnection while reading message data";
+    if (s->in_len > 0 || s->skip_line)
+        return "unexpected disconnection while reading SMTP command";
+    return NULL;
+}
+
+/* The client will send nothing more and no step is running: answer what
+ * is queued, then close at once, which also frees the session's
+ * connection slot (a half-closed client must not hold it until
+ * smtp_receive_timeout). */
+static void input_ended(struct sess *s)
+{
+    const char *why = unfinished_input(s);
+
+    if (sb_len(&s->out) == 0 && s->state != SS_CLOSING) {
+        int quiet = s->srv->o.exit_when_idle && why == NULL;
+        sess_close(s, quiet ? NULL : why ? why
+                                         : "connection closed by client");
+        return;
+    }
+    if (why != NULL && s->ip[0] != '\0')
+        log_main("SMTP connection from [%s]:%d lost: %s", s->ip, s->port,
+                 why);
+    smtpin_set_state(s, SS_CLOSING);
+    sess_flush(s);
+}
+
 static void process_input(struct sess *s)
 {
     while (!s->busy && !s->closed && s->state != SS_CLOSING
@@ -331,14 +368,15 @@ static void process_input(struct sess *s)
         if (!next_line(s))
             break;
     }
-    if (!s->closed) {
-        if (!s->busy)
-            sess_arm_timeout(s);
-        /* input ended: close once flushed */
-        if (s->eof && !s->busy && s->state != SS_CLOSING)
-            smtpin_set_state(s, SS_CLOSING);
-        sess_flush(s);
+    if (s->closed)
+        return;
+    if (s->eof && !s->busy && s->state != SS_CLOSING) {
+        input_ended(s);         /* answer what was read, then close */
+        return;
     }
+    if (!s->busy)
+        sess_arm_timeout(s);
+    sess_flush(s);
 }
 
 static ssize_t raw_read(struct sess *s, char *p, size_t n)
@@ -356,14 +394,15 @@ static void read_input(struct sess *s)
 
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    if (r == 0 && (s->busy || s->in_len > 0 || sb_len(&s->out) > 0)) {
-        s->eof = 1;     /* finish what was sent, then close (half-close) */
+    if (r == 0) {
+        s->eof = 1;     /* a running step finishes first (half-close) */
+        if (!s->busy)
+            input_ended(s);
         return;
     }
-    if (r <= 0) {
+    if (r < 0) {
         int quiet = s->state == SS_CLOSING || s->srv->o.exit_when_idle;
-        sess_close(s, quiet ? NULL : r == 0 ? "connection closed by client"
-                                             : strerror(errno));
+        sess_close(s, quiet ? NULL : strerror(errno));
         return;
     }
     s->in_len += (size_t)r;

@@ -89,7 +89,7 @@ static void reject_message(struct sess *s, int code, const char *status,
     logfile_escape_str(&h, s->txn.sender);
     sb_puts(&h, "> rejected after DATA: ");
     logfile_escape_str(&h, why);
-    log_reject("%s", sb_str(&h));
+    sess_reject_logf(s, why, "%s", sb_str(&h));
     sb_free(&h);
     sess_reset_txn(s);
 }
@@ -458,12 +458,41 @@ static void bdat_chunk_end(struct sess *s)
     message_complete(s, scan_chunked(&t->msg));
 }
 
+/* sess_bdat_skip - a BDAT refused before its chunk is read (no EHLO):
+ * the chunk is read and dropped, so its octets are never taken for
+ * commands, then the 503 follows it (RFC 3030 answers after the chunk).
+ * The transaction, if any, is left as it was. */
+void sess_bdat_skip(struct sess *s, const struct smtp_cmd *cmd)
+{
+    s->txn.bdat_skip = 1;
+    s->txn.bdat_left = cmd->chunk;
+    smtpin_set_state(s, SS_BDAT);
+    sess_arm_timeout(s);
+    if (cmd->chunk == 0)
+        sess_bdat_input(s, "", 0);
+}
+
+static size_t bdat_skipped(struct sess *s, size_t take)
+{
+    struct sess_txn *t = &s->txn;
+
+    t->bdat_left -= take;
+    if (t->bdat_left == 0) {
+        t->bdat_skip = 0;
+        smtpin_set_state(s, SS_CMD);
+        sess_reply(s, 503, "5.5.1", "BDAT needs EHLO");
+    }
+    return take;
+}
+
 /* sess_bdat_input - chunk bytes; returns how many were consumed */
 size_t sess_bdat_input(struct sess *s, const char *p, size_t n)
 {
     struct sess_txn *t = &s->txn;
     size_t take = n < t->bdat_left ? n : (size_t)t->bdat_left;
 
+    if (t->bdat_skip)
+        return bdat_skipped(s, take);
     if (!t->bdat_failed && data_sink(p, take, s) != 0)
         t->bdat_failed = 552;
     t->bdat_left -= take;

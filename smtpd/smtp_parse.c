@@ -98,6 +98,8 @@ static const struct smtp_reply_err
     e_size = { 501, "5.5.4", "Syntax: SIZE=digits" },
     e_body = { 501, "5.5.4", "Syntax: BODY=7BIT|8BITMIME" },
     e_utf8 = { 501, "5.5.4", "Syntax: SMTPUTF8 takes no value" },
+    /* RFC 6531 3.5: the same answer smtp_cmd.c gives at RCPT */
+    e_utf8_path = { 553, "5.6.7", "Non-ASCII address without SMTPUTF8" },
     e_auth = { 501, "5.5.4", "Syntax: AUTH=xtext" };
 
 /* fail - store a reply, return -1 */
@@ -439,7 +441,7 @@ static int v_path(struct cmd_ctx *c, const char *kw, int is_mail)
         || parse_params(c, p + gt + 1, n - gt - 1, is_mail) < 0)
         return -1;
     if (is_mail && c->out->path_8bit && !c->out->smtputf8)
-        return fail(c->err, &e_syntax);
+        return fail(c->err, &e_utf8_path);
     return 0;
 }
 

@@ -60,6 +60,7 @@ struct sess_txn {
     unsigned long long bdat_left;   /* bytes of the current chunk */
     int bdat_last;
     int bdat_failed;            /* a chunk error: refuse until RSET */
+    int bdat_skip;              /* dropping a chunk refused for no EHLO */
     struct mime_list *mime;     /* parts for the mime ACL */
     size_t mime_next;           /* the part being checked + 1 */
 };
@@ -102,7 +103,9 @@ struct sess {
     struct data_parser dp;
     struct sess_txn txn;
     void *sasl;                 /* SASL exchange in progress */
+    struct rejlog *rejlog;      /* rejection lines logged (smtp_rejlog.c) */
     void *pending;              /* what an async step will act on */
+    int pending_esmtp;          /* the HELO ACL is checking an EHLO */
 };
 
 /* smtp_io.c */
@@ -124,12 +127,21 @@ const char *sess_host_text(const struct sess *s, struct strbuf *sb);
 void sess_command_line(struct sess *s, const char *line, size_t len);
 void sess_reset_txn(struct sess *s);
 void sess_greet(struct sess *s);
+void sess_set_greeting(struct sess *s, char *helo, int esmtp);
 
 /* smtp_msg.c */
 void sess_data_start(struct sess *s);
 size_t sess_data_input(struct sess *s, const char *p, size_t n);
 void sess_bdat_start(struct sess *s, const struct smtp_cmd *cmd);
 size_t sess_bdat_input(struct sess *s, const char *p, size_t n);
+void sess_bdat_skip(struct sess *s, const struct smtp_cmd *cmd);
+
+/* smtp_rejlog.c */
+int sess_reject_log(struct sess *s, const char *key, const char *line);
+int sess_reject_logf(struct sess *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sess_reject_summary(struct sess *s);
+void sess_rejlog_free(struct sess *s);
 
 /* smtp_auth.c */
 void sess_auth_start(struct sess *s, const struct smtp_cmd *cmd);

@@ -31,9 +31,7 @@ static void tls_ready(struct sess *s)
 {
     int on_connect = s->state == SS_START;
 
-    free(s->helo);
-    s->helo = NULL;
-    s->esmtp = 0;
+    sess_set_greeting(s, NULL, 0);      /* RFC 3207: forget it all */
     free(s->auth_id);
     s->auth_id = NULL;
     sess_reset_txn(s);

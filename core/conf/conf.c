@@ -65,6 +65,8 @@ static const struct opt_spec main_opts[] = {
     { "smtp_max_unknown_commands", OPT_INT, M(smtp_max_unknown_commands),
       "3", 0, NULL },
     { "recipients_max", OPT_INT, M(recipients_max), "100", 0, NULL },
+    { "smtp_reject_log_limit", OPT_INT, M(smtp_reject_log_limit), "100", 0,
+      NULL },
     { "message_size_limit", OPT_SIZE, M(message_size_limit), "50M", 0, NULL },
     { "header_size_limit", OPT_SIZE, M(header_size_limit), "1M", 0, NULL },
     { "shutdown_timeout", OPT_TIME, M(shutdown_timeout), "30s", 0, NULL },

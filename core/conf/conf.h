@@ -107,6 +107,7 @@ struct conf_main {
     long smtp_max_synprot_errors;
     long smtp_max_unknown_commands;
     long recipients_max;
+    long smtp_reject_log_limit;     /* rejection lines per session and reason */
     long message_size_limit;
     long header_size_limit;
     long shutdown_timeout;

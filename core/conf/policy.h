@@ -67,8 +67,13 @@ struct acl_req {
 
 struct acl_result {
     enum acl_verdict verdict;
-    int code;                   /* reply code to use, 0 = default */
-    const char *message;        /* user-visible message or NULL */
+    int code;                   /* reply code to use, 0 = default; always
+                                 * of the verdict's class (acl_code.c) */
+    const char *status;         /* enhanced status to use, or NULL */
+    int internal;               /* a local error (script, lookup, bad
+                                 * code): 451 4.3.0 and a generic text */
+    const char *message;        /* user-visible message or NULL; never
+                                 * internal error text */
     const char *log_message;    /* for the logs, or NULL */
     struct strbuf *add_headers; /* "Name: value\r\n"..., owned by caller */
     const char *remove_headers; /* colon list, or NULL */

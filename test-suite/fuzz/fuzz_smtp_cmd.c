@@ -36,7 +36,8 @@ static void die(const char *what)
 static void check_failure(const struct smtp_cmd *c,
                           const struct smtp_reply_err *e, size_t len)
 {
-    if (e->code != 500 && e->code != 501 && e->code != 555)
+    if (e->code != 500 && e->code != 501 && e->code != 553
+        && e->code != 555)
         die("unexpected reply code");
     if (e->status == NULL || e->text == NULL || e->text[0] == '\0')
         die("reply without status or text");
