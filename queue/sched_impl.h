@@ -38,6 +38,7 @@ struct sched {
     struct ev_timer *kick;
     struct hash *retry;         /* key -> struct retry_rec (cache) */
     long long retry_mtime;      /* of SPOOL/db/retry when loaded */
+    long long retry_down_until; /* the database failed: cache only */
     struct smsg *locked;        /* messages whose spool lock is held */
 };
 
