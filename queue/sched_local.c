@@ -394,8 +394,8 @@ void slocal_start(struct sbatch *sb)
     int switch_user;
 
     if (all_waiting(sb)) {
-        dlv_set_all(&sb->b, DLV_DEFER, 0, "retry_wait",
-                    "retry time not reached");
+        dlv_set_all(&sb->b, DLV_DEFER, 0, "retry_wait_addr",
+                    "Retry time not yet reached");
         sres_batch(sb);
         return;
     }

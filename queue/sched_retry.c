@@ -141,11 +141,16 @@ void sretry_addr_key(char *out, size_t size, const char *addr)
     snprintf(out, size, "R:%s", addr);
 }
 
-/* sretry_host_key - "T:name:ip" or "T:name:ip:port" */
-void sretry_host_key(char *out, size_t size, const struct route_host *h,
-                     int port)
+/* sretry_host_key - "T:name:ip", or "T:name:ip:port" for a port other
+ * than 25 (the host's own or the transport's: dlv_host_port). Every host
+ * record is written and looked up through this one function. */
+void sretry_host_key(char *out, size_t size, const struct dlv_batch *b,
+                     size_t i)
 {
-    if (port > 0 && port != 25)
+    const struct route_host *h = &b->hosts[i];
+    int port = dlv_host_port(b, i);
+
+    if (port != 25)
         snprintf(out, size, "T:%s:%s:%d", h->name, h->ip ? h->ip : "",
                  port);
     else
