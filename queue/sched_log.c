@@ -37,7 +37,7 @@ int slog_errno(const char *errtype)
         { "timeout", 110 }, { "refused", 111 }, { "rcpt_", -44 },
         { "mail_", -45 }, { "data_", -46 }, { "quota", -22 },
         { "lost_connection", -18 }, { "tls_required", -41 },
-        { "auth_failed", -42 },
+        { "auth_failed", -42 }, { "never_users", -29 },
         { "retry_wait_addr", -52 },
         { "retry_wait", -53 }, { NULL, 0 } };
 

@@ -22,6 +22,7 @@ from ternlib_extra import make_certs, crypt_hash  # noqa: E402
 DRIVER = os.path.join(BIN_DIR, "test", "test_tp_smtp")
 t = TAP(timeout=85)
 WORK = tempfile.mkdtemp(prefix="ternpy-tpsmtp-")
+os.chmod(WORK, 0o755)           # a root tern's workers (tern_user) read here
 
 
 # ------------------------------------------------------------ scripted peer
