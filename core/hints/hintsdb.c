@@ -122,7 +122,8 @@ static void give_to_dir_owner(int fd, const char *path)
     const char *slash = strrchr(path, '/');
     struct stat dst, fst;
 
-    if (geteuid() != 0 || slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+    if (geteuid() != 0 || slash == NULL
+        || (size_t)(slash - path) >= sizeof(dir))
         return;
     memcpy(dir, path, (size_t)(slash - path));
     dir[slash - path] = '\0';
