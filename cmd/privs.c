@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -264,16 +265,33 @@ int privs_drop(const struct privs *p, int keep_real, struct errbuf *eb)
     return 0;
 }
 
-static int usable(int dirfd, const char *name, int mode, const char *what,
-                  struct errbuf *eb)
+static int not_usable(const char *a, const char *b, const char *c,
+                      int mode, struct errbuf *eb)
 {
-    if (faccessat(dirfd, name, mode, AT_EACCESS) == 0)
-        return 0;
-    errbuf_set(eb, "%s%s%s is not %s by uid %ld: %s", what,
-               name[0] == '.' ? "" : "/", name[0] == '.' ? "" : name,
+    errbuf_set(eb, "%s%s%s is not %s by uid %ld: %s", a, b, c,
                mode & W_OK ? "writable" : "readable", (long)geteuid(),
                strerror(errno));
     return -1;
+}
+
+/* 0 when entry name of directory dirfd (shown as dir) allows mode */
+static int usable(int dirfd, const char *name, int mode, const char *dir,
+                  struct errbuf *eb)
+{
+    int self = strcmp(name, ".") == 0;
+
+    if (faccessat(dirfd, name, mode, AT_EACCESS) == 0)
+        return 0;
+    return not_usable(dir, self ? "" : "/", self ? "" : name, mode, eb);
+}
+
+/* 0 when path (what it is: "log file") allows mode */
+static int usable_path(const char *path, int mode, const char *what,
+                       struct errbuf *eb)
+{
+    if (faccessat(AT_FDCWD, path, mode, AT_EACCESS) == 0)
+        return 0;
+    return not_usable(what, " ", path, mode, eb);
 }
 
 /* the entries of directory name of top with type type: mode allowed */
@@ -322,20 +340,33 @@ static int check_dirs(const char *spool, struct errbuf *eb)
     return rc;
 }
 
-/* each log file writable, or (not there yet) its directory */
+/* a log file writable, or (not there yet) the nearest directory above it
+ * that exists: logfile.c creates the missing ones with the first line */
+static int check_log(const char *path, struct errbuf *eb)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
+        return 0;
+    if (errno != ENOENT || bsnprintf(dir, sizeof(dir), "%s", path) < 0)
+        return usable_path(path, W_OK, "log file", eb);
+    while ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+        *slash = '\0';
+        if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+            return 0;
+        if (errno != ENOENT)
+            return usable_path(dir, W_OK | X_OK, "log directory", eb);
+    }
+    return usable_path("/", W_OK | X_OK, "log directory", eb);
+}
+
 static int check_logs(struct errbuf *eb)
 {
     for (size_t k = 0; k < NKINDS; k++) {
         const char *path = logfile_path(log_kinds[k]);
-        const char *slash = path != NULL ? strrchr(path, '/') : NULL;
-        char dir[1024];
 
-        if (slash == NULL || faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
-            continue;
-        if (errno != ENOENT || bsnprintf(dir, sizeof(dir), "%.*s",
-                                         (int)(slash - path), path) < 0)
-            return usable(AT_FDCWD, path, W_OK, "log file", eb);
-        if (usable(AT_FDCWD, dir, W_OK | X_OK, "log directory", eb) != 0)
+        if (path != NULL && check_log(path, eb) != 0)
             return -1;
     }
     return 0;
