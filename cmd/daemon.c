@@ -12,21 +12,20 @@
  * SIGUSR1 reopens the log files (logrotate).
  * It also starts the scheduler (schedd.c) and restarts it when it dies;
  * a reload replaces it too.
- * SECURITY: sockets are bound before privileges are dropped; the spool is
- * handed to the unprivileged user. A master started as root keeps a saved
- * uid of 0 only to hand it to the scheduler (whose local delivery
- * children become the recipient); workers drop it for good.
+ * SECURITY: sockets are bound before privileges are dropped. Started as
+ * root, the master hands the spool tree and the logs to tern_user (default
+ * "tern"; privs.c), becomes it, and refuses to start (exit 73) when that
+ * user cannot use them. It keeps a saved uid of 0 only to hand it to the
+ * scheduler (whose local delivery children become the recipient, never
+ * root); workers drop it for good.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "cmd/daemon.h"
+#include "cmd/privs.h"
 #include "smtpd/limits.h"
 #include "smtpd/listen.h"
 #include "core/mail/logfile.h"
@@ -296,54 +296,28 @@ static int children_left(const struct master *m)
     return 0;
 }
 
-/* The log directory and files must stay writable after the drop (new
- * files at rotation too): create the directory and hand it over. */
-static void give_logs(const struct conf *c, uid_t uid, gid_t gid)
+/* Started as root: become tern_user, after handing it the spool tree and
+ * the logs; then prove that the spool, the hints databases and the logs
+ * work for the user we are now, else refuse to start (exit status) rather
+ * than accept connections that workers and a scheduler dying at start
+ * would never serve. 0 or an exit status, reported on stderr. */
+static int become_tern(const struct conf *c)
 {
-    const char *pat = c->main.log_file_path;
-    const char *slash = pat ? strrchr(pat, '/') : NULL;
-    char dir[1024], file[1200];
+    struct privs p;
+    struct errbuf eb;
+    int rc = privs_resolve(c, &p);
 
-    if (slash == NULL || strncmp(pat, "syslog", 6) == 0
-        || (size_t)(slash - pat) >= sizeof(dir))
-        return;
-    memcpy(dir, pat, (size_t)(slash - pat));
-    dir[slash - pat] = '\0';
-    mkdir(dir, 0750);
-    if (chown(dir, uid, gid) != 0)
-        log_panic("cannot give %s to the tern user: %s", dir, strerror(errno));
-    for (int i = 0; i < 3; i++) {
-        const char *kind = (const char *[]){ "main", "reject", "panic" }[i];
-        const char *pct = strstr(slash, "%s");
-        if (pct == NULL || snprintf(file, sizeof(file), "%.*s%s%s",
-                                    (int)(pct - pat), pat, kind, pct + 2)
-                           >= (int)sizeof(file))
-            return;
-        if (chown(file, uid, gid) != 0 && errno != ENOENT)
-            log_panic("cannot give %s to the tern user: %s", file,
-                      strerror(errno));
+    if (rc != 0)
+        return rc;
+    privs_hand_over(c, &p, 1);
+    if (privs_drop(&p, 0, &eb) != 0) {
+        fprintf(stderr, "tern: %s\n", eb.msg);
+        return 71;
     }
-}
-
-static int drop_privileges(const struct conf *c)
-{
-    const char *user = c->main.tern_user;
-    struct passwd *pw;
-
-    if (geteuid() != 0 || user == NULL)
-        return 0;
-    if ((pw = getpwnam(user)) == NULL) {
-        fprintf(stderr, "tern: tern_user \"%s\" does not exist\n", user);
-        return -1;
-    }
-    give_logs(c, pw->pw_uid, pw->pw_gid);
-    if (chown(c->main.spool_directory, pw->pw_uid, pw->pw_gid) != 0
-        || initgroups(user, pw->pw_gid) != 0
-        || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0
-        || setresuid(pw->pw_uid, pw->pw_uid, 0) != 0) {
-        fprintf(stderr, "tern: cannot become %s: %s\n", user,
-                strerror(errno));
-        return -1;
+    if (privs_check(c, &eb) != 0) {
+        fprintf(stderr, "tern: cannot start: %s\n", eb.msg);
+        log_panic("daemon not started: %s", eb.msg);
+        return PRIVS_EX_CANTCREAT;
     }
     return 0;
 }
@@ -407,21 +381,22 @@ static void tidy_spool(const struct conf *c)
     spool_close(sp);
 }
 
+/* 0, or the exit status the daemon fails with */
 static int setup(struct master *m)
 {
     struct errbuf eb;
     sigset_t set;
-    int sfd;
+    int sfd, rc;
 
-    mkdir(m->conf->main.spool_directory, 0750);
     if (listen_open(m->conf, m->o->ports, &m->ls, &eb) != 0) {
         fprintf(stderr, "tern: %s\n", eb.msg);
-        return -1;
+        return 71;
     }
-    if (drop_privileges(m->conf) != 0 || (!m->o->foreground
-                                          && go_background() != 0)
+    if ((rc = become_tern(m->conf)) != 0)
+        return rc;
+    if ((!m->o->foreground && go_background() != 0)
         || write_pidfile(m) != 0 || (m->lim = limits_new()) == NULL)
-        return -1;
+        return 71;
     tidy_spool(m->conf);
     sigemptyset(&set);
     for (int s = 0; s < 5; s++)
@@ -431,7 +406,8 @@ static int setup(struct master *m)
     signal(SIGPIPE, SIG_IGN);
     m->ev = ev_new();
     sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    return sfd < 0 ? -1 : ev_io_set(m->ev, sfd, EV_READ, signal_cb, m);
+    return sfd < 0 || ev_io_set(m->ev, sfd, EV_READ, signal_cb, m) != 0
+           ? 71 : 0;
 }
 
 /* Free the master and the configuration generation it holds. */
@@ -460,10 +436,11 @@ static void log_started(const struct master *m)
 int daemon_run(struct conf *c, const struct daemon_opts *o)
 {
     struct master *m = xcalloc(1, sizeof(*m));
+    int rc;
 
     m->o = o;
     m->conf = c;
-    if (setup(m) != 0)
+    if ((rc = setup(m)) != 0)
         goto fail;
     m->nworkers = worker_count(c);
     limits_raise_nofile(&c->main);      /* inherited by the workers */
@@ -480,5 +457,5 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
 fail:
     listen_close(&m->ls);       /* setup() may have bound some */
     master_free(m);
-    return 71;
+    return rc;
 }

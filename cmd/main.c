@@ -9,7 +9,12 @@
  * -q/-qf/-qff (-R, -S, -N), -M, -Mrm, -Mf, -Mt, --help, --version, and
  * without a mode the sendmail interface (recipients as arguments or -t).
  * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; sendmail's sysexits;
- * 64 usage error; 78 configuration error; 70 internal error.
+ * 64 usage error; 78 configuration error; 70 internal error; started as
+ * root, 67 when tern_user does not exist (cmd/privs.c).
+ * SECURITY: started as root, the modes that route, run ACLs or write the
+ * spool run as tern_user (MODE_UNPRIV), keeping a real and saved uid of 0
+ * only for local delivery children; the daemon drops privileges itself
+ * (cmd/daemon.c), after binding.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 #include "cmd/cli_opts.h"
 #include "cmd/conf_print.h"
 #include "cmd/daemon.h"
+#include "cmd/privs.h"
 #include "cmd/sendmail.h"
 
 #define EX_CONFIG 78
@@ -136,6 +142,7 @@ static int run_version(struct cli *cli, struct conf *c)
 #define MODE_NO_CONF    0x1     /* runs before (without) the configuration */
 #define MODE_LOGS       0x2     /* opens the log files first */
 #define MODE_KEEPS_CONF 0x4     /* owns the conf (the daemon reloads it) */
+#define MODE_UNPRIV     0x8     /* as root: runs as tern_user (cmd/privs.c) */
 
 struct mode_row {
     int (*run)(struct cli *, struct conf *);
@@ -143,23 +150,26 @@ struct mode_row {
 };
 
 /* one row per mode; the queue listing, -bt/-bv/-bV/-bP and -bh write no
- * log lines, so they need no log files (nor the right to open them) */
+ * log lines, so they need no log files (nor the right to open them).
+ * Modes that route, run ACLs or write the spool run as tern_user when
+ * started as root, as the daemon's processes do (the daemon drops
+ * privileges itself, after binding its sockets). */
 static const struct mode_row modes[CLI_NMODES] = {
-    [CLI_NONE] = { run_sendmail, MODE_LOGS },
-    [CLI_BT] = { run_bt, 0 },
-    [CLI_BV] = { run_bt, 0 },
+    [CLI_NONE] = { run_sendmail, MODE_LOGS | MODE_UNPRIV },
+    [CLI_BT] = { run_bt, MODE_UNPRIV },
+    [CLI_BV] = { run_bt, MODE_UNPRIV },
     [CLI_BVERSION] = { run_bversion, 0 },
     [CLI_BP] = { run_bp, 0 },
     [CLI_HELP] = { run_help, MODE_NO_CONF },
     [CLI_VERSION] = { run_version, MODE_NO_CONF },
     [CLI_BD] = { run_daemon, MODE_LOGS | MODE_KEEPS_CONF },
-    [CLI_BS] = { run_bs, MODE_LOGS },
-    [CLI_BH] = { run_bh, 0 },
+    [CLI_BS] = { run_bs, MODE_LOGS | MODE_UNPRIV },
+    [CLI_BH] = { run_bh, MODE_UNPRIV },
     [CLI_LIST] = { run_list, 0 },
     [CLI_COUNT] = { run_list, 0 },
-    [CLI_QUEUE] = { run_queue, MODE_LOGS },
-    [CLI_DELIVER] = { run_deliver, MODE_LOGS },
-    [CLI_ADMIN] = { run_admin, MODE_LOGS },
+    [CLI_QUEUE] = { run_queue, MODE_LOGS | MODE_UNPRIV },
+    [CLI_DELIVER] = { run_deliver, MODE_LOGS | MODE_UNPRIV },
+    [CLI_ADMIN] = { run_admin, MODE_LOGS | MODE_UNPRIV },
 };
 
 static int open_logs(struct conf *c)
@@ -175,8 +185,13 @@ static int open_logs(struct conf *c)
 static int run_mode(const struct mode_row *m, struct cli *cli,
                     struct conf *c)
 {
+    int rc;
+
     if ((m->flags & MODE_LOGS) && open_logs(c) != 0)
         return 73;
+    if ((m->flags & MODE_UNPRIV)    /* after open_logs: it names the files */
+        && (rc = privs_oneshot(c, (m->flags & MODE_LOGS) != 0)) != 0)
+        return rc;
     return m->run(cli, c);
 }
 

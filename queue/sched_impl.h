@@ -38,6 +38,7 @@ struct sched {
     struct ev_timer *kick;
     struct hash *retry;         /* key -> struct retry_rec (cache) */
     long long retry_mtime;      /* of SPOOL/db/retry when loaded */
+    long long retry_down_until; /* the database failed: cache only */
     struct smsg *locked;        /* messages whose spool lock is held */
 };
 
@@ -162,8 +163,8 @@ void sretry_fail(struct sched *s, const char *key, const char *subject,
                  struct retry_rec *out);
 void sretry_clear(struct sched *s, const char *key);
 void sretry_addr_key(char *out, size_t size, const char *addr);
-void sretry_host_key(char *out, size_t size, const struct route_host *h,
-                     int port);
+void sretry_host_key(char *out, size_t size, const struct dlv_batch *b,
+                     size_t i);
 
 /* sched_log.c */
 void slog_delivery(struct smsg *m, const struct dlv_batch *b,

@@ -14,9 +14,10 @@
  * the child becomes, for good, the transport's user, or the system
  * account of the recipient (check_local_user or local_user routers) for
  * as_recipient drivers, or the
- * tern user: setgroups/initgroups, setgid, setuid, checked; uid 0 is
- * never switched to (Exim's never_users = root). With tern_user unset, a
- * root tern delivers as root, like the rest of it.
+ * tern user: setgroups/initgroups, setgid, setuid, checked. A delivery
+ * that would run as uid 0 is deferred (Exim's never_users = root, with no
+ * way to lift it), and one with no user to run as (tern_user unset) too:
+ * a root tern never delivers as root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,11 +75,11 @@ static int privileged(void)
 
 /* the user a privileged scheduler delivers b as: the transport's user,
  * the recipient's system account (as_recipient drivers, routed by a
- * check_local_user or local_user router), else
- * tern_user; *switch_user 0 when none applies (tern_user unset: deliver
- * as the user tern runs as). -1 for an unknown user. */
+ * check_local_user or local_user router), else tern_user. -1 for an
+ * unknown user, or none at all (tern_user unset): a root tern never
+ * delivers as the user it runs as. */
 static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
-                    const char **who, int *switch_user)
+                    const char **who)
 {
     const struct transport *t = b->tp;
     const struct dlv_rcpt *r = &b->rcpts[0];
@@ -103,9 +104,9 @@ static int identity(const struct dlv_batch *b, uid_t *uid, gid_t *gid,
     }
     if (*who == NULL)
         *who = b->conf->main.tern_user;
-    if (*who == NULL) {
-        *switch_user = 0;
-        return 0;
+    if (*who == NULL || (*who)[0] == '\0') {
+        *who = "(tern_user unset)";
+        return -1;
     }
     if ((pw = pw_lookup(*who, &tempfail)) == NULL)
         return -1;
@@ -290,6 +291,22 @@ static int all_waiting(struct sbatch *sb)
     return 1;
 }
 
+/* Exim's never_users, fixed to root: the delivery is deferred and the
+ * reason logged on a line of its own, as Exim does ("defer (-29)"). No
+ * option lifts it: a root tern never runs a pipe or writes a file as 0. */
+static int never_root(struct sbatch *sb)
+{
+    struct dlv_batch *b = &sb->b;
+
+    if (b->uid != 0)
+        return 0;
+    slog_line(sb->m, "User 0 set for %s transport is on the never_users "
+              "list", b->tp->name);
+    dlv_set_all(b, DLV_DEFER, 0, "never_users", "User 0 set for %s "
+                "transport is on the never_users list", b->tp->name);
+    return -1;
+}
+
 static int prepare(struct sbatch *sb, int *switch_user, const char **who)
 {
     struct dlv_batch *b = &sb->b;
@@ -300,18 +317,13 @@ static int prepare(struct sbatch *sb, int *switch_user, const char **who)
     *switch_user = privileged();
     if (!*switch_user)
         return 0;
-    if (identity(b, &b->uid, &b->gid, who, switch_user) != 0
+    if (identity(b, &b->uid, &b->gid, who) != 0
         || group_override(b->tp, &b->gid) != 0) {
         dlv_set_all(b, DLV_DEFER, 0, NULL, "unknown user or group for "
                     "transport %s (%s)", b->tp->name, *who);
         return -1;
     }
-    if (*switch_user && b->uid == 0) {
-        dlv_set_all(b, DLV_FAIL, 0, NULL, "User 0 set for %s transport is "
-                    "on the never_users list", b->tp->name);
-        return -1;
-    }
-    return 0;
+    return never_root(sb);
 }
 
 /* every batch of lc failed to start: defer them */
@@ -394,8 +406,8 @@ void slocal_start(struct sbatch *sb)
     int switch_user;
 
     if (all_waiting(sb)) {
-        dlv_set_all(&sb->b, DLV_DEFER, 0, "retry_wait",
-                    "retry time not reached");
+        dlv_set_all(&sb->b, DLV_DEFER, 0, "retry_wait_addr",
+                    "Retry time not yet reached");
         sres_batch(sb);
         return;
     }

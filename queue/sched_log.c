@@ -57,7 +57,9 @@ int slog_errno(const char *errtype)
         { "timeout", 110 }, { "refused", 111 }, { "rcpt_", -44 },
         { "mail_", -45 }, { "data_", -46 }, { "quota", -22 },
         { "lost_connection", -18 }, { "tls_required", -41 },
-        { "auth_failed", -42 }, { "retry_wait", -53 }, { NULL, 0 } };
+        { "auth_failed", -42 }, { "never_users", -29 },
+        { "retry_wait_addr", -52 },
+        { "retry_wait", -53 }, { NULL, 0 } };
 
     for (int i = 0; map[i].pre != NULL; i++)
         if (strncmp(errtype, map[i].pre, strlen(map[i].pre)) == 0)
@@ -88,11 +90,11 @@ static void host(struct strbuf *sb, const struct dlv_batch *b,
     if (r->host < 0 || (size_t)r->host >= b->nhosts)
         return;
     h = &b->hosts[r->host];
-    port = h->port > 0 ? h->port : b->default_port;
+    port = dlv_host_port(b, (size_t)r->host);
     sb_puts(sb, " H=");
     logfile_escape_str(sb, h->name);
     sb_printf(sb, " [%s]", h->ip ? h->ip : "");
-    if (port > 0 && port != 25)
+    if (port != 25)
         sb_printf(sb, ":%d", port);
 }
 

@@ -593,12 +593,14 @@ static int mark_skips(struct sbatch *sb)
 
     sb->skip = xcalloc(b->nhosts + 1, 1);
     b->host_skip = sb->skip;
+    if (b->tp->drv->default_port != NULL)
+        b->default_port = b->tp->drv->default_port(b->tp);
     if (sb->m->s->o.force)
         return 0;
     sretry_refresh(sb->m->s);
     for (size_t i = 0; i < b->nhosts; i++) {
         const struct retry_rec *r;
-        sretry_host_key(key, sizeof(key), &b->hosts[i], 0);
+        sretry_host_key(key, sizeof(key), b, i);
         r = sretry_get(sb->m->s, key);
         if (r != NULL && r->next_try > now && !r->expired) {
             sb->skip[i] = 1;

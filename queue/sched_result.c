@@ -193,8 +193,7 @@ static void host_records(struct sbatch *sb)
         const struct dlv_hostres *h = &b->hostres[i];
         if (h->host < 0 || (size_t)h->host >= b->nhosts)
             continue;
-        sretry_host_key(key, sizeof(key), &b->hosts[h->host],
-                        b->hosts[h->host].port);
+        sretry_host_key(key, sizeof(key), b, (size_t)h->host);
         if (h->status == DLV_DEFER)
             sretry_fail(sb->m->s, key, subject, h->errtype, h->msg, NULL);
         else
@@ -213,7 +212,7 @@ static int hosts_expired(struct sbatch *sb, long long *next_try)
     *next_try = 0;
     for (size_t i = 0; i < b->nhosts; i++) {
         const struct retry_rec *r;
-        sretry_host_key(key, sizeof(key), &b->hosts[i], b->hosts[i].port);
+        sretry_host_key(key, sizeof(key), b, i);
         if ((r = sretry_get(sb->m->s, key)) == NULL)
             continue;
         any = 1;
@@ -247,7 +246,7 @@ static int addr_wait(struct sched *s, const char *addr, long long *next)
 static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
 {
     struct smsg *m = sb->m;
-    int waiting = strcmp(r->errtype, "retry_wait") == 0;
+    int waiting = strncmp(r->errtype, "retry_wait", 10) == 0;
     struct retry_rec rec;
     long long next = 0;
     char key[600];
@@ -273,8 +272,9 @@ static void defer_one(struct sbatch *sb, struct dlv_rcpt *r)
                  "%sretry timeout exceeded", r->msg[0] ? ": " : "");
         return;
     }
-    if (!waiting)               /* as Exim: a retry wait is not logged */
-        slog_delivery(m, &sb->b, r);
+    slog_delivery(m, &sb->b, r);    /* a retry wait too, as Exim logs it:
+                                       "defer (-53): retry time not
+                                       reached for any host" */
     note_delay(m, r->address, r->top, r->msg, next);
 }
 

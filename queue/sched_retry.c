@@ -7,6 +7,10 @@
  * PURPOSE: records are written through (retrydb_fail/clear) and the cache
  * updated with what was stored; a record another process wrote (tern -q,
  * tern_fixdb) is seen at the next refresh.
+ * ERRORS: a database that cannot be used is logged once (panic log) and
+ * not tried again for RETRY_DOWN_SECS; meanwhile the cache alone holds
+ * the retry times, computed by the same rules. So a broken file costs one
+ * panic line a minute, not one per deferred recipient.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,8 @@
 #include "core/conf/conf.h"
 #include "core/mail/logfile.h"
 #include "queue/sched_impl.h"
+
+#define RETRY_DOWN_SECS 60
 
 static long long db_mtime(const struct sched *s)
 {
@@ -35,10 +41,27 @@ static long long db_mtime(const struct sched *s)
 
 static int load_one(const char *key, const struct retry_rec *r, void *arg)
 {
-    struct sched *s = arg;
+    struct hash *h = arg;
 
-    free(hash_put(s->retry, key, strlen(key), xmemdup(r, sizeof(*r))));
+    free(hash_put(h, key, strlen(key), xmemdup(r, sizeof(*r))));
     return 0;
+}
+
+/* The database failed (it cannot be opened or written: permissions, a
+ * full disk, a lock held too long). Say so once, then leave it alone for
+ * RETRY_DOWN_SECS: the cache carries the records meanwhile, since hints
+ * are disposable. A damaged file is not such a failure: hintsdb moves it
+ * aside and starts a new one. */
+static void db_failed(struct sched *s, const char *why)
+{
+    log_panic("retry database: %s (retry times kept in memory for %d s)",
+              why, RETRY_DOWN_SECS);
+    s->retry_down_until = (long long)time(NULL) + RETRY_DOWN_SECS;
+}
+
+static int db_down(const struct sched *s)
+{
+    return (long long)time(NULL) < s->retry_down_until;
 }
 
 /* sretry_refresh - reload the cache if the database changed */
@@ -46,15 +69,20 @@ void sretry_refresh(struct sched *s)
 {
     long long mt = db_mtime(s);
     struct errbuf eb;
+    struct hash *h;
 
-    if (mt == s->retry_mtime)
+    if (mt == s->retry_mtime || db_down(s))
         return;
+    h = hash_new(64);
+    if (mt != 0 && retrydb_walk(s->conf->main.spool_directory, load_one, h,
+                                &eb) != 0) {
+        hash_free(h, free);     /* keep what the cache knows */
+        db_failed(s, eb.msg);
+        return;
+    }
     hash_free(s->retry, free);
-    s->retry = hash_new(64);
+    s->retry = h;
     s->retry_mtime = mt;
-    if (mt != 0 && retrydb_walk(s->conf->main.spool_directory, load_one, s,
-                                &eb) != 0)
-        log_panic("retry database: %s", eb.msg);
 }
 
 /* sretry_get - the cached record of key, or NULL */
@@ -68,19 +96,24 @@ void sretry_fail(struct sched *s, const char *key, const char *subject,
                  const char *errtype, const char *text,
                  struct retry_rec *out)
 {
+    const struct retry_rec *old = sretry_get(s, key);
     struct retry_rec rec;
     struct errbuf eb;
     long long now = time(NULL);
 
-    if (retrydb_fail(s->conf->main.spool_directory, s->conf, key, subject,
-                     errtype, text, now, &rec, &eb) != 0) {
-        log_panic("retry database: %s", eb.msg);
-        memset(&rec, 0, sizeof(rec));
-        rec.first_failed = rec.last_try = now;
-        rec.next_try = now + 15 * 60;
+    if (db_down(s) || retrydb_fail(s->conf->main.spool_directory, s->conf,
+                                   key, subject, errtype, text, now, &rec,
+                                   &eb) != 0) {
+        if (!db_down(s))
+            db_failed(s, eb.msg);
+        if (old != NULL)
+            rec = *old;
+        retrydb_failure(&rec, old != NULL, s->conf, subject, errtype, text,
+                        now);
+    } else {
+        s->retry_mtime = db_mtime(s);
     }
     free(hash_put(s->retry, key, strlen(key), xmemdup(&rec, sizeof(rec))));
-    s->retry_mtime = db_mtime(s);
     if (out != NULL)
         *out = rec;
 }
@@ -95,8 +128,9 @@ void sretry_clear(struct sched *s, const char *key)
         sretry_refresh(s);
     if (hash_get(s->retry, key, strlen(key)) == NULL)
         return;
-    if (retrydb_clear(s->conf->main.spool_directory, key, &eb) != 0)
-        log_panic("retry database: %s", eb.msg);
+    if (!db_down(s)
+        && retrydb_clear(s->conf->main.spool_directory, key, &eb) != 0)
+        db_failed(s, eb.msg);
     free(hash_del(s->retry, key, strlen(key)));
     s->retry_mtime = db_mtime(s);
 }
@@ -107,11 +141,16 @@ void sretry_addr_key(char *out, size_t size, const char *addr)
     snprintf(out, size, "R:%s", addr);
 }
 
-/* sretry_host_key - "T:name:ip" or "T:name:ip:port" */
-void sretry_host_key(char *out, size_t size, const struct route_host *h,
-                     int port)
+/* sretry_host_key - "T:name:ip", or "T:name:ip:port" for a port other
+ * than 25 (the host's own or the transport's: dlv_host_port). Every host
+ * record is written and looked up through this one function. */
+void sretry_host_key(char *out, size_t size, const struct dlv_batch *b,
+                     size_t i)
 {
-    if (port > 0 && port != 25)
+    const struct route_host *h = &b->hosts[i];
+    int port = dlv_host_port(b, i);
+
+    if (port != 25)
         snprintf(out, size, "T:%s:%s:%d", h->name, h->ip ? h->ip : "",
                  port);
     else

@@ -11,11 +11,26 @@
 # private instance; the install runs under a policy-rc.d that forbids
 # starting services, and the unit is disabled afterwards, so nothing
 # listens on ports 143/110/24).
+# Account: tern started as root runs as tern_user, by default the system
+# account "tern"; it is created here (adduser --system --group
+# --no-create-home) when missing, so `make run` and the tests find it.
+# Creating it on servers at install time is the installer's business.
 set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
 libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl whois \
-dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd"
+dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd adduser"
+TERN_ACCOUNT=tern
+
+# the tern system account, when missing (as root; adduser is in PKGS)
+make_account() {
+    getent passwd "$TERN_ACCOUNT" >/dev/null && return 0
+    # only a tern started as root uses it: nothing to do for other users
+    [ "$(id -u)" = 0 ] || return 0
+    echo "creating the system account $TERN_ACCOUNT"
+    adduser --system --group --no-create-home --quiet "$TERN_ACCOUNT" \
+        || { echo "adduser $TERN_ACCOUNT failed" >&2; return 1; }
+}
 
 missing=""
 for p in $PKGS; do
@@ -26,12 +41,16 @@ for p in $PKGS; do
     esac
 done
 
-if [ -z "$missing" ]; then
-    exit 0
-fi
 if [ "${1:-}" = "--check" ]; then
-    echo "missing packages:$missing"
-    exit 1
+    rc=0
+    [ -z "$missing" ] || { echo "missing packages:$missing"; rc=1; }
+    getent passwd "$TERN_ACCOUNT" >/dev/null \
+        || { echo "missing system account: $TERN_ACCOUNT"; rc=1; }
+    exit $rc
+fi
+if [ -z "$missing" ]; then
+    make_account
+    exit
 fi
 if [ "$(id -u)" != 0 ]; then
     echo "tern needs these Debian packages:$missing" >&2
@@ -69,3 +88,4 @@ if [ "$rc" != 0 ]; then
     echo "apt-get install failed ($rc):$missing" >&2
     exit "$rc"
 fi
+make_account

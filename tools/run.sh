@@ -2,9 +2,16 @@
 # tools/run.sh - `make run`: start tern on the embedded default
 # configuration (conf.d/ of this tree, state under ./var), in the
 # foreground, listening on 127.0.0.1:2525. Ctrl-C stops it.
+# Started as root, tern runs as tern_user (the "tern" account `make deps`
+# creates): the daemon hands var/spool and var/log to it at start, and the
+# virtual users' Maildirs under var/mail are written as that user, so
+# var/mail is handed over here (links are not followed).
 set -eu
 TERN=${1:-build/tern}
 mkdir -p var/spool var/log var/mail
+if [ "$(id -u)" = 0 ] && getent passwd tern >/dev/null; then
+    chown -R -h tern:tern var/mail
+fi
 "$TERN" -C conf.d -bV | tail -1
 cat <<MSG
 

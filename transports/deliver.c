@@ -54,6 +54,14 @@ void dlv_set_all(struct dlv_batch *b, enum dlv_status st, int code,
     }
 }
 
+/* dlv_host_port - the port host i is reached on */
+int dlv_host_port(const struct dlv_batch *b, size_t i)
+{
+    if (i < b->nhosts && b->hosts[i].port > 0)
+        return b->hosts[i].port;
+    return b->default_port > 0 ? b->default_port : 25;
+}
+
 static int removed(const struct transport *t, const struct hdr_field *f)
 {
     for (size_t i = 0; i < t->headers_remove.n; i++) {

@@ -123,6 +123,10 @@ void dlv_set_all(struct dlv_batch *b, enum dlv_status st, int code,
                  const char *errtype, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* dlv_host_port - the port host i of b is reached on: its own
+ * ("host::587"), else the transport's (b->default_port), else 25 */
+int dlv_host_port(const struct dlv_batch *b, size_t i);
+
 /* dlv_headers - the header section a transport writes for recipient r
  * (r == NULL: a multi-recipient copy, no Envelope-to per address):
  * Return-path (return_path_add), Envelope-to (envelope_to_add, the

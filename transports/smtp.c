@@ -73,6 +73,12 @@ static int smtp_check(struct transport *t, struct conf *c, struct errbuf *eb)
     return 0;
 }
 
+/* hosts without a port of their own ("host::port") get the transport's */
+static int smtp_default_port(const struct transport *t)
+{
+    return (int)((const struct smtp_opts *)t->priv)->port;
+}
+
 const struct transport_driver tp_smtp = {
     .name = "smtp",
     .opts = smtp_opts,
@@ -81,4 +87,5 @@ const struct transport_driver tp_smtp = {
     .check = smtp_check,
     .deliver_remote = smtp_deliver_remote,
     .flush = smtp_flush,
+    .default_port = smtp_default_port,
 };

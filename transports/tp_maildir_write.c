@@ -5,6 +5,9 @@
  * Postfix local/maildir.c): DIR/tmp/NAME created O_EXCL, written, fsync'ed
  * and closed, linked (or renamed) to DIR/new/NAME, tmp name unlinked,
  * DIR/new fsync'ed. NAME is time.M<usec>P<pid>Q<n>.<host>,S=<size>.
+ * Before writing, files left in tmp/ for 36 hours (by a delivery process
+ * that was killed) are removed, as the Maildir rule says (bounded work,
+ * once per tmp/ per process, regular files only).
  * INTERFACE: md_deliver, md_usage.
  * ERRORS: every failure defers the recipient and leaves nothing in new/
  * (the tmp file is unlinked); over quota defers with errtype "quota".
@@ -20,14 +23,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/base/safe_io.h"
 #include "core/base/strbuf.h"
+#include "core/mail/logfile.h"
 #include "transports/tp_local.h"
 #include "transports/tp_maildir.h"
 
 #define MD_NAME_MAX 256
+#define MD_STALE_SECS (36 * 3600)       /* the Maildir rule for tmp/ */
+#define MD_SWEEP_SCAN 256               /* tmp/ entries looked at per call */
+#define MD_SWEEP_SEEN 16                /* tmp/ dirs remembered as swept */
 
 static const char *const md_subdirs[] = { "tmp", "new", "cur" };
 
@@ -239,6 +247,64 @@ static int md_quota_ok(int dirfd, const char *dir, size_t len,
     return 1;
 }
 
+/* tmp/ swept by this process already (a child delivers up to 32 batches,
+ * often to one Maildir): 1, else remember it and 0 */
+static int md_swept(const struct stat *st)
+{
+    static struct { dev_t dev; ino_t ino; } seen[MD_SWEEP_SEEN];
+    static size_t n;
+
+    for (size_t i = 0; i < n && i < MD_SWEEP_SEEN; i++)
+        if (seen[i].dev == st->st_dev && seen[i].ino == st->st_ino)
+            return 1;
+    seen[n % MD_SWEEP_SEEN].dev = st->st_dev;
+    seen[n % MD_SWEEP_SEEN].ino = st->st_ino;
+    n++;
+    return 0;
+}
+
+/* one tmp/ entry: removed when it is a regular file (never a link: looked
+ * at with AT_SYMLINK_NOFOLLOW) neither modified nor read for 36 hours */
+static int md_stale_gone(int fd, const char *name, time_t cut)
+{
+    struct stat st;
+
+    if (name[0] == '.' || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
+        || !S_ISREG(st.st_mode) || st.st_mtime > cut || st.st_atime > cut)
+        return 0;
+    return unlinkat(fd, name, 0) == 0;
+}
+
+/* The Maildir rule: files in tmp/ untouched for 36 hours are leftovers
+ * of deliveries that died between create and link (a killed child);
+ * remove them. Bounded: MD_SWEEP_SCAN entries per call, each tmp/ once
+ * per process. Failures are ignored: the delivery does not depend on it. */
+static void md_sweep_tmp(int tmpfd, const char *dir)
+{
+    time_t cut = time(NULL) - MD_STALE_SECS;
+    unsigned removed = 0, scanned = 0;
+    struct dirent *e;
+    struct stat st;
+    DIR *d;
+    int fd;
+
+    if (fstat(tmpfd, &st) != 0 || md_swept(&st))
+        return;
+    fd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while (scanned++ < MD_SWEEP_SCAN && (e = readdir(d)) != NULL)
+        if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)
+            removed += (unsigned)md_stale_gone(dirfd(d), e->d_name, cut);
+    closedir(d);
+    if (removed > 0)
+        log_main("maildir %s: removed %u file%s left in tmp/ for more than "
+                 "36 hours", dir, removed, removed == 1 ? "" : "s");
+}
+
 static void md_store(int dirfd, const char *dir, const struct strbuf *copy,
                      const struct md_params *p, struct dlv_rcpt *r)
 {
@@ -246,8 +312,10 @@ static void md_store(int dirfd, const char *dir, const struct strbuf *copy,
     int tmpfd, newfd = -1;
 
     tmpfd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (tmpfd >= 0)
+    if (tmpfd >= 0) {
+        md_sweep_tmp(tmpfd, dir);
         newfd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (tmpfd < 0 || newfd < 0) {
         dlv_set(r, DLV_DEFER, 0, NULL, "maildir %s: %s/: %s", dir,
                 tmpfd < 0 ? "tmp" : "new", strerror(errno));

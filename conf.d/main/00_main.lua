@@ -37,6 +37,10 @@ main {
   local_interfaces = { "127.0.0.1" },
   daemon_smtp_ports = { 2525 },
 
+  -- Started as root, tern runs as this system account (`make deps`
+  -- creates it) and never delivers as root; it has no effect otherwise.
+  -- tern_user = "tern",
+
   -- DNS servers, "ip" or "ip:port"; unset means /etc/resolv.conf.
   -- dns_servers = "127.0.0.1:53",
 }

@@ -50,7 +50,7 @@ static const struct opt_spec main_opts[] = {
     { "lua_time_limit", OPT_TIME, M(lua_time_limit), "1s", 0, NULL },
     { "redirect_max_depth", OPT_INT, M(redirect_max_depth), "30", 0, NULL },
     { "smtp_workers", OPT_INT, M(smtp_workers), "0", 0, NULL },
-    { "tern_user", OPT_STR, M(tern_user), NULL, 0, NULL },
+    { "tern_user", OPT_STR, M(tern_user), "tern", 0, NULL },
     { "tern_group", OPT_STR, M(tern_group), NULL, 0, NULL },
     { "smtp_accept_max", OPT_INT, M(smtp_accept_max), "1000", 0, NULL },
     { "smtp_accept_max_per_host", OPT_INT, M(smtp_accept_max_per_host), "0",

@@ -178,6 +178,9 @@ struct transport_driver {
                            void *arg);
     /* remote drivers: close idle cached connections (NULL: none) */
     void (*flush)(struct ev *ev);
+    /* remote drivers: the port of hosts that name none (NULL: 25); the
+       scheduler keys retry records by it before the delivery starts */
+    int (*default_port)(const struct transport *t);
 };
 
 struct transport {

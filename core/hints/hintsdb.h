@@ -4,7 +4,9 @@
  *             rate-limit counters next), shared by several processes.
  *
  * A hints database is disposable, as in Exim: losing it costs only what
- * it remembered. Each use opens, works and closes, so a writer holds the
+ * it remembered, so a damaged file is moved aside (NAME.corrupt-STAMP-PID-N,
+ * one panic-log line) and a new one started instead of failing every
+ * use. Each use opens, works and closes, so a writer holds the
  * lock only for one update: readers open shared (GDBM_READER), writers
  * exclusive (GDBM_WRCREAT); a busy file is retried for up to 2 seconds.
  * Keys are NUL-free text of 1..HINTS_KEY_MAX bytes; values are bytes.
@@ -37,8 +39,12 @@ struct hintsdb;
 struct hintsdb *hintsdb_open(const char *spool, const char *name,
                              enum hints_mode mode, int *absent,
                              struct errbuf *eb);
+#define HINTS_RESET 1           /* hintsdb_close: the file was damaged */
+
 /* hintsdb_close - close and free (NULL ok); -1 with eb when the close
- * failed (a writer's data may not be on disk) */
+ * failed (a writer's data may not be on disk); HINTS_RESET when an
+ * operation found the file damaged: it has been moved aside (and logged),
+ * so its records are gone and the next open starts a new file */
 int hintsdb_close(struct hintsdb *db, struct errbuf *eb);
 /* hintsdb_exists - 1 the file exists, 0 not, -1 bad spool path */
 int hintsdb_exists(const char *spool, const char *name, struct errbuf *eb);

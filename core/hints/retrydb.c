@@ -10,7 +10,8 @@
  *            updated for RETRY_DATA_EXPIRE (7 days, Exim's default
  *            retry_data_expire) is stale: a new failure starts afresh.
  * INTERFACE: retrydb_get, retrydb_fail, retrydb_clear, retrydb_delete,
- *            retrydb_delete_all, retrydb_walk, retrydb_encode, retrydb_decode.
+ *            retrydb_delete_all, retrydb_walk, retrydb_encode, retrydb_decode,
+ *            retrydb_failure.
  * ERRORS:    -1 with eb when the file cannot be opened (busy for more than
  *            2 seconds, not a GDBM file, no permission) or written.
  * SECURITY:  files and locks as hintsdb.c. Keys and texts are data, never
@@ -150,8 +151,12 @@ int retrydb_get(const char *spool_dir, const char *key,
     if (db == NULL)
         return absent ? 0 : -1;
     rc = db_fetch(db, key, out, eb);
-    if (hintsdb_close(db, eb) < 0)
+    switch (hintsdb_close(db, eb)) {
+    case -1:
         return -1;
+    case HINTS_RESET:           /* damaged and moved aside: no record */
+        return 0;
+    }
     return rc;
 }
 
@@ -168,11 +173,12 @@ static int db_store(struct hintsdb *db, const char *key,
     return rc;
 }
 
-/* The record after a failure at now: an old one (unless stale) keeps its
- * first_failed; the rule decides next_try and expired. */
-static void fill_failure(struct retry_rec *r, int found, const struct conf *c,
-                         const char *subject, const char *errtype,
-                         const char *text, long long now)
+/* retrydb_failure - the record after a failure at now: an old one
+ * (unless stale) keeps its first_failed; the rule decides next_try and
+ * expired */
+void retrydb_failure(struct retry_rec *r, int found, const struct conf *c,
+                     const char *subject, const char *errtype,
+                     const char *text, long long now)
 {
     if (!found || now - r->last_try > RETRY_DATA_EXPIRE) {
         memset(r, 0, sizeof(*r));
@@ -184,6 +190,31 @@ static void fill_failure(struct retry_rec *r, int found, const struct conf *c,
     copy_clean(r->text, sizeof(r->text), text, 0);
 }
 
+/* one try of retrydb_fail: 0, -1, or HINTS_RESET when the file turned
+ * out damaged (it has been moved aside: try again on a new one) */
+static int fail_once(const char *spool_dir, const struct conf *c,
+                     const char *key, const char *subject,
+                     const char *errtype, const char *text, long long now,
+                     struct retry_rec *r, struct errbuf *eb)
+{
+    int absent, found, rc;
+    struct hintsdb *db;
+
+    db = hintsdb_open(spool_dir, RETRY_DB, HINTS_WRITE, &absent, eb);
+    if (db == NULL)
+        return -1;
+    found = db_fetch(db, key, r, eb);
+    if (found < 0)
+        goto fail;
+    retrydb_failure(r, found, c, subject, errtype, text, now);
+    if (db_store(db, key, r, eb) < 0)
+        goto fail;
+    return hintsdb_close(db, eb) < 0 ? -1 : 0;
+fail:
+    rc = hintsdb_close(db, NULL);
+    return rc == HINTS_RESET ? HINTS_RESET : -1;
+}
+
 /* retrydb_fail - record a failure of key at now, scheduled by the rules */
 int retrydb_fail(const char *spool_dir, const struct conf *c,
                  const char *key, const char *subject, const char *errtype,
@@ -191,28 +222,19 @@ int retrydb_fail(const char *spool_dir, const struct conf *c,
                  struct errbuf *eb)
 {
     struct retry_rec r;
-    int absent, found;
-    struct hintsdb *db;
+    int rc;
 
     if (hintsdb_key_ok(RETRY_DB, key, eb) < 0)
         return -1;
-    db = hintsdb_open(spool_dir, RETRY_DB, HINTS_WRITE, &absent, eb);
-    if (db == NULL)
-        return -1;
-    found = db_fetch(db, key, &r, eb);
-    if (found < 0)
-        goto fail;
-    fill_failure(&r, found, c, subject, errtype, text, now);
-    if (db_store(db, key, &r, eb) < 0)
-        goto fail;
-    if (hintsdb_close(db, eb) < 0)
+    rc = fail_once(spool_dir, c, key, subject, errtype, text, now, &r, eb);
+    if (rc == HINTS_RESET)
+        rc = fail_once(spool_dir, c, key, subject, errtype, text, now, &r,
+                       eb);
+    if (rc != 0)
         return -1;
     if (out != NULL)
         *out = r;
     return 0;
-fail:
-    (void)hintsdb_close(db, NULL);
-    return -1;
 }
 
 /* retrydb_delete - remove key: 1 removed, 0 there was none, -1 error */
@@ -230,8 +252,12 @@ int retrydb_delete(const char *spool_dir, const char *key, struct errbuf *eb)
     if (db == NULL)
         return -1;
     rc = hintsdb_delete(db, key, eb);
-    if (hintsdb_close(db, eb) < 0)
+    switch (hintsdb_close(db, eb)) {
+    case -1:
         return -1;
+    case HINTS_RESET:           /* moved aside: the record is gone too */
+        return 0;
+    }
     return rc;
 }
 
@@ -255,8 +281,12 @@ int retrydb_delete_all(const char *spool_dir, size_t *n, struct errbuf *eb)
     if (db == NULL)
         return -1;
     rc = hintsdb_delete_all(db, n, eb);
-    if (hintsdb_close(db, eb) < 0)
-        rc = -1;
+    switch (hintsdb_close(db, eb)) {
+    case -1:
+        return -1;
+    case HINTS_RESET:           /* moved aside: every record is gone */
+        return 0;
+    }
     return rc;
 }
 
@@ -304,8 +334,14 @@ static int read_all(struct hintsdb *db, struct walk_ent **v, size_t *n,
     if (rc == 0)
         rc = collect(db, keys, nkeys, v, n, eb);
     hintsdb_keys_free(keys, nkeys);
-    if (hintsdb_close(db, eb) < 0)
+    switch (hintsdb_close(db, eb)) {
+    case -1:
         rc = -1;
+        break;
+    case HINTS_RESET:           /* moved aside: what was read is all */
+        rc = 0;
+        break;
+    }
     return rc;
 }
 

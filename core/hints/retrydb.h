@@ -17,7 +17,8 @@
  *            compute the next try from the rules), retrydb_clear (a
  *            success), retrydb_delete and retrydb_delete_all
  *            (tern_fixdb), retrydb_walk (tern_dumpdb), retrydb_encode/
- *            retrydb_decode (the stored form), retry_rule_find, retry_next.
+ *            retrydb_decode (the stored form), retrydb_failure (the
+ *            arithmetic of retrydb_fail alone), retry_rule_find, retry_next.
  * ERRORS: -1 with eb (the file cannot be opened or written, a record is
  *         damaged: damaged records read as absent and are logged).
  */
@@ -70,6 +71,11 @@ int retrydb_fail(const char *spool_dir, const struct conf *c,
                  const char *key, const char *subject, const char *errtype,
                  const char *text, long long now, struct retry_rec *out,
                  struct errbuf *eb);
+/* retrydb_failure - update r (found: it holds the previous record) for a
+ * failure at now, as retrydb_fail does, without touching the file */
+void retrydb_failure(struct retry_rec *r, int found, const struct conf *c,
+                     const char *subject, const char *errtype,
+                     const char *text, long long now);
 /* retrydb_clear - forget key (a success); 0 (also when absent) or -1 */
 int retrydb_clear(const char *spool_dir, const char *key,
                   struct errbuf *eb);

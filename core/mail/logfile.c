@@ -351,6 +351,15 @@ int logfile_open(const char *path_pattern, const char *progname)
     return 0;
 }
 
+/* logfile_path - the file of log kind ("main", "reject", "panic") */
+const char *logfile_path(const char *kind)
+{
+    for (int k = 0; k < LOGK_N; k++)
+        if (kind != NULL && strcmp(kind, kind_name[k]) == 0)
+            return sink.path[k];
+    return NULL;
+}
+
 /* logfile_reopen - reopen the open files by name (logrotate) */
 void logfile_reopen(void)
 {

@@ -28,6 +28,7 @@
  * INTERFACE: logfile_open, logfile_reopen, logfile_close, log_main,
  *            log_reject, log_panic (printf-style), logfile_escape,
  *            logfile_escape_str,
+ *            logfile_path,
  *            logfile_set_pid (a [pid] after the time, Exim's log_pid).
  * ERRORS: logfile_open returns -1 (EINVAL) for a bad pattern: not
  *         "syslog" and at most one absolute path with exactly one "%s" and
@@ -52,6 +53,9 @@ int logfile_open(const char *path_pattern, const char *progname);
  * (after logrotate renamed them). Not async-signal-safe: a SIGHUP or
  * SIGUSR1 handler only sets a flag and the event loop calls this. */
 void logfile_reopen(void);
+/* logfile_path - the file log kind ("main", "reject" or "panic") is
+ * written to, or NULL (syslog only, or logfile_open not called) */
+const char *logfile_path(const char *kind);
 /* logfile_close - close everything; later lines go to stderr */
 void logfile_close(void);
 /* log_main - a line in the main log */

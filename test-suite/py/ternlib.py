@@ -34,6 +34,11 @@ The configuration Tern writes (DIR is a fresh temporary directory):
     conf.d/transport/10_transports.lua  remote_smtp (smtp), local_maildir
     + files= {relative path: text}; "@DIR@" and "@DNS@" are replaced.
 
+As root, tern runs as its tern_user (default "tern", the account `make
+deps` creates) and delivers to virtual users as that user: DIR and what
+Tern writes into it are given to that account (give_to_tern; tests that
+create directories for deliveries later call it too).
+
 Users: alice, bob, carol (virtual users, homes under DIR/home). Aliases:
 postmaster, abuse -> alice; team -> alice, bob; broken -> :fail: text.
 Values in main= are Python str/int/bool/list/tuple (converted to Lua) or
@@ -41,6 +46,7 @@ Lua("raw lua expression").
 """
 import atexit
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -107,6 +113,37 @@ def _stop_dns():
         except subprocess.TimeoutExpired:
             _dns_proc.kill()
     _dns_proc = None
+
+
+# ---------------------------------------------------------------- account
+
+def tern_account():
+    """(uid, gid) of the account a tern started as root runs as (tern_user,
+    by default "tern"), or None when not root or there is no such account"""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("tern")
+    except KeyError:
+        return None
+    return pw.pw_uid, pw.pw_gid
+
+
+def give_to_tern(*paths):
+    """As root: give each path, and what is under it, to the tern account
+    where root owns it (never following links), so the daemon and the local
+    deliveries it runs as that account can write there. No-op otherwise."""
+    acct = tern_account()
+    if acct is None:
+        return
+    for top in paths:
+        for root, dirs, files in os.walk(top):
+            for p in [root] + [os.path.join(root, n) for n in dirs + files]:
+                try:
+                    if os.lstat(p).st_uid == 0:
+                        os.chown(p, acct[0], acct[1], follow_symlinks=False)
+                except OSError:
+                    pass
 
 
 # ---------------------------------------------------------------- TAP
@@ -472,6 +509,7 @@ def scratch_dir(prefix):
     certificates and keys: removed with the daemons at the end, also when
     the watchdog ends the file; TERN_KEEP keeps it"""
     d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)      # a root tern's processes (tern_user) read here
     _scratch.append(d)
     return d
 
@@ -520,6 +558,7 @@ class Tern:
         self.daemon_args = []       # more daemon flags, e.g. ["-q2s"]
         _instances.append(self)
         self._write_conf(files or {}, routers)
+        give_to_tern(self.dir)
         if start:
             self.start(probe=probe)
 
@@ -621,6 +660,7 @@ transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
                               cwd=self.dir, env=e)
 
     def start(self, probe=True, timeout=10):
+        give_to_tern(self.dir)
         log_at = len(self.mainlog())
         for attempt in range(3):
             self.port = _free_port()

@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -305,10 +306,33 @@ def parse_spool(raw):
 
 # ----------------------------------------------------------------- TLS ----
 
+def give_to_tern(top):
+    """As root, tern runs as the account "tern" (tern_user's default; `make
+    deps` creates it): give it what root owns under top (the pid file,
+    Maildirs and pipe outputs are written there as that user). Links are
+    not followed. No-op when not root or without the account."""
+    try:
+        pw = pwd.getpwnam("tern") if os.geteuid() == 0 else None
+    except KeyError:
+        pw = None
+    if pw is None:
+        return
+    for root, dirs, files in os.walk(top):
+        for p in [root] + [os.path.join(root, n) for n in dirs + files]:
+            try:
+                if os.lstat(p).st_uid == 0:
+                    os.chown(p, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+            except OSError:
+                pass
+
+
 def make_certs(d, names=("localhost", "mail.example.com"), ips=("127.0.0.1",)):
     """Make a CA and a server certificate signed by it in d (openssl).
-    Returns dict ca, cert, key (paths)."""
+    Returns dict ca, cert, key (paths). d is made traversable and, as root,
+    given to the tern account: the SMTP workers read the key after the
+    daemon has become tern_user."""
     os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
     ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
     key, csr = os.path.join(d, "server.key"), os.path.join(d, "server.csr")
     cert, ext = os.path.join(d, "server.pem"), os.path.join(d, "ext.cnf")
@@ -328,6 +352,7 @@ def make_certs(d, names=("localhost", "mail.example.com"), ips=("127.0.0.1",)):
         f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
     run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
         "-CAcreateserial", "-out", cert, "-days", "30", "-extfile", ext)
+    give_to_tern(d)
     return {"ca": ca, "cert": cert, "key": key}
 
 
@@ -578,6 +603,7 @@ transport "local_maildir" { driver = "maildir", directory = "$home/Maildir" }
     def start(self, wait=True, args=(), timeout=10):
         """Start tern -bdf; with wait, until the started line is logged
         (sockets bound, pid file written). Returns self."""
+        give_to_tern(self.dir)
         self.out = open(os.path.join(self.dir, "daemon.out"), "ab")
         cmd = [TERN, "-C", self.conf, "-bdf", "-oX",
                ",".join(str(p) for p in self.ports)] + list(args)

@@ -9,8 +9,10 @@ the port overridden (-oX). A message to postmaster@localhost goes through
 the shipped aliases (postmaster -> admin) to admin's Maildir under
 var/mail/admin, which a private Dovecot (test-suite/py/dovecot.py) then
 serves: the message is read back over IMAP (imaplib) and POP3 (poplib).
-The Maildir is handed to Dovecot's mail user first, as an administrator
-sets ownership when tern runs as root without tern_user.
+As `make run` (tools/run.sh) does, var/mail is given to the tern account
+when the test runs as root (tern delivers to virtual users as tern_user).
+The Maildir is handed to Dovecot's mail user afterwards, as an
+administrator sets ownership for a separate IMAP server.
 Skipped when Dovecot is not installed (tools/deps.sh installs it).
 """
 import os
@@ -24,7 +26,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import TAP, TERN, TOP, _free_port  # noqa: E402
+from ternlib import TAP, TERN, TOP, _free_port, give_to_tern  # noqa: E402
 import dovecot  # noqa: E402
 
 tap = TAP(timeout=90)
@@ -36,7 +38,8 @@ base = tempfile.mkdtemp(prefix="ternpy-default-")
 os.chmod(base, 0o755)
 shutil.copytree(os.path.join(TOP, "conf.d"), os.path.join(base, "conf.d"))
 shutil.copytree(os.path.join(TOP, "etc"), os.path.join(base, "etc"))
-os.makedirs(os.path.join(base, "var"))
+os.makedirs(os.path.join(base, "var", "mail"))
+give_to_tern(os.path.join(base, "var", "mail"))     # as tools/run.sh
 shutil.copy(os.path.join(TOP, "var", "virtual_users"),
             os.path.join(base, "var", "virtual_users"))
 port = _free_port()
