@@ -51,6 +51,7 @@ static int call(struct lstate *ls, int fn, const struct xvars *v,
 
     lua_pushcfunction(L, traceback);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
+    lstate_note_fn(L, -1);
     push_vars(L, v);
     lstate_arm(ls);
     rc = lua_pcall(L, 1, 1, -3);
@@ -229,6 +230,7 @@ int lcall_check_password(struct lstate *ls, int fn, const char *user,
 
     lua_pushcfunction(L, traceback);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
+    lstate_note_fn(L, -1);
     lua_pushstring(L, user);
     lua_pushstring(L, password);
     lstate_arm(ls);

@@ -9,8 +9,11 @@
  * yields. The answer resumes the thread with (records) or (nil, reason).
  * A cancelled lco clears the request's back pointer, so a late answer is
  * dropped and nothing resumes (rspamd's rule: never a stale pointer).
+ * Each resume tells the watchdog (watchdog.h) whose session, which hook
+ * and which function runs, so a stuck script is named when it is killed.
  * INTERFACE: lco_start, lco_cancel (lcoro.h); l_dns_open (lstate_impl.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,7 @@
 #include <lauxlib.h>
 
 #include "core/base/ev.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/net/dns.h"
 #include "core/conf/policy.h"
@@ -37,6 +41,8 @@ struct lco {
     int rc;
     struct lco_result res;
     char *strings[3];           /* copies backing res */
+    char *notes;                /* for the watchdog: session, step, script
+                                   (NULL when no watchdog listens) */
 };
 
 struct dns_wait {
@@ -58,6 +64,7 @@ static void lco_free(struct lco *co)
     luaL_unref(L, LUA_REGISTRYINDEX, co->ref);
     for (int i = 0; i < 3; i++)
         free(co->strings[i]);
+    free(co->notes);
     free(co);
 }
 
@@ -118,10 +125,37 @@ static void finish(struct lco *co, int rc, const char *msg)
     co->timer = ev_timer_add(co->ev, 0, deliver_cb, co);
 }
 
+/* what this coroutine is, for the watchdog: three texts in co->notes */
+static void keep_notes(struct lco *co, const struct acl_req *req)
+{
+    char *n;
+
+    if (!watchdog_active())
+        return;
+    n = co->notes = xcalloc(3, WATCHDOG_TEXT);
+    if (req->client_ip != NULL && req->client_ip[0] != '\0')
+        snprintf(n, WATCHDOG_TEXT, "[%s]:%d", req->client_ip,
+                 req->client_port);
+    snprintf(n + WATCHDOG_TEXT, WATCHDOG_TEXT, "acl %s",
+             req->hook ? req->hook : "?");
+    lstate_fn_where(co->co, -1, n + 2 * WATCHDOG_TEXT, WATCHDOG_TEXT);
+}
+
+static void note(const struct lco *co)
+{
+    if (co->notes == NULL)
+        return;
+    if (co->notes[0] != '\0')
+        watchdog_note(WD_SESSION, co->notes);
+    watchdog_note(WD_STEP, co->notes + WATCHDOG_TEXT);
+    watchdog_note(WD_SCRIPT, co->notes + 2 * WATCHDOG_TEXT);
+}
+
 static void resume(struct lco *co, int nargs)
 {
     int nres = 0, st;
 
+    note(co);
     lstate_arm_thread(co->ls, co->co);
     st = lua_resume(co->co, co->ls->L, nargs, &nres);
     lstate_disarm_thread(co->co);
@@ -198,6 +232,7 @@ struct lco *lco_start(struct lstate *ls, int fn, const struct acl_req *req,
     lua_rawset(L, -3);
     lua_pop(L, 1);
     lua_rawgeti(co->co, LUA_REGISTRYINDEX, fn);
+    keep_notes(co, req);
     push_session(co->co, req);
     resume(co, 1);
     return co;

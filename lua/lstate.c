@@ -10,6 +10,7 @@
  * SECURITY: no io, os.execute/exit/remove, load/loadfile/dofile, require,
  * package, debug, collectgarbage; chunks are loaded in text mode only.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include <lualib.h>
 
 #include "core/base/errbuf.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "lua/lstate_impl.h"
 
@@ -125,6 +127,30 @@ void lstate_where(lua_State *L, int level, const char **file, int *line)
                                                            : ar.source;
         *line = ar.currentline;
     }
+}
+
+/* lstate_fn_where - "FILE:LINE" where the function at idx was defined
+ * (for the watchdog's notes; "?" for a C function) */
+void lstate_fn_where(lua_State *L, int idx, char *buf, size_t size)
+{
+    lua_Debug ar;
+
+    lua_pushvalue(L, idx);
+    if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+        snprintf(buf, size, "%s:%d", ar.short_src, ar.linedefined);
+    else
+        snprintf(buf, size, "?");
+}
+
+/* lstate_note_fn - tell the watchdog that the function at idx runs */
+void lstate_note_fn(lua_State *L, int idx)
+{
+    char where[WATCHDOG_TEXT];
+
+    if (!watchdog_active())
+        return;
+    lstate_fn_where(L, idx, where, sizeof(where));
+    watchdog_note(WD_SCRIPT, where);
 }
 
 static void copy_fields(lua_State *L, int from, int to, const char *const *names)

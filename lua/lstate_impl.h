@@ -32,6 +32,10 @@ void lstate_push_need_dns(lua_State *L);
 int lstate_is_need_dns(lua_State *L, int idx);
 /* "FILE:LINE" of the calling Lua code at level */
 void lstate_where(lua_State *L, int level, const char **file, int *line);
+/* "FILE:LINE" where the function at idx was defined; lstate_note_fn
+ * hands it to the watchdog (watchdog.h) as the script that runs */
+void lstate_fn_where(lua_State *L, int idx, char *buf, size_t size);
+void lstate_note_fn(lua_State *L, int idx);
 
 /* add names to the sandbox environment (at stack index env); for the
  * DSL of load/l_conf.c, which stands above lua/ */

@@ -32,6 +32,7 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/mail/pwcache.h"
@@ -248,8 +249,10 @@ static void child_done(struct lchild *lc)
                         "process exited with status %d", WEXITSTATUS(status));
     }
     sb_free(&lc->out);
-    for (size_t k = 0; k < lc->n; k++)
+    for (size_t k = 0; k < lc->n; k++) {
+        watchdog_note(WD_MESSAGE, lc->sbs[k]->m->id);
         sres_batch(lc->sbs[k]);
+    }
     free(lc);
 }
 

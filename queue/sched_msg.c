@@ -26,6 +26,7 @@
 #include "core/base/ev.h"
 #include "core/base/hash.h"
 #include "core/base/pool.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/net/dns.h"
@@ -253,6 +254,7 @@ void smsg_start(struct sched *s, struct sq *q)
     m->s = s;
     m->q = q;
     memcpy(m->id, q->id, sizeof(m->id));
+    watchdog_note(WD_MESSAGE, m->id);   /* routing notes it again */
     m->lockfd = -1;
     m->pool = pool_new();
     m->done = hash_new(16);
@@ -511,6 +513,7 @@ static void dispatch(struct smsg *m)
 static void remote_done(struct dlv_batch *b, void *arg)
 {
     (void)b;
+    watchdog_note(WD_MESSAGE, ((struct sbatch *)arg)->m->id);
     sres_batch(arg);
 }
 

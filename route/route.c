@@ -36,6 +36,9 @@ struct route_run *route_run_new(struct conf *c, struct dns_cache *dns,
     rr->sender = xstrdup(sender ? sender : "");
     rr->client_ip = xstrdup(client_ip ? client_ip : "");
     rr->verify = verify;
+    /* the session or message being served when the run starts is the
+     * one its later steps (timers, DNS answers) serve */
+    rr->note_kind = watchdog_subject(rr->note, sizeof(rr->note));
     return rr;
 }
 
@@ -520,6 +523,8 @@ static int run_router(struct job *j, struct router *r)
     int go_on;
 
     memset(&res, 0, sizeof(res));
+    if (watchdog_active())
+        watchdog_notef(WD_STEP, "router %s", r->name);
     lstate_set_dns(rr->conf->lua, rr->dns, want_cb, &want);
     pr = route_pre_check(j, r, &pre);
     keep_pre(j->a, &pre);
@@ -551,6 +556,8 @@ void route_step(struct route_run *rr)
 {
     struct job *j;
 
+    if (rr->note_kind >= 0)
+        watchdog_note((enum watchdog_what)rr->note_kind, rr->note);
     while ((j = rr->head) != NULL) {
         rr->head = j->next;
         if (rr->head == NULL)
