@@ -15,7 +15,9 @@
  * The watchdog (watchdog.h): every second the master looks at each
  * child's slot; one that has not returned to its event loop for
  * process_stall_limit is killed (SIGKILL), logged with what it was doing
- * and restarted. A child still running shutdown_timeout (and 2 s of
+ * and restarted. When the scheduler dies (a crash, or that kill) busy
+ * with a message, the message gets a strike in the poison database
+ * (poisondb.h). A child still running shutdown_timeout (and 2 s of
  * grace) after SIGTERM is killed, so a stuck one cannot keep the daemon
  * up.
  * SECURITY: sockets are bound before privileges are dropped; the spool is
@@ -42,6 +44,7 @@
 #include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
+#include "core/hints/poisondb.h"
 #include "cmd/daemon.h"
 #include "smtpd/limits.h"
 #include "smtpd/listen.h"
@@ -154,12 +157,35 @@ static void sched_respawn_cb(void *arg)
         spawn_sched(m);
 }
 
+/* A scheduler died inside a message's work (a crash, or killed for a
+ * stall): one strike against the message (poisondb.h). */
+static void strike(struct master *m, int status,
+                   const struct watchdog_report *last)
+{
+    const char *id = last->what[WD_MESSAGE];
+    struct errbuf eb;
+    int n = 0;
+
+    if (m->stopping || !last->busy || !msgid_valid(id)
+        || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return;
+    if (poisondb_strike(m->conf->main.spool_directory, id, time(NULL), &n,
+                        &eb) != 0) {
+        log_panic("%s: cannot record that the scheduler died with it: %s",
+                  id, eb.msg);
+        return;
+    }
+    log_main("%s the scheduler died while delivering it (strike %d of %d)",
+             id, n, POISON_STRIKES);
+}
+
 static void sched_died(struct master *m, struct slot *sl, int status)
 {
     struct watchdog_report last;
     int current = sl == &m->sched;
 
     child_gone(m, sl, &last);
+    strike(m, status, &last);
     if (m->stopping || !current)
         return;
     log_main("scheduler %s %d; restarting it", WIFSIGNALED(status)

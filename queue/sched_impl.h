@@ -25,6 +25,12 @@ struct route_top;
 struct dns_cache;
 struct ev_timer;
 
+/* message ids waiting for a slot, first in first out */
+struct idfifo {
+    char **v;
+    size_t head, len, cap;
+};
+
 struct sched {
     struct conf *conf;
     struct ev *ev;
@@ -32,8 +38,10 @@ struct sched {
     struct dns_ctx *dns;
     struct sched_opts o;
     struct hash *known;         /* id -> struct sq: queued, running, later */
-    char **queue;               /* ids waiting for a slot, FIFO */
-    size_t qhead, qlen, qcap;
+    struct idfifo queue;        /* waiting for a slot */
+    struct idfifo held;         /* waiting to run alone (strikes) */
+    struct hash *strikes;       /* id -> struct strike (poisondb.h) */
+    struct sq *alone;           /* a message with strikes in delivery */
     size_t running;
     struct ev_timer *kick;
     struct hash *retry;         /* key -> struct retry_rec (cache) */
@@ -98,6 +106,8 @@ struct smsg {
 
 /* sched.c */
 void sched_msg_done(struct sched *s, struct sq *q, long long next_try);
+/* how many times the daemon's scheduler died over id (poisondb.h) */
+int sched_strikes(const struct sched *s, const char *id);
 
 /* sched_msg.c */
 void smsg_start(struct sched *s, struct sq *q);

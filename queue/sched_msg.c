@@ -29,6 +29,7 @@
 #include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
+#include "core/hints/poisondb.h"
 #include "core/net/dns.h"
 #include "core/mail/expand.h"
 #include "core/mail/logfile.h"
@@ -245,6 +246,21 @@ static int stay_frozen(struct smsg *m)
     return 0;
 }
 
+/* the daemon's scheduler died over this message POISON_STRIKES times (a
+ * crash, or killed for a stall): freeze it, unless -qff / -M force it */
+static int poisoned(struct smsg *m)
+{
+    int n = sched_strikes(m->s, m->id);
+    const char *line = "Z\t1";
+
+    if (n < POISON_STRIKES || m->s->o.thaw)
+        return 0;
+    sres_journal(m, &line, 1);
+    slog_line(m, "Frozen (the scheduler died %d times while delivering it)",
+              n);
+    return 1;
+}
+
 /* smsg_start - begin the attempt of q */
 void smsg_start(struct sched *s, struct sq *q)
 {
@@ -266,7 +282,7 @@ void smsg_start(struct sched *s, struct sq *q)
         smsg_abandon(m, rc > 0 ? (long long)time(NULL) + LOCKED_RETRY : 0);
         return;
     }
-    if (m->frozen && stay_frozen(m)) {
+    if (m->frozen ? stay_frozen(m) : poisoned(m)) {
         smsg_abandon(m, SCHED_FROZEN);
         return;
     }
