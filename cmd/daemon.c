@@ -12,8 +12,8 @@
  * SIGUSR1 reopens the log files (logrotate).
  * It also starts the scheduler (schedd.c) and restarts it when it dies;
  * a reload replaces it too.
- * The watchdog (watchdog.h): every second the master looks at each
- * child's slot; one that has not returned to its event loop for
+ * The watchdog (watchdog.h): four times a second the master looks at
+ * each child's slot; one that has not returned to its event loop for
  * process_stall_limit is killed (SIGKILL), logged with what it was doing
  * and restarted. When the scheduler dies (a crash, or that kill) busy
  * with a message, the message gets a strike in the poison database
@@ -66,6 +66,9 @@ struct slot {
 /* after shutdown_timeout, a stopping child gets this long to exit (the
  * scheduler closes its cached connections) before SIGKILL */
 #define STOP_GRACE_MS 2000
+/* how often the master reads the watchdog slots: a stall is seen at most
+ * this long after process_stall_limit */
+#define WATCH_MS 250
 
 struct master {
     const struct daemon_opts *o;
@@ -372,7 +375,7 @@ static void watch_cb(void *arg)
     struct master *m = arg;
 
     each_child(m, kill_stalled);
-    ev_timer_add(m->ev, 1000, watch_cb, m);
+    ev_timer_add(m->ev, WATCH_MS, watch_cb, m);
 }
 
 static void kill_left(struct master *m, struct slot *sl, const char *name)
@@ -627,7 +630,7 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
     spawn_sched(m);
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
-    ev_timer_add(m->ev, 1000, watch_cb, m);
+    ev_timer_add(m->ev, WATCH_MS, watch_cb, m);
     while (!(m->stopping && !children_left(m)))
         ev_run_once(m->ev, -1);
     unlink(m->pidfile);

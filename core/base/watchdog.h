@@ -8,14 +8,15 @@
  * callbacks run and idle while it waits, and the code that starts a unit
  * of work says what it is (watchdog_note: the SMTP session, the message,
  * the step such as "acl rcpt" or "router NAME", the Lua function's
- * file:line). The master reads the slots every second and kills a child
- * that has been busy in one turn for too long, naming what it was doing;
- * after a crash the slot still says what the child was doing.
+ * file:line). The master reads the slots four times a second and kills
+ * a child that has been busy in one turn for too long, naming what it
+ * was doing; after a crash the slot still says what the child was doing.
  *
  * INTERFACE: master: watchdog_new, watchdog_free, watchdog_claim,
  *            watchdog_set_pid, watchdog_release, watchdog_read,
- *            watchdog_describe. Child: watchdog_attach, watchdog_active,
- *            watchdog_note, watchdog_notef, watchdog_subject; the loop: watchdog_turn_begin,
+ *            watchdog_describe, watchdog_now_ms. Child: watchdog_attach,
+ *            watchdog_active, watchdog_note, watchdog_notef,
+ *            watchdog_subject; the loop: watchdog_turn_begin,
  *            watchdog_turn_end, watchdog_callback.
  * ERRORS:    watchdog_new returns NULL when the mapping fails; claim -1
  *            when every slot is taken. Notes are cut to WATCHDOG_TEXT-1
