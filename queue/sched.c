@@ -76,6 +76,30 @@ static char *fifo_pop(struct idfifo *f)
     return id;
 }
 
+/* sched_clock_ms - the monotonic clock, for time slices */
+long long sched_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* sched_slice_over - SCHED_SLICE_MS have passed since start */
+int sched_slice_over(long long start)
+{
+    return sched_clock_ms() - start >= SCHED_SLICE_MS;
+}
+
+/* sched_grow - see sched_impl.h */
+void *sched_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    *cap = *cap > 0 ? *cap * 2 : 8;
+    return xreallocarray(v, *cap, size);
+}
+
 /* sched_strikes - see sched_impl.h */
 int sched_strikes(const struct sched *s, const char *id)
 {
