@@ -12,6 +12,14 @@
  * SIGUSR1 reopens the log files (logrotate).
  * It also starts the scheduler (schedd.c) and restarts it when it dies;
  * a reload replaces it too.
+ * The watchdog (watchdog.h): four times a second the master looks at
+ * each child's slot; one that has not returned to its event loop for
+ * process_stall_limit is killed (SIGKILL), logged with what it was doing
+ * and restarted. When the scheduler dies (a crash, or that kill) busy
+ * with a message, the message gets a strike in the poison database
+ * (poisondb.h). A child still running shutdown_timeout (and 2 s of
+ * grace) after SIGTERM is killed, so a stuck one cannot keep the daemon
+ * up.
  * SECURITY: sockets are bound before privileges are dropped. Started as
  * root, the master hands the spool tree and the logs to tern_user (default
  * "tern"; privs.c), becomes it, and refuses to start (exit 73) when that
@@ -32,8 +40,10 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
+#include "core/hints/poisondb.h"
 #include "cmd/daemon.h"
 #include "cmd/privs.h"
 #include "smtpd/limits.h"
@@ -47,7 +57,18 @@ struct slot {
     pid_t pid;
     time_t started;
     int retiring;               /* told to stop (reload, shutdown) */
+    int wd;                     /* its watchdog slot, -1 none */
+    int killed;                 /* the master sent SIGKILL */
 };
+
+/* workers, retiring workers, the scheduler and a retiring one */
+#define WD_SLOTS (2 * LIMITS_MAX_WORKERS + 2)
+/* after shutdown_timeout, a stopping child gets this long to exit (the
+ * scheduler closes its cached connections) before SIGKILL */
+#define STOP_GRACE_MS 2000
+/* how often the master reads the watchdog slots: a stall is seen at most
+ * this long after process_stall_limit */
+#define WATCH_MS 250
 
 struct master {
     const struct daemon_opts *o;
@@ -61,7 +82,8 @@ struct master {
     int stopping;
     char pidfile[1024];
     struct slot sched;          /* the scheduler process */
-    pid_t sched_old;            /* a scheduler finishing after a reload */
+    struct slot sched_old;      /* a scheduler finishing after a reload */
+    struct watchdog *wd;
 };
 
 static int worker_count(const struct conf *c)
@@ -82,21 +104,52 @@ static int drop_saved_root(void)
     return setresuid(e, e, e);
 }
 
+/* fork a child into sl with a watchdog slot; 0 in the child, -1 failed */
+static pid_t fork_child(struct master *m, struct slot *sl)
+{
+    int k = watchdog_claim(m->wd);
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        watchdog_release(m->wd, k);
+        return -1;
+    }
+    if (pid == 0) {
+        ev_free(m->ev);         /* the child builds its own loop */
+        watchdog_attach(m->wd, k);
+        return 0;
+    }
+    watchdog_set_pid(m->wd, k, pid);
+    sl->pid = pid;
+    sl->started = time(NULL);
+    sl->retiring = 0;
+    sl->wd = k;
+    sl->killed = 0;
+    return pid;
+}
+
+/* the child of sl is gone: what its slot said last, then free it */
+static void child_gone(struct master *m, struct slot *sl,
+                       struct watchdog_report *last)
+{
+    watchdog_read(m->wd, sl->wd, watchdog_now_ms(), last);
+    watchdog_release(m->wd, sl->wd);
+    sl->wd = -1;
+    sl->pid = 0;
+}
+
 static void spawn_sched(struct master *m)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child(m, &m->sched);
 
     if (pid < 0) {
         log_panic("cannot fork the scheduler: %s", strerror(errno));
         return;
     }
     if (pid == 0) {
-        ev_free(m->ev);
         listen_close(&m->ls);
         schedd_main(m->conf, m->o->queue_interval);
     }
-    m->sched.pid = pid;
-    m->sched.started = time(NULL);
 }
 
 static void sched_respawn_cb(void *arg)
@@ -107,10 +160,36 @@ static void sched_respawn_cb(void *arg)
         spawn_sched(m);
 }
 
-static void sched_died(struct master *m, int status)
+/* A scheduler died inside a message's work (a crash, or killed for a
+ * stall): one strike against the message (poisondb.h). */
+static void strike(struct master *m, int status,
+                   const struct watchdog_report *last)
 {
-    m->sched.pid = 0;
-    if (m->stopping)
+    const char *id = last->what[WD_MESSAGE];
+    struct errbuf eb;
+    int n = 0;
+
+    if (m->stopping || !last->busy || !msgid_valid(id)
+        || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return;
+    if (poisondb_strike(m->conf->main.spool_directory, id, time(NULL), &n,
+                        &eb) != 0) {
+        log_panic("%s: cannot record that the scheduler died with it: %s",
+                  id, eb.msg);
+        return;
+    }
+    log_main("%s the scheduler died while delivering it (strike %d of %d)",
+             id, n, POISON_STRIKES);
+}
+
+static void sched_died(struct master *m, struct slot *sl, int status)
+{
+    struct watchdog_report last;
+    int current = sl == &m->sched;
+
+    child_gone(m, sl, &last);
+    strike(m, status, &last);
+    if (m->stopping || !current)
         return;
     log_main("scheduler %s %d; restarting it", WIFSIGNALED(status)
              ? "killed by signal" : "exited with status", WIFSIGNALED(status)
@@ -123,21 +202,17 @@ static void sched_died(struct master *m, int status)
 
 static void spawn(struct master *m, int i)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child(m, &m->slots[i]);
 
     if (pid < 0) {
         log_panic("cannot fork worker %d: %s", i, strerror(errno));
         return;
     }
     if (pid == 0) {
-        ev_free(m->ev);             /* the worker builds its own loop */
         if (drop_saved_root() != 0)
             exit(71);
         worker_main(m->conf, &m->ls, m->lim, i);
     }
-    m->slots[i].pid = pid;
-    m->slots[i].started = time(NULL);
-    m->slots[i].retiring = 0;
 }
 
 static void respawn_cb(void *arg);
@@ -149,6 +224,7 @@ struct respawn {
 
 static void worker_died(struct master *m, int i, int status)
 {
+    struct watchdog_report last;
     char how[64];
 
     limits_worker_gone(m->lim, i);
@@ -157,7 +233,7 @@ static void worker_died(struct master *m, int i, int status)
     else
         snprintf(how, sizeof(how), "exited with status %d",
                  WEXITSTATUS(status));
-    m->slots[i].pid = 0;
+    child_gone(m, &m->slots[i], &last);
     if (m->stopping)
         return;
     log_main("SMTP worker %d %s; restarting it", i, how);
@@ -180,31 +256,47 @@ static void respawn_cb(void *arg)
         spawn(r->m, r->i);
 }
 
+static void reap_one(struct master *m, pid_t pid, int status)
+{
+    struct watchdog_report last;
+
+    if (pid == m->sched.pid || pid == m->sched_old.pid) {
+        sched_died(m, pid == m->sched.pid ? &m->sched : &m->sched_old,
+                   status);
+        return;
+    }
+    for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
+        if (m->old[i].pid == pid) {
+            child_gone(m, &m->old[i], &last);  /* a retired worker */
+            return;
+        }
+        if (m->slots[i].pid == pid) {
+            worker_died(m, i, status);
+            return;
+        }
+    }
+}
+
 static void reap(struct master *m)
 {
     int status;
     pid_t pid;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pid == m->sched.pid) {
-            sched_died(m, status);
-            continue;
-        }
-        if (pid == m->sched_old) {
-            m->sched_old = 0;
-            continue;
-        }
-        for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
-            if (m->old[i].pid == pid) {
-                m->old[i].pid = 0;      /* a retired worker finished */
-                break;
-            }
-            if (m->slots[i].pid == pid) {
-                worker_died(m, i, status);
-                break;
-            }
-        }
-    }
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        reap_one(m, pid, status);
+}
+
+/* sl goes into retiring: told to stop. A process still retiring there
+ * from an earlier reload is no longer watched (its slot is needed). */
+static void retire(struct master *m, struct slot *sl, struct slot *into)
+{
+    if (into->pid > 0)
+        watchdog_release(m->wd, into->wd);
+    kill(sl->pid, SIGTERM);
+    *into = *sl;
+    into->retiring = 1;
+    sl->pid = 0;
+    sl->wd = -1;
 }
 
 static void reload(struct master *m)
@@ -221,10 +313,8 @@ static void reload(struct master *m)
     }
     log_main("SIGHUP: configuration reloaded from %s", m->o->conf_dir);
     for (int i = 0; i < m->nworkers; i++) {
-        if (m->slots[i].pid > 0) {
-            kill(m->slots[i].pid, SIGTERM);
-            m->old[i] = m->slots[i];
-        }
+        if (m->slots[i].pid > 0)
+            retire(m, &m->slots[i], &m->old[i]);
         limits_worker_gone(m->lim, i);  /* new workers count afresh */
     }
     conf_free(m->conf);
@@ -233,11 +323,84 @@ static void reload(struct master *m)
     limits_raise_nofile(&c->main);      /* smtp_accept_max may have grown */
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
-    if (m->sched.pid > 0) {
-        kill(m->sched.pid, SIGTERM);
-        m->sched_old = m->sched.pid;
-    }
+    if (m->sched.pid > 0)
+        retire(m, &m->sched, &m->sched_old);
     spawn_sched(m);
+}
+
+typedef void child_fn(struct master *m, struct slot *sl, const char *name);
+
+/* call fn for every running child, with its name for the log */
+static void each_child(struct master *m, child_fn *fn)
+{
+    char name[64];
+
+    for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
+        if (m->slots[i].pid > 0) {
+            snprintf(name, sizeof(name), "SMTP worker %d", i);
+            fn(m, &m->slots[i], name);
+        }
+        if (m->old[i].pid > 0) {
+            snprintf(name, sizeof(name), "retiring SMTP worker %d", i);
+            fn(m, &m->old[i], name);
+        }
+    }
+    if (m->sched.pid > 0)
+        fn(m, &m->sched, "scheduler");
+    if (m->sched_old.pid > 0)
+        fn(m, &m->sched_old, "retiring scheduler");
+}
+
+/* a child busy in one loop turn for process_stall_limit: SIGKILL */
+static void kill_stalled(struct master *m, struct slot *sl, const char *name)
+{
+    struct watchdog_report r;
+    char what[4 * WATCHDOG_TEXT + 64];
+    long limit = m->conf->main.process_stall_limit;
+
+    if (sl->killed || limit <= 0)
+        return;
+    watchdog_read(m->wd, sl->wd, watchdog_now_ms(), &r);
+    if (r.pid != sl->pid || r.busy_ms < (uint64_t)limit * 1000)
+        return;
+    watchdog_describe(&r, what, sizeof(what));
+    log_panic("%s (pid %d) stalled: not back in its event loop for %llus "
+              "(%s); killing it", name, (int)sl->pid,
+              (unsigned long long)(r.busy_ms / 1000), what);
+    kill(sl->pid, SIGKILL);
+    sl->killed = 1;
+}
+
+static void watch_cb(void *arg)
+{
+    struct master *m = arg;
+
+    each_child(m, kill_stalled);
+    ev_timer_add(m->ev, WATCH_MS, watch_cb, m);
+}
+
+static void kill_left(struct master *m, struct slot *sl, const char *name)
+{
+    (void)m;
+    if (sl->killed)
+        return;
+    log_panic("%s (pid %d) did not stop within shutdown_timeout; killing "
+              "it", name, (int)sl->pid);
+    kill(sl->pid, SIGKILL);
+    sl->killed = 1;
+}
+
+/* shutdown_timeout has passed since SIGTERM, and the grace a child
+ * needs to close its connections after it */
+static void stop_timeout_cb(void *arg)
+{
+    each_child(arg, kill_left);
+}
+
+static void term(struct master *m, struct slot *sl, const char *name)
+{
+    (void)m, (void)name;
+    kill(sl->pid, SIGTERM);
 }
 
 static void begin_stop(struct master *m)
@@ -245,16 +408,9 @@ static void begin_stop(struct master *m)
     m->stopping = 1;
     log_main("SIGTERM received: stopping");
     listen_close(&m->ls);       /* new connections are refused at once */
-    if (m->sched.pid > 0)
-        kill(m->sched.pid, SIGTERM);
-    if (m->sched_old > 0)
-        kill(m->sched_old, SIGTERM);
-    for (int i = 0; i < LIMITS_MAX_WORKERS; i++) {
-        if (m->slots[i].pid > 0)
-            kill(m->slots[i].pid, SIGTERM);
-        if (m->old[i].pid > 0)
-            kill(m->old[i].pid, SIGTERM);
-    }
+    each_child(m, term);
+    ev_timer_add(m->ev, (uint64_t)m->conf->main.shutdown_timeout * 1000
+                 + STOP_GRACE_MS, stop_timeout_cb, m);
 }
 
 static void reopen_logs(struct master *m)
@@ -288,7 +444,7 @@ static void signal_cb(int fd, unsigned events, void *arg)
 
 static int children_left(const struct master *m)
 {
-    if (m->sched.pid > 0 || m->sched_old > 0)
+    if (m->sched.pid > 0 || m->sched_old.pid > 0)
         return 1;
     for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
         if (m->slots[i].pid > 0 || m->old[i].pid > 0)
@@ -395,7 +551,8 @@ static int setup(struct master *m)
     if ((rc = become_tern(m->conf)) != 0)
         return rc;
     if ((!m->o->foreground && go_background() != 0)
-        || write_pidfile(m) != 0 || (m->lim = limits_new()) == NULL)
+        || write_pidfile(m) != 0 || (m->lim = limits_new()) == NULL
+        || (m->wd = watchdog_new(WD_SLOTS)) == NULL)
         return 71;
     tidy_spool(m->conf);
     sigemptyset(&set);
@@ -415,6 +572,7 @@ static void master_free(struct master *m)
 {
     conf_free(m->conf);         /* the current generation (see daemon.h) */
     limits_free(m->lim);
+    watchdog_free(m->wd);
     ev_free(m->ev);
     free(m);
 }
@@ -440,6 +598,9 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
 
     m->o = o;
     m->conf = c;
+    m->sched.wd = m->sched_old.wd = -1;
+    for (int i = 0; i < LIMITS_MAX_WORKERS; i++)
+        m->slots[i].wd = m->old[i].wd = -1;
     if ((rc = setup(m)) != 0)
         goto fail;
     m->nworkers = worker_count(c);
@@ -448,6 +609,7 @@ int daemon_run(struct conf *c, const struct daemon_opts *o)
     spawn_sched(m);
     for (int i = 0; i < m->nworkers; i++)
         spawn(m, i);
+    ev_timer_add(m->ev, WATCH_MS, watch_cb, m);
     while (!(m->stopping && !children_left(m)))
         ev_run_once(m->ev, -1);
     unlink(m->pidfile);

@@ -12,8 +12,11 @@
  * (nil, reason).
  * A cancelled lco clears the request's back pointer, so a late answer is
  * dropped and nothing resumes (rspamd's rule: never a stale pointer).
+ * Each resume tells the watchdog (watchdog.h) whose session, which hook
+ * and which function runs, so a stuck script is named when it is killed.
  * INTERFACE: lco_start, lco_cancel (lcoro.h); l_dns_open (lstate_impl.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +24,7 @@
 #include <lauxlib.h>
 
 #include "core/base/ev.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/net/dns.h"
 #include "core/conf/policy.h"
@@ -43,17 +47,24 @@ struct lco {
     int rc;
     struct lco_result res;
     char *strings[3];           /* copies backing res */
+    char *notes;                /* for the watchdog: session and step
+                                   (NULL when no watchdog listens; the
+                                   script's file:line is l_run.c's) */
 };
 
 struct dns_wait {
     struct lco *lco;            /* NULL: cancelled */
 };
 
+static void keep_notes(struct lco *co, const struct acl_req *req);
+static void note(const struct lco *co);
+
 static void lco_free(struct lco *co)
 {
     lrun_end(&co->run);
     for (int i = 0; i < 3; i++)
         free(co->strings[i]);
+    free(co->notes);
     free(co);
 }
 
@@ -225,6 +236,8 @@ struct lco *lco_start(struct lstate *ls, int fn, enum lco_kind kind,
     co->dc = dc;
     co->done = done;
     co->arg = arg;
+    keep_notes(co, req);
+    note(co);
     st = lrun_start(&co->run, &eb);
     co->req = NULL;
     after_run(co, st, &eb);
@@ -242,6 +255,31 @@ void lco_cancel(struct lco *co)
     lco_free(co);
 }
 
+/* what this coroutine serves, for the watchdog: two texts in co->notes */
+static void keep_notes(struct lco *co, const struct acl_req *req)
+{
+    char *n;
+
+    if (!watchdog_active())
+        return;
+    n = co->notes = xcalloc(2, WATCHDOG_TEXT);
+    if (req->client_ip != NULL && req->client_ip[0] != '\0')
+        snprintf(n, WATCHDOG_TEXT, "[%s]:%d", req->client_ip,
+                 req->client_port);
+    snprintf(n + WATCHDOG_TEXT, WATCHDOG_TEXT, "acl %s",
+             req->hook ? req->hook : "?");
+}
+
+/* tell the watchdog before each run: the loop cleared the notes */
+static void note(const struct lco *co)
+{
+    if (co->notes == NULL)
+        return;
+    if (co->notes[0] != '\0')
+        watchdog_note(WD_SESSION, co->notes);
+    watchdog_note(WD_STEP, co->notes + WATCHDOG_TEXT);
+}
+
 /* ---- dns.* ---- */
 
 static void dns_answer_cb(const struct dns_answer *ans, void *arg)
@@ -255,6 +293,7 @@ static void dns_answer_cb(const struct dns_answer *ans, void *arg)
         return;                     /* the session is gone */
     co->wait = NULL;
     co->answer = ans;               /* dns_resumed pushes it */
+    note(co);
     int st = lrun_resume(&co->run, &eb);
     co->answer = NULL;
     after_run(co, st, &eb);

@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 
 #include "core/base/strbuf.h"
+#include "core/base/watchdog.h"
 #include "lua/lstate_impl.h"
 
 static int body_k(lua_State *L, int status, lua_KContext ctx)
@@ -140,6 +141,17 @@ static void error_text(struct lrun *r, int status, struct errbuf *eb)
         errbuf_set(eb, "%s", msg);
 }
 
+/* tell the watchdog which function runs (its notes are cleared at every
+ * turn of the loop, so each run says it again) */
+static void note_script(struct lrun *r)
+{
+    char where[WATCHDOG_TEXT];
+
+    if (watchdog_active())
+        watchdog_note(WD_SCRIPT, lrun_fn_where(r->ls->L, r, where,
+                                               sizeof(where)));
+}
+
 static int run(struct lrun *r, int nargs, struct errbuf *eb)
 {
     lua_State *L = r->ls->L;
@@ -148,6 +160,7 @@ static int run(struct lrun *r, int nargs, struct errbuf *eb)
     struct lrun *prev_call = r->ls->call;
     int rc;
 
+    note_script(r);
     r->ls->call = r;
     lua_pushcfunction(L, resume_main);
     lua_pushlightuserdata(L, &x);
@@ -209,7 +222,6 @@ void lrun_end(struct lrun *r)
 int lrun_call(struct lrun *r, struct errbuf *eb)
 {
     int rc = lrun_start(r, eb);
-
     char where[512];
 
     if (rc == LRUN_YIELD) {

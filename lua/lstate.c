@@ -18,6 +18,7 @@
  * SECURITY: the sandbox itself is built by l_sandbox.c; chunks are loaded
  *           in text mode only.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

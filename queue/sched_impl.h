@@ -25,6 +25,12 @@ struct route_top;
 struct dns_cache;
 struct ev_timer;
 
+/* message ids waiting for a slot, first in first out */
+struct idfifo {
+    char **v;
+    size_t head, len, cap;
+};
+
 struct sched {
     struct conf *conf;
     struct ev *ev;
@@ -32,8 +38,10 @@ struct sched {
     struct dns_ctx *dns;
     struct sched_opts o;
     struct hash *known;         /* id -> struct sq: queued, running, later */
-    char **queue;               /* ids waiting for a slot, FIFO */
-    size_t qhead, qlen, qcap;
+    struct idfifo queue;        /* waiting for a slot */
+    struct idfifo held;         /* waiting to run alone (strikes) */
+    struct hash *strikes;       /* id -> struct strike (poisondb.h) */
+    struct sq *alone;           /* a message with strikes in delivery */
     size_t running;
     struct ev_timer *kick;
     struct hash *retry;         /* key -> struct retry_rec (cache) */
@@ -53,6 +61,11 @@ struct sq {
 enum { SQ_QUEUED, SQ_RUNNING, SQ_LATER, SQ_FROZEN };
 #define SCHED_FROZEN (-1)          /* sched_msg_done: left frozen */
 
+/* Work over many addresses (routing a big alias, logging its outcomes,
+ * starting its batches) runs in slices this long, so the scheduler's
+ * loop keeps turning (the watchdog, watchdog.h, kills a stuck one). */
+#define SCHED_SLICE_MS 50
+
 /* one batch in flight */
 struct sbatch {
     struct dlv_batch b;
@@ -61,7 +74,16 @@ struct sbatch {
     const char *group;          /* the grouping key */
     const char *errors_to;      /* the router's errors_to, or NULL */
     const char **keys;          /* journal key of each b.rcpts[i] */
+    size_t cap;                 /* of b.rcpts and keys */
     unsigned char *skip;
+    size_t settled;             /* recipients whose outcome is recorded */
+    struct ev_timer *timer;     /* settles the rest in the next slice */
+};
+
+/* a finished address and the envelope recipient it came from */
+struct sleaf {
+    struct raddr *a;
+    const char *top;
 };
 
 /* one message in delivery */
@@ -86,18 +108,23 @@ struct smsg {
     size_t ntops, tops_routing;
     struct route_top **tops;
     struct ev_timer *timer;
+    struct sleaf *leaves;       /* routed addresses, taken in slices */
+    size_t nleaves, next_leaf;
+    int walked;                 /* every leaf taken: batches start */
+    struct sbatch *next_batch;  /* the next batch to start */
+    struct hash *groups;        /* grouping key -> struct sbatch */
     struct sbatch *batches;     /* every batch of this attempt */
     size_t running;             /* batches not finished */
     int logged_first;           /* a "=>" line was written */
     struct bounce_rcpt *fails;  /* failures to bounce */
     const char **fail_to;       /* where each one's bounce goes */
-    size_t nfails;
+    size_t nfails, fails_cap;
     struct bounce_rcpt *delays; /* deferrals, for a delay warning */
-    size_t ndelays;
+    size_t ndelays, delays_cap;
     struct hash *top_open;      /* tops with a deferred final address */
     long long next_try;         /* earliest retry time of a deferral */
     const char **jl;            /* journal lines of this attempt */
-    size_t njl, njl_written;
+    size_t njl, njl_written, jl_cap;
 };
 
 /* a final address batched this attempt, and the envelope recipients of
@@ -113,6 +140,14 @@ struct sprimary {
 
 /* sched.c */
 void sched_msg_done(struct sched *s, struct sq *q, long long next_try);
+/* sched_slice_over - a slice begun at start (sched_clock_ms) is over */
+long long sched_clock_ms(void);
+int sched_slice_over(long long start);
+/* sched_grow - v with room for element n (*cap doubles as needed): lists
+ * that grow by one per address must not be copied at every step */
+void *sched_grow(void *v, size_t n, size_t *cap, size_t size);
+/* how many times the daemon's scheduler died over id (poisondb.h) */
+int sched_strikes(const struct sched *s, const char *id);
 
 /* sched_msg.c */
 void smsg_start(struct sched *s, struct sq *q);

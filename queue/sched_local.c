@@ -10,6 +10,8 @@
  * a transport and an identity go to one child (up to LGROUP_MAX), which
  * delivers them one after the other: under load a fork serves many
  * messages. A child that dies without a result defers the recipients.
+ * The children are forked in slices of SCHED_SLICE_MS: a 100,000-address
+ * alias to local mailboxes never keeps the scheduler's loop waiting.
  * SECURITY: when tern runs as root (the scheduler keeps a saved uid of 0)
  * the child becomes, for good, the transport's user, or the system
  * account of the recipient (check_local_user or local_user routers) for
@@ -33,6 +35,7 @@
 
 #include "core/base/ev.h"
 #include "core/base/strbuf.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/mail/pwcache.h"
@@ -63,6 +66,8 @@ struct lwait {
 static struct {
     struct lwait *w;
     size_t n, cap;
+    size_t next;                /* the first one not handed to a child */
+    struct ev *ev;
     struct ev_timer *timer;
 } pend;
 
@@ -249,8 +254,10 @@ static void child_done(struct lchild *lc)
                         "process exited with status %d", WEXITSTATUS(status));
     }
     sb_free(&lc->out);
-    for (size_t k = 0; k < lc->n; k++)
+    for (size_t k = 0; k < lc->n; k++) {
+        watchdog_note(WD_MESSAGE, lc->sbs[k]->m->id);
         sres_batch(lc->sbs[k]);
+    }
     free(lc);
 }
 
@@ -371,30 +378,44 @@ static int same_group(const struct lwait *a, const struct lwait *b)
         && strcmp(a->who ? a->who : "", b->who ? b->who : "") == 0;
 }
 
-/* end of the loop turn: one child per group of waiting batches */
+/* the group of pend.w[i] (it is not NULL): up to LGROUP_MAX batches */
+static struct lchild *take_group(size_t i)
+{
+    struct lwait *w = pend.w, first = pend.w[i];
+    struct lchild *lc = xcalloc(1, sizeof(*lc));
+
+    for (size_t j = i; j < pend.n && lc->n < LGROUP_MAX; j++)
+        if (w[j].sb != NULL && same_group(&first, &w[j])) {
+            lc->sbs[lc->n++] = w[j].sb;
+            w[j].sb = NULL;
+        }
+    return lc;
+}
+
+/* end of the loop turn: one child per group of waiting batches, for one
+ * slice; the rest in the next turn */
 static void flush_cb(void *arg)
 {
-    struct lwait *w = pend.w;
-    size_t n = pend.n;
+    long long start = sched_clock_ms();
 
     (void)arg;
     pend.timer = NULL;
-    pend.w = NULL;
-    pend.n = pend.cap = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct lchild *lc;
-        if (w[i].sb == NULL)
+    while (pend.next < pend.n) {
+        size_t i = pend.next;
+        struct lwait w = pend.w[i];
+        if (w.sb == NULL) {
+            pend.next++;
             continue;
-        lc = xcalloc(1, sizeof(*lc));
-        for (size_t j = i; j < n && lc->n < LGROUP_MAX; j++)
-            if (w[j].sb != NULL && same_group(&w[i], &w[j])) {
-                lc->sbs[lc->n++] = w[j].sb;
-                if (j != i)
-                    w[j].sb = NULL;
-            }
-        run_group(lc, w[i].switch_user, w[i].who);
+        }
+        if (sched_slice_over(start)) {
+            pend.timer = ev_timer_add(pend.ev, 0, flush_cb, NULL);
+            return;
+        }
+        run_group(take_group(i), w.switch_user, w.who);
     }
-    free(w);
+    free(pend.w);
+    pend.w = NULL;
+    pend.n = pend.cap = pend.next = 0;
 }
 
 /* slocal_start - run a local batch in a child (with the other local
@@ -420,6 +441,7 @@ void slocal_start(struct sbatch *sb)
         pend.w = xreallocarray(pend.w, pend.cap, sizeof(*pend.w));
     }
     pend.w[pend.n++] = (struct lwait){ sb, switch_user, who };
+    pend.ev = sb->m->s->ev;
     if (pend.timer == NULL)
-        pend.timer = ev_timer_add(sb->m->s->ev, 0, flush_cb, NULL);
+        pend.timer = ev_timer_add(pend.ev, 0, flush_cb, NULL);
 }

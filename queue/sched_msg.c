@@ -30,8 +30,10 @@
 #include "core/base/hash.h"
 #include "core/base/log.h"
 #include "core/base/pool.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
+#include "core/hints/poisondb.h"
 #include "core/net/dns.h"
 #include "core/mail/expand.h"
 #include "core/mail/logfile.h"
@@ -94,6 +96,7 @@ void smsg_free(struct smsg *m)
 {
     for (struct sbatch *b = m->batches, *n; b != NULL; b = n) {
         n = b->next;
+        ev_timer_cancel(m->s->ev, b->timer);
         free(b->b.rcpts);
         free(b->keys);
         free(b->skip);
@@ -108,6 +111,8 @@ void smsg_free(struct smsg *m)
     hash_free(m->uniq, NULL);
     hash_free(m->tops_done, NULL);
     hash_free(m->top_open, NULL);
+    hash_free(m->groups, NULL);
+    free(m->leaves);
     spool_msg_free(&m->msg);
     unlock(m);
     free(m->tops);
@@ -160,10 +165,11 @@ static void add_fail(struct smsg *m, const char *addr, const char *top,
                      const char *why, const char *to)
 {
     struct bounce_rcpt *f;
+    size_t cap = m->fails_cap;
 
-    m->fails = xreallocarray(m->fails, m->nfails + 1, sizeof(*m->fails));
-    m->fail_to = xreallocarray(m->fail_to, m->nfails + 1,
-                               sizeof(*m->fail_to));
+    m->fails = sched_grow(m->fails, m->nfails, &cap, sizeof(*m->fails));
+    m->fail_to = sched_grow(m->fail_to, m->nfails, &m->fails_cap,
+                            sizeof(*m->fail_to));
     m->fail_to[m->nfails] = to != NULL && to[0] != '\0'
                             ? pool_strdup(m->pool, to) : m->msg.env.sender;
     f = &m->fails[m->nfails++];
@@ -250,6 +256,21 @@ static int stay_frozen(struct smsg *m)
     return 0;
 }
 
+/* the daemon's scheduler died over this message POISON_STRIKES times (a
+ * crash, or killed for a stall): freeze it, unless -qff / -M force it */
+static int poisoned(struct smsg *m)
+{
+    int n = sched_strikes(m->s, m->id);
+    const char *line = "Z\t1";
+
+    if (n < POISON_STRIKES || m->s->o.thaw)
+        return 0;
+    sres_journal(m, &line, 1);
+    slog_line(m, "Frozen (the scheduler died %d times while delivering it)",
+              n);
+    return 1;
+}
+
 /* smsg_start - begin the attempt of q */
 void smsg_start(struct sched *s, struct sq *q)
 {
@@ -259,19 +280,21 @@ void smsg_start(struct sched *s, struct sq *q)
     m->s = s;
     m->q = q;
     memcpy(m->id, q->id, sizeof(m->id));
+    watchdog_note(WD_MESSAGE, m->id);   /* routing notes it again */
     m->lockfd = -1;
     m->pool = pool_new();
     m->done = hash_new(16);
     m->uniq = hash_new(16);
     m->tops_done = hash_new(16);
     m->top_open = hash_new(16);
+    m->groups = hash_new(16);
     if ((rc = lock_and_read(m)) != 0 || read_journal(m) != 0) {
         /* locked: try again soon (the daemon's scheduler; a one-shot
          * one leaves it to the process that holds it) */
         smsg_abandon(m, rc > 0 ? (long long)time(NULL) + LOCKED_RETRY : 0);
         return;
     }
-    if (m->frozen && stay_frozen(m)) {
+    if (m->frozen ? stay_frozen(m) : poisoned(m)) {
         smsg_abandon(m, SCHED_FROZEN);
         return;
     }
@@ -453,12 +476,12 @@ static struct sbatch *batch_for(struct smsg *m, const struct raddr *a,
 {
     const char *et = smsg_errors_to(m, a);
     const char *g = group_key(m, a, key, et);
-    struct sbatch *sb;
+    struct sbatch *sb = hash_get(m->groups, g, strlen(g));
 
-    for (sb = m->batches; sb != NULL; sb = sb->next)
-        if (strcmp(sb->group, g) == 0)
-            return sb;
+    if (sb != NULL)
+        return sb;
     sb = xcalloc(1, sizeof(*sb));
+    hash_put(m->groups, g, strlen(g), sb);
     sb->m = m;
     sb->group = g;
     sb->b.conf = m->s->conf;
@@ -511,9 +534,10 @@ static void add_to_batch(struct smsg *m, const struct raddr *a,
 {
     struct sbatch *sb = batch_for(m, a, key);
     struct dlv_batch *b = &sb->b;
+    size_t cap = sb->cap;
 
-    b->rcpts = xreallocarray(b->rcpts, b->nrcpt + 1, sizeof(*b->rcpts));
-    sb->keys = xreallocarray(sb->keys, b->nrcpt + 1, sizeof(*sb->keys));
+    b->rcpts = sched_grow(b->rcpts, b->nrcpt, &cap, sizeof(*b->rcpts));
+    sb->keys = sched_grow(sb->keys, b->nrcpt, &sb->cap, sizeof(*sb->keys));
     sb->keys[b->nrcpt] = key;
     fill_rcpt(m, &b->rcpts[b->nrcpt++], a, top);
 }
@@ -558,21 +582,70 @@ static void walk_cb(struct raddr *a, void *arg)
 
 static void start_batch(struct sbatch *sb);
 
+static void collect_cb(struct raddr *a, void *arg)
+{
+    struct walk *w = arg;
+    struct smsg *m = w->m;
+
+    if ((m->nleaves & (m->nleaves - 1)) == 0)       /* 0, 1, 2, 4, ... */
+        m->leaves = xreallocarray(m->leaves, m->nleaves ? m->nleaves * 2
+                                  : 1, sizeof(*m->leaves));
+    m->leaves[m->nleaves++] = (struct sleaf){ a, w->top };
+}
+
+/* One slice of the outcomes of routing, then one of starting batches;
+ * 1 when everything is done. */
+static int dispatch_slice(struct smsg *m)
+{
+    long long start = sched_clock_ms();
+
+    while (m->next_leaf < m->nleaves) {
+        struct walk w = { m, m->leaves[m->next_leaf].top };
+        if (sched_slice_over(start))
+            return 0;
+        walk_cb(m->leaves[m->next_leaf++].a, &w);
+    }
+    if (!m->walked) {
+        m->walked = 1;
+        m->next_batch = m->batches;
+    }
+    while (m->next_batch != NULL) {
+        struct sbatch *sb = m->next_batch;
+        if (sched_slice_over(start))
+            return 0;
+        m->next_batch = sb->next;
+        m->running++;
+        start_batch(sb);
+    }
+    return 1;
+}
+
+static void dispatch_cb(void *arg)
+{
+    struct smsg *m = arg;
+
+    m->timer = NULL;
+    watchdog_note(WD_MESSAGE, m->id);
+    if (!dispatch_slice(m)) {
+        m->timer = ev_timer_add(m->s->ev, 0, dispatch_cb, m);
+        return;
+    }
+    if (--m->running == 0)      /* dispatching is over */
+        smsg_end(m);
+}
+
+/* every address is routed: log and journal the outcomes, group the
+ * deliveries into batches and start them, in slices */
 static void dispatch(struct smsg *m)
 {
     struct walk w = { m, NULL };
 
-    m->running = 1;             /* this function, until its end */
+    m->running = 1;             /* dispatching, until its last slice */
     for (size_t i = 0; i < m->ntops; i++) {
         w.top = route_top_addr(m->tops[i])->address;
-        route_walk(m->tops[i], walk_cb, &w);
+        route_walk(m->tops[i], collect_cb, &w);
     }
-    for (struct sbatch *sb = m->batches; sb != NULL; sb = sb->next) {
-        m->running++;
-        start_batch(sb);
-    }
-    if (--m->running == 0)
-        smsg_end(m);
+    dispatch_cb(m);
 }
 
 /* ---- starting batches --------------------------------------------------- */
@@ -580,6 +653,7 @@ static void dispatch(struct smsg *m)
 static void remote_done(struct dlv_batch *b, void *arg)
 {
     (void)b;
+    watchdog_note(WD_MESSAGE, ((struct sbatch *)arg)->m->id);
     sres_batch(arg);
 }
 

@@ -20,8 +20,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base/ev.h"
 #include "core/base/hash.h"
 #include "core/base/pool.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/mail/logfile.h"
@@ -32,10 +34,11 @@ static void note_fail(struct smsg *m, const char *addr, const char *top,
                       const char *reply, const char *to)
 {
     struct bounce_rcpt *f;
+    size_t cap = m->fails_cap;
 
-    m->fails = xreallocarray(m->fails, m->nfails + 1, sizeof(*m->fails));
-    m->fail_to = xreallocarray(m->fail_to, m->nfails + 1,
-                               sizeof(*m->fail_to));
+    m->fails = sched_grow(m->fails, m->nfails, &cap, sizeof(*m->fails));
+    m->fail_to = sched_grow(m->fail_to, m->nfails, &m->fails_cap,
+                            sizeof(*m->fail_to));
     m->fail_to[m->nfails] = to != NULL ? pool_strdup(m->pool, to)
                                        : m->msg.env.sender;
     f = &m->fails[m->nfails++];
@@ -63,7 +66,8 @@ static void note_delay(struct smsg *m, const char *addr, const char *top,
     struct bounce_rcpt *d;
 
     hash_put(m->top_open, top, strlen(top), m);
-    m->delays = xreallocarray(m->delays, m->ndelays + 1, sizeof(*m->delays));
+    m->delays = sched_grow(m->delays, m->ndelays, &m->delays_cap,
+                           sizeof(*m->delays));
     d = &m->delays[m->ndelays++];
     memset(d, 0, sizeof(*d));
     d->address = pool_strdup(m->pool, addr);
@@ -99,7 +103,7 @@ static void jline(struct smsg *m, char type, const char *addr,
         : pool_printf(m->pool, "%c\t%s\t%s\t%s\t%s", type, addr, top, w,
                       to);
 
-    m->jl = xreallocarray(m->jl, m->njl + 1, sizeof(*m->jl));
+    m->jl = sched_grow(m->jl, m->njl, &m->jl_cap, sizeof(*m->jl));
     m->jl[m->njl++] = l;
     addr = smsg_unique(m, addr);
     hash_put(m->done, addr, strlen(addr), m);
@@ -320,17 +324,33 @@ static void settle(struct sbatch *sb, size_t i)
     }
 }
 
+/* settle the recipients of sb in slices; then the batch is over */
+static void settle_cb(void *arg)
+{
+    struct sbatch *sb = arg;
+    struct smsg *m = sb->m;
+    long long start = sched_clock_ms();
+
+    sb->timer = NULL;
+    watchdog_note(WD_MESSAGE, m->id);
+    while (sb->settled < sb->b.nrcpt) {
+        if (sched_slice_over(start)) {
+            sb->timer = ev_timer_add(m->s->ev, 0, settle_cb, sb);
+            return;
+        }
+        settle(sb, sb->settled++);
+    }
+    journal_or_hold(m, m->running == 1);
+    if (--m->running == 0)
+        smsg_end(m);
+}
+
 /* sres_batch - a batch finished: settle each recipient, then end the
  * attempt if it was the last batch */
 void sres_batch(struct sbatch *sb)
 {
-    struct smsg *m = sb->m;
-
     if (sb->b.tp->drv->deliver_remote != NULL)
         host_records(sb);
-    for (size_t i = 0; i < sb->b.nrcpt; i++)
-        settle(sb, i);
-    journal_or_hold(m, m->running == 1);
-    if (--m->running == 0)
-        smsg_end(m);
+    sb->settled = 0;
+    settle_cb(sb);
 }

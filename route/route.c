@@ -6,7 +6,9 @@
  * verdict through one handler per verdict. A job that needs DNS parks
  * until the cache has every answer it named, then retries the same router.
  * Redirected addresses become child jobs that start again at the first
- * router.
+ * router. An event-driven caller (it set a wakeup) gets the runnable jobs
+ * run in slices of ROUTE_SLICE_MS, so expanding a 100,000-address alias
+ * never keeps its loop (and the watchdog, watchdog.h) waiting.
  * INTERFACE: see route.h.
  * ERRORS: an address ends FAILED or DEFERRED with a message; nothing here
  *         fails as a whole.
@@ -14,6 +16,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/base/fatal.h"
 #include "core/base/log.h"
@@ -36,6 +39,9 @@ struct route_run *route_run_new(struct conf *c, struct dns_cache *dns,
     rr->sender = xstrdup(sender ? sender : "");
     rr->client_ip = xstrdup(client_ip ? client_ip : "");
     rr->verify = verify;
+    /* the session or message being served when the run starts is the
+     * one its later steps (timers, DNS answers) serve */
+    rr->note_kind = watchdog_subject(rr->note, sizeof(rr->note));
     return rr;
 }
 
@@ -520,6 +526,8 @@ static int run_router(struct job *j, struct router *r)
     int go_on;
 
     memset(&res, 0, sizeof(res));
+    if (watchdog_active())
+        watchdog_notef(WD_STEP, "router %s", r->name);
     lstate_set_dns(rr->conf->lua, rr->dns, want_cb, &want);
     pr = route_pre_check(j, r, &pre);
     keep_pre(j->a, &pre);
@@ -546,12 +554,30 @@ static void job_run(struct job *j)
     chain_end(j);
 }
 
-/* route_step - run every runnable job until it finishes or waits */
+#define ROUTE_SLICE_MS 50
+
+static long long clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* route_step - run the runnable jobs until each finishes or waits, or
+ * (with a wakeup) until the slice is used up */
 void route_step(struct route_run *rr)
 {
+    long long start = clock_ms();
     struct job *j;
 
+    if (rr->note_kind >= 0)
+        watchdog_note((enum watchdog_what)rr->note_kind, rr->note);
     while ((j = rr->head) != NULL) {
+        if (rr->wakeup != NULL && clock_ms() - start >= ROUTE_SLICE_MS) {
+            rr->wakeup(rr->wakeup_arg);     /* the rest in the next turn */
+            return;
+        }
         rr->head = j->next;
         if (rr->head == NULL)
             rr->tail = NULL;

@@ -35,10 +35,14 @@ void route_run_free(struct route_run *rr);
  * everything it redirects to are finished */
 struct route_top *route_add(struct route_run *rr, const char *text,
                             route_done_fn done, void *arg);
-/* route_step - route every runnable job as far as it goes */
+/* route_step - route every runnable job as far as it goes; with a
+ * wakeup function set, for one time slice (ROUTE_SLICE_MS) only: if jobs
+ * are still runnable then, it calls the wakeup function, so a big alias
+ * is expanded in slices and the caller's loop keeps turning */
 void route_step(struct route_run *rr);
 /* route_set_wakeup - call fn(arg) when a job becomes runnable again (a
- * DNS answer arrived), so an event-driven caller knows to route_step */
+ * DNS answer arrived, a slice ran out), so an event-driven caller knows
+ * to route_step */
 void route_set_wakeup(struct route_run *rr, void (*fn)(void *), void *arg);
 int route_idle(const struct route_run *rr);
 struct raddr *route_top_addr(const struct route_top *top);

@@ -10,6 +10,7 @@
 #define TERN_ROUTE_IMPL_H
 
 #include "core/base/errbuf.h"
+#include "core/base/watchdog.h"
 #include "core/mail/address.h"
 #include "core/mail/expand.h"
 #include "route/route.h"
@@ -42,6 +43,8 @@ struct route_run {
     struct job *head, *tail;    /* runnable jobs */
     void (*wakeup)(void *);     /* a job became runnable (DNS answer) */
     void *wakeup_arg;
+    int note_kind;              /* the session or message this run serves */
+    char note[WATCHDOG_TEXT];   /* (for the watchdog), kind -1: none */
 };
 
 /* What the generic options say about one router for one address. */

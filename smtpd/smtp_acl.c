@@ -30,6 +30,7 @@ static void acl_cb(const struct acl_result *r, void *arg)
     struct acl_call *c = arg;
     struct sess *s = c->s;
 
+    sess_note(s);
     s->acl = NULL;
     s->busy = 0;
     s->txn.submission |= c->req.submission;

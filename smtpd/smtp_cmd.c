@@ -404,6 +404,7 @@ static void vrfy_done(enum verify_result r, const char *msg, void *arg)
     struct sess *s = arg;
     char *addr = s->pending;
 
+    sess_note(s);
     s->verify = NULL;
     s->pending = NULL;
     if (r == VERIFY_OK)

@@ -23,6 +23,7 @@
 
 #include "core/base/ev.h"
 #include "core/base/log.h"
+#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/mail/logfile.h"
@@ -241,6 +242,7 @@ static void timeout_cb(void *arg)
     struct sess *s = arg;
 
     s->timer = NULL;
+    sess_note(s);
     sess_reply(s, 421, "4.4.2", "%s: SMTP %s timeout - closing connection",
                s->srv->o.conf->main.primary_hostname,
                s->state == SS_DATA || s->state == SS_BDAT ? "incoming data"
@@ -413,11 +415,19 @@ static void read_input(struct sess *s)
         read_input(s);
 }
 
+/* sess_note - see smtp_sess.h */
+void sess_note(const struct sess *s)
+{
+    if (watchdog_active())
+        watchdog_notef(WD_SESSION, "[%s]:%d", s->ip, s->port);
+}
+
 static void sess_io_cb(int fd, unsigned events, void *arg)
 {
     struct sess *s = arg;
 
     (void)fd;
+    sess_note(s);
     if ((events & EV_WRITE) && sb_len(&s->out) > 0) {
         sess_flush(s);
         if (s->closed)
@@ -474,6 +484,7 @@ void smtp_session_start(struct smtp_server *srv, int fd,
 
     (void)peerlen;
     peer_text(s, peer);
+    sess_note(s);
     s->local_port = local_port;
     if (tls_on_connect)
         sess_start_tls(s);      /* greets once the handshake is done */

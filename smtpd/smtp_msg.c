@@ -157,6 +157,7 @@ static void commit_cb(int rc, const char *why, void *arg)
     struct commit_ctx *cc = arg;
     struct sess *s = cc->s;
 
+    sess_note(s);
     if (rc == 0) {                  /* accepted even if the client left */
         log_arrival(s, cc);
         if (!cc->queue_only && s->srv->notifier != NULL)

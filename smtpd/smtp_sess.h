@@ -119,6 +119,8 @@ void sess_reply_multi(struct sess *s, int code, const char *status,
 void sess_flush(struct sess *s);
 void sess_close(struct sess *s, const char *why);
 void sess_resume(struct sess *s);
+/* sess_note - tell the watchdog (watchdog.h) that s is being served */
+void sess_note(const struct sess *s);
 int sess_commit_done(struct sess *s);
 void sess_arm_timeout(struct sess *s);
 const char *sess_host_text(const struct sess *s, struct strbuf *sb);

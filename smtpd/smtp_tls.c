@@ -24,6 +24,7 @@ static void handshake_cb(int fd, unsigned events, void *arg)
 {
     (void)fd;
     (void)events;
+    sess_note(arg);
     handshake(arg);
 }
 

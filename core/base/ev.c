@@ -20,6 +20,8 @@
  * -bs/-bh: epoll_ctl says EPERM) is, as poll(2) says of such files,
  * always ready: its callback runs on every round for the events it asked
  * for, and the loop does not sleep while one is watched.
+ * Each turn tells the watchdog (watchdog.h) when it stops and
+ * starts waiting, so a process stuck in a callback can be found.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 #include "fatal.h"
 #include "log.h"
+#include "watchdog.h"
 #include "xalloc.h"
 #include "ev.h"
 
@@ -201,6 +204,7 @@ static int run_timers(struct ev *ev)
             break;
         heap_remove(ev, 0);
         t->idx = IDX_FIRING;
+        watchdog_callback();
         t->cb(t->arg);
         free(t);
         ran++;
@@ -330,6 +334,7 @@ static int io_dispatch(struct ev *ev, const struct epoll_event *ee)
     ready &= s->events | EV_READ;
     if (ready == 0)
         return 0;
+    watchdog_callback();
     s->cb(fd, ready, s->arg);
     return 1;
 }
@@ -386,7 +391,9 @@ int ev_run_once(struct ev *ev, int max_wait_ms)
 
     if (ev->heap_n == 0 && ev->io_n == 0)
         return 0;
+    watchdog_turn_end();        /* waiting is not being stuck */
     n = epoll_wait(ev->epfd, evs, EV_MAX_EVENTS, wait_ms(ev, max_wait_ms));
+    watchdog_turn_begin();
     if (n < 0) {
         if (errno != EINTR)
             fatal("epoll_wait: %s", strerror(errno));

@@ -70,6 +70,8 @@ static const struct opt_spec main_opts[] = {
     { "message_size_limit", OPT_SIZE, M(message_size_limit), "50M", 0, NULL },
     { "header_size_limit", OPT_SIZE, M(header_size_limit), "1M", 0, NULL },
     { "shutdown_timeout", OPT_TIME, M(shutdown_timeout), "30s", 0, NULL },
+    { "process_stall_limit", OPT_TIME, M(process_stall_limit), "30s", 0,
+      NULL },
     { "tls_on_connect_ports", OPT_STRLIST, M(tls_on_connect_ports), NULL, 0,
       ":;, " },
     { "tls_certificate", OPT_STR, M(tls_certificate), NULL, 0, NULL },

@@ -111,6 +111,7 @@ struct conf_main {
     long message_size_limit;
     long header_size_limit;
     long shutdown_timeout;
+    long process_stall_limit;       /* a child stuck this long is killed */
     struct strlist tls_on_connect_ports;
     const char *tls_certificate;
     const char *tls_privatekey;
