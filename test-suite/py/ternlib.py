@@ -55,6 +55,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.environ.get("TERN_TOP") or os.path.dirname(
@@ -503,6 +504,38 @@ def read_spool(spool_dir):
 
 
 # ---------------------------------------------------------------- daemon
+
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 (a free port in .port) for tests that
+    need a peer: each connection goes to on_connect(conn), which by
+    default runs session(conn) on a thread of its own. close() stops
+    accepting."""
+
+    def __init__(self, backlog=16):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.on_connect(c)
+
+    def on_connect(self, conn):
+        threading.Thread(target=self.session, args=(conn,),
+                         daemon=True).start()
+
+    def session(self, conn):
+        conn.close()
+
+    def close(self):
+        self.sock.close()
+
 
 def scratch_dir(prefix):
     """a fresh temporary directory (TMPDIR) for a test's own files, e.g.

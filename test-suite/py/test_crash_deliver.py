@@ -57,6 +57,7 @@ sys.dont_write_bytecode = True      # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib_extra import (Tap, Tern, MSGID_RE, parse_spool,  # noqa: E402
                            children_of, wait_for)
+from ternlib import LoopbackServer  # noqa: E402
 
 tap = Tap(timeout=85)
 QRUN = 16                   # queue_run_max: messages in delivery at once
@@ -69,31 +70,17 @@ SLOW = 3                    # seconds the first slow@example.com delivery takes
 MARKER_RE = re.compile(rb"(?m)^X-Marker: (\S+)\r?$")
 
 
-class Peer:
+class Peer(LoopbackServer):
     """An SMTP server on 127.0.0.1 that records (marker, rcpt) for every
     message it accepts, before it answers the final dot."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
         self.records = []           # (marker, rcpt), in acceptance order
         self.lock = threading.Lock()
         self.errors = []
         self.stalls = 0
         self.stalled = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(c,),
-                             daemon=True).start()
+        super().__init__(backlog=128)
 
     def _data(self, f):
         lines = []
@@ -127,7 +114,7 @@ class Peer:
             self.stalled.set()
             time.sleep(STALL)
 
-    def _session(self, c):
+    def session(self, c):
         f = c.makefile("rb")
         rcpts = []
         try:
@@ -599,5 +586,5 @@ with tap.guard("C: orphaned child"):
     tap.ok(not panic, "C: nothing in the paniclog", "\n".join(panic[:10]))
     t.stop()
 
-peer.sock.close()
+peer.close()
 tap.done()

@@ -22,46 +22,35 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (TAP, Tern, message, LOCAL_DOMAIN, TOP, Lua,  # noqa: E402
-                    delivery_status, scratch_dir)
+                    LoopbackServer, delivery_status, scratch_dir)
 from ternlib_extra import make_certs, crypt_hash  # noqa: E402
 
 D = LOCAL_DOMAIN
 tap = TAP(timeout=170)
 
 
-class Peer:
+class Peer(LoopbackServer):
     """A scripted SMTP server on 127.0.0.1: reply(cmd, state) decides each
     reply; it records connections, transactions and recipients."""
 
     def __init__(self, rcpt_reply=None, mail_reply=None):
         self.rcpt_reply = rcpt_reply or (lambda rcpt: "250 ok")
         self.mail_reply = mail_reply or (lambda n: "250 ok")
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.connections = 0
         self.mails = 0
         self.accepted = []          # (rcpts, data) per message accepted
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._session, args=(c,),
-                             daemon=True).start()
+    def on_connect(self, c):
+        self.connections += 1
+        super().on_connect(c)
 
-    def _session(self, c):
+    def session(self, c):
         f = c.makefile("rb")
         c.sendall(b"220 peer ESMTP\r\n")
         rcpts, ok, mail_ok = [], [], False
@@ -114,9 +103,6 @@ class Peer:
             return
         finally:
             c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def manual(port, retry="F,1h,2s", extra_main=None, name="sender",

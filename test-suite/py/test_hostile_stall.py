@@ -28,15 +28,13 @@ keeps a process from going back to its event loop.
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import TAP, Tern, message, LOCAL_DOMAIN  # noqa: E402
+from ternlib import TAP, Tern, message, LOCAL_DOMAIN, LoopbackServer  # noqa: E402
 
 D = LOCAL_DOMAIN
 tap = TAP(timeout=58)
@@ -331,28 +329,15 @@ with tap.guard("poison message (crash)"):
         tap.ok(ok, "-bp shows it frozen", out)
 
 
-class Sink:
+class Sink(LoopbackServer):
     """An SMTP server on 127.0.0.1 that accepts everything; delivered
     counts the recipients of finished transactions."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.delivered = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(backlog=8)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(c,),
-                             daemon=True).start()
-
-    def _session(self, c):
+    def session(self, c):
         buf, rcpts, in_data = b"", 0, False
         c.settimeout(30)
         try:

@@ -27,13 +27,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ternlib import (TAP, Tern, BIN_DIR, LOCAL_DOMAIN, RawClient,  # noqa
-                     message, give_to_tern, tern_account, _free_port)
+                     LoopbackServer, message, give_to_tern, tern_account,
+                     _free_port)
 
 D = LOCAL_DOMAIN
 tap = TAP(timeout=100)
@@ -162,33 +162,22 @@ with tap.guard("damaged retry database"):
 # ---- 16. retry records of a host on a port other than 25 -------------------
 
 
-class BusyPeer:
-    """An SMTP server that greets with 421 and closes; counts connections."""
+class BusyPeer(LoopbackServer):
+    """An SMTP server that greets with 421 and closes; counts connections
+    (one at a time, in the accepting thread)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            try:
-                c.sendall(b"421 4.3.2 busy, try later\r\n")
-                c.recv(1024)
-            except OSError:
-                pass
-            c.close()
-
-    def close(self):
-        self.sock.close()
+    def on_connect(self, c):
+        self.connections += 1
+        try:
+            c.sendall(b"421 4.3.2 busy, try later\r\n")
+            c.recv(1024)
+        except OSError:
+            pass
+        c.close()
 
 
 WAIT = r"== %s R=peer T=to_peer defer \(-53\): retry time not reached " \
