@@ -479,3 +479,28 @@ int hintsdb_delete_all(struct hintsdb *db, size_t *n, struct errbuf *eb)
     datums_free(d, nd);
     return rc;
 }
+
+/* hintsdb_forget - remove key if the file and the record exist */
+int hintsdb_forget(const char *spool, const char *name, const char *key,
+                   struct errbuf *eb)
+{
+    int absent, rc;
+    struct hintsdb *db;
+
+    if (hintsdb_key_ok(name, key, eb) < 0
+        || (rc = hintsdb_exists(spool, name, eb)) < 0)
+        return -1;
+    if (rc == 0)
+        return 0;                       /* no file: nothing to forget */
+    db = hintsdb_open(spool, name, HINTS_WRITE, &absent, eb);
+    if (db == NULL)
+        return -1;
+    rc = hintsdb_delete(db, key, eb);
+    switch (hintsdb_close(db, eb)) {
+    case -1:
+        return -1;
+    case HINTS_RESET:           /* moved aside: the record is gone too */
+        return 0;
+    }
+    return rc;
+}

@@ -11,7 +11,8 @@
  * exclusive (GDBM_WRCREAT); a busy file is retried for up to 2 seconds.
  * Keys are NUL-free text of 1..HINTS_KEY_MAX bytes; values are bytes.
  *
- * INTERFACE: hintsdb_open, hintsdb_close, hintsdb_exists, hintsdb_key_ok,
+ * INTERFACE: hintsdb_open, hintsdb_close, hintsdb_forget, hintsdb_exists,
+ *            hintsdb_key_ok,
  *            hintsdb_fetch, hintsdb_store, hintsdb_delete, hintsdb_keys,
  *            hintsdb_delete_all, hintsdb_keys_free.
  * ERRORS:    -1 (or NULL) with eb, worded "NAME database: ..." or "cannot
@@ -46,6 +47,11 @@ struct hintsdb *hintsdb_open(const char *spool, const char *name,
  * operation found the file damaged: it has been moved aside (and logged),
  * so its records are gone and the next open starts a new file */
 int hintsdb_close(struct hintsdb *db, struct errbuf *eb);
+/* hintsdb_forget - remove key from SPOOL/db/NAME without creating the
+ * file: 1 removed, 0 there was none (no file, no record, or the file was
+ * damaged and moved aside), -1 error */
+int hintsdb_forget(const char *spool, const char *name, const char *key,
+                   struct errbuf *eb);
 /* hintsdb_exists - 1 the file exists, 0 not, -1 bad spool path */
 int hintsdb_exists(const char *spool, const char *name, struct errbuf *eb);
 /* hintsdb_key_ok - 0 if key is a usable key, else -1 with eb */

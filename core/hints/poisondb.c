@@ -83,21 +83,7 @@ fail:
 /* poisondb_clear - forget id */
 int poisondb_clear(const char *spool_dir, const char *id, struct errbuf *eb)
 {
-    struct hintsdb *db;
-    int absent = 0, rc;
-
-    if (hintsdb_key_ok(POISON_DB, id, eb) < 0
-        || (rc = hintsdb_exists(spool_dir, POISON_DB, eb)) < 0)
-        return -1;
-    if (rc == 0)
-        return 0;
-    db = hintsdb_open(spool_dir, POISON_DB, HINTS_WRITE, &absent, eb);
-    if (db == NULL)
-        return -1;
-    rc = hintsdb_delete(db, id, eb);
-    if (hintsdb_close(db, eb) < 0 || rc < 0)
-        return -1;
-    return 0;
+    return hintsdb_forget(spool_dir, POISON_DB, id, eb) < 0 ? -1 : 0;
 }
 
 struct ent {

@@ -240,25 +240,7 @@ int retrydb_fail(const char *spool_dir, const struct conf *c,
 /* retrydb_delete - remove key: 1 removed, 0 there was none, -1 error */
 int retrydb_delete(const char *spool_dir, const char *key, struct errbuf *eb)
 {
-    int absent, rc;
-    struct hintsdb *db;
-
-    if (hintsdb_key_ok(RETRY_DB, key, eb) < 0
-        || (rc = hintsdb_exists(spool_dir, RETRY_DB, eb)) < 0)
-        return -1;
-    if (rc == 0)
-        return 0;                       /* no file: nothing to forget */
-    db = hintsdb_open(spool_dir, RETRY_DB, HINTS_WRITE, &absent, eb);
-    if (db == NULL)
-        return -1;
-    rc = hintsdb_delete(db, key, eb);
-    switch (hintsdb_close(db, eb)) {
-    case -1:
-        return -1;
-    case HINTS_RESET:           /* moved aside: the record is gone too */
-        return 0;
-    }
-    return rc;
+    return hintsdb_forget(spool_dir, RETRY_DB, key, eb);
 }
 
 /* retrydb_clear - forget key (a success); 0 (also when absent) or -1 */
