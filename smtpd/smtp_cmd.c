@@ -60,29 +60,29 @@ void sess_reset_txn(struct sess *s)
     t->bdat_last = t->bdat_failed = t->bdat_skip = 0;
 }
 
+/* 1 (and the session is told and closing) when count is over a limit
+ * that is set (> 0); what says what was counted */
+static int over_limit(struct sess *s, long count, long limit,
+                      const char *what)
+{
+    if (limit <= 0 || count <= limit)
+        return 0;
+    sess_reply(s, 421, "4.7.0", "%s: too many %s", hostname(s), what);
+    log_reject("SMTP call from [%s]:%d dropped: too many %s", s->ip,
+               s->port, what);
+    smtpin_set_state(s, SS_CLOSING);
+    return 1;
+}
+
 static int too_many_errors(struct sess *s)
 {
     const struct conf_main *m = &s->srv->o.conf->main;
 
-    if (m->smtp_max_synprot_errors > 0
-        && s->bad_commands > m->smtp_max_synprot_errors) {
-        sess_reply(s, 421, "4.7.0", "%s: too many syntax or protocol errors",
-                   hostname(s));
-        log_reject("SMTP call from [%s]:%d dropped: too many syntax or "
-                   "protocol errors", s->ip, s->port);
-        smtpin_set_state(s, SS_CLOSING);
-        return 1;
-    }
-    if (m->smtp_max_unknown_commands > 0
-        && s->unknown_commands > m->smtp_max_unknown_commands) {
-        sess_reply(s, 421, "4.7.0", "%s: too many unrecognized commands",
-                   hostname(s));
-        log_reject("SMTP call from [%s]:%d dropped: too many unrecognized "
-                   "commands", s->ip, s->port);
-        smtpin_set_state(s, SS_CLOSING);
-        return 1;
-    }
-    return 0;
+    return over_limit(s, s->bad_commands, m->smtp_max_synprot_errors,
+                      "syntax or protocol errors")
+           || over_limit(s, s->unknown_commands,
+                         m->smtp_max_unknown_commands,
+                         "unrecognized commands");
 }
 
 static void protocol_error(struct sess *s, int code, const char *status,
