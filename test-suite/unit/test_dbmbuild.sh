@@ -3,6 +3,7 @@
 # atomic replacement). Needs TERN_BIN_DIR, the directory holding the binary.
 # Prints TAP; exits 1 if any check failed.
 
+. "$(dirname "$0")/tap.sh"
 : "${TERN_BIN_DIR:?set TERN_BIN_DIR to the directory holding tern_dbmbuild}"
 BIN=$TERN_BIN_DIR/tern_dbmbuild
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
@@ -12,19 +13,6 @@ T=$(mktemp -d /tmp/test_dbmbuild.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 cd "$T" || exit 1
 
-n=0
-failed=0
-check() {       # check "name" command...
-    name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        failed=$((failed + 1))
-    fi
-}
 has() { grep -q -- "$1" "$2"; }
 no_tmp() { ! ls | grep -q '\.tmp\.'; }
 
@@ -93,5 +81,4 @@ check "--help prints usage on stdout" has "^usage: tern_dbmbuild" out
 check "missing source exits 1" [ $? -eq 1 ]
 check "missing source message" has "failed to open missing" err
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

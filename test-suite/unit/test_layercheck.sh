@@ -5,6 +5,7 @@
 # folders fail with file:line and both layers; relative includes resolve.
 # Prints TAP; exits 1 if any check failed.
 
+. "$(dirname "$0")/tap.sh"
 TOP=${TERN_TOP:-.}
 case $TOP in /*) ;; *) TOP=$(pwd)/$TOP ;; esac
 CHECK=$TOP/tools/layercheck.py
@@ -13,20 +14,7 @@ CHECK=$TOP/tools/layercheck.py
 T=$(mktemp -d /tmp/test_layercheck.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 
-n=0
-failed=0
-check() {       # check "name" command...
-    name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        sed 's/^/#   /' "$T/out" "$T/err"
-        failed=$((failed + 1))
-    fi
-}
+tap_diag() { sed 's/^/#   /' "$T/out" "$T/err"; }
 says() { grep -qxF -- "$1" "$T/out"; }
 quiet() { [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; }
 lines() { [ "$(wc -l <"$T/out")" -eq "$1" ]; }
@@ -174,5 +162,4 @@ run
 check "a table naming an unknown layer exits 2" [ "$rc" -eq 2 ]
 check "the unknown layer is named" grep -q 'unknown layer nosuch' "$T/err"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

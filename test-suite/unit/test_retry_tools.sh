@@ -6,6 +6,7 @@
 # tools do not mind), in the record format of core/hints/retrydb.c.
 # Prints TAP; exits 1 if any check failed.
 
+. "$(dirname "$0")/tap.sh"
 : "${TERN_BIN_DIR:?set TERN_BIN_DIR to the directory holding the binaries}"
 B=$TERN_BIN_DIR
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
@@ -21,19 +22,6 @@ cd "$T" || exit 1
 TZ=UTC
 export TZ
 
-n=0
-failed=0
-check() {       # check "name" command...
-    name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        failed=$((failed + 1))
-    fi
-}
 has() { grep -q -- "$1" "$2"; }
 lines() { [ "$(wc -l <"$2")" -eq "$1" ]; }
 
@@ -138,5 +126,4 @@ check "not a GDBM file: fixdb -a exits 0 with a new file" \
 "$DUMP" -C nowhere retry >out 2>err
 check "bad -C exits 1" [ $? -eq 1 ]
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done
