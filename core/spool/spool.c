@@ -1,23 +1,18 @@
 /*
- * spool.c - the spool handle, message writers and the group commit.
+ * spool.c - the spool handle and the message writers.
  *
  * PURPOSE:   open the spool (directories created, one fd kept per
  *            input/<c>), write message files through a 64 KiB buffer into
- *            input/<c>/.tmp.<id>.<pid>, and make them durable under their
- *            final names: one at a time with fsync + rename + directory
- *            fsync, or a whole event-loop turn's worth with one syncfs(),
- *            the renames, and one fsync per directory involved.
+ *            input/<c>/.tmp.<id>.<pid>. Making them durable under their
+ *            final names is spool_commit.c's job.
  * INTERFACE: spool_open, spool_close, spool_dir, spool_writer_new,
- *            spool_writer_write, spool_writer_abort, spool_commit,
- *            spool_flush (spool.h); spool_sub_index, spool_sub_char
- *            (spool_impl.h).
+ *            spool_writer_write, spool_writer_abort (spool.h);
+ *            spool_sub_index, spool_sub_char, spool_writer_fail,
+ *            spool_writer_finish, spool_writer_discard,
+ *            spool_writer_recycle (spool_impl.h).
  * ERRORS:    spool_open/spool_writer_new: NULL with eb; a write error is
- *            sticky and reported by the commit; a failed commit calls
- *            back with -1 and a reason and leaves no file behind.
+ *            sticky and reported by the commit.
  * SECURITY:  file names are built only from msgid_valid() ids.
- * A 1 KiB message costs openat, write, then per batch of n: syncfs once,
- * close and renameat each, fsync once per directory (n >= 2); or fsync,
- * close, renameat, fsync of the directory (n == 1).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,31 +30,11 @@
 #include "core/base/xalloc.h"
 #include "core/spool/spool_impl.h"
 
-#define WRITER_BUF (64 * 1024)
 #define IDLE_MAX 64                 /* writers kept for reuse */
 
 static const char b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-struct spool_writer {
-    struct spool *sp;
-    struct spool_writer *next;      /* pending list, idle list */
-    int fd;                         /* -1 once closed */
-    int sub;                        /* index of input/<c> */
-    int created;                    /* we created the temp file */
-    int renamed;                    /* the final name exists */
-    int err;                        /* first errno, sticky; 0: none */
-    const char *stage;              /* what failed: "write", "fsync"... */
-    unsigned long long datalen;     /* message bytes written */
-    off_t flushed;                  /* file bytes handed to write() */
-    off_t len_off;                  /* file offset of the length digits */
-    spool_commit_cb cb;
-    void *arg;
-    char id[MSGID_LEN + 1];
-    char tmp[MSGID_LEN + 32];       /* ".tmp.<id>.<pid>" */
-    size_t used;
-    char buf[WRITER_BUF];
-};
 
 /* spool_sub_index - index of input/<c> for an id's last character */
 int spool_sub_index(const char *id)
@@ -156,7 +131,8 @@ static void close_fd(int fd)
         (void)close(fd);    /* directories, read-only: nothing to lose */
 }
 
-/* spool_close - commit what is queued, release everything (NULL ok) */
+/* spool_close - commit what is queued, stop the sync thread, release
+ * everything (NULL ok) */
 void spool_close(struct spool *sp)
 {
     struct spool_writer *w;
@@ -164,6 +140,7 @@ void spool_close(struct spool *sp)
     if (sp == NULL)
         return;
     spool_flush(sp);
+    spool_syncer_stop(sp->syncer);
     spool_sync_removals(sp);
     while ((w = sp->idle) != NULL) {
         sp->idle = w->next;
@@ -186,8 +163,8 @@ const char *spool_dir(const struct spool *sp)
 
 /* ---- buffered writing -------------------------------------------------- */
 
-/* set_err - remember the first failure; -1 with its errno */
-static int set_err(struct spool_writer *w, const char *stage)
+/* spool_writer_fail - remember the first failure; -1 with its errno */
+int spool_writer_fail(struct spool_writer *w, const char *stage)
 {
     if (w->err == 0) {
         w->err = errno != 0 ? errno : EIO;
@@ -200,7 +177,7 @@ static int set_err(struct spool_writer *w, const char *stage)
 static int raw_write(struct spool_writer *w, const void *p, size_t n)
 {
     if (safe_write_all(w->fd, p, n) < 0)
-        return set_err(w, "write");
+        return spool_writer_fail(w, "write");
     w->flushed += (off_t)n;
     return 0;
 }
@@ -223,10 +200,10 @@ static int buf_put(void *ctx, const void *p, size_t n)
         errno = w->err;
         return -1;
     }
-    if (n > WRITER_BUF - w->used) {
+    if (n > SPOOL_WRITER_BUF - w->used) {
         if (buf_flush(w) < 0)
             return -1;
-        if (n >= WRITER_BUF)
+        if (n >= SPOOL_WRITER_BUF)
             return raw_write(w, p, n);
     }
     memcpy(w->buf + w->used, p, n);
@@ -252,7 +229,7 @@ static struct spool_writer *writer_get(struct spool *sp)
     return w;
 }
 
-static void writer_put(struct spool_writer *w)
+void spool_writer_recycle(struct spool_writer *w)
 {
     struct spool *sp = w->sp;
 
@@ -265,8 +242,8 @@ static void writer_put(struct spool_writer *w)
     sp->nidle++;
 }
 
-/* writer_remove - close, remove whichever name the file has */
-static void writer_remove(struct spool_writer *w)
+/* spool_writer_discard - close, remove whichever name the file has */
+void spool_writer_discard(struct spool_writer *w)
 {
     int dfd = w->sp->subfd[w->sub];
 
@@ -284,7 +261,7 @@ static int writer_start(struct spool_writer *w, const struct spool_env *env)
 
     w->fd = safe_open_excl(w->sp->subfd[w->sub], w->tmp);
     if (w->fd < 0)
-        return set_err(w, "create");
+        return spool_writer_fail(w, "create");
     w->created = 1;
     if (spool_fmt_head(env, &sink) < 0)
         return -1;
@@ -318,8 +295,8 @@ fail:
     err = w->err;
     errbuf_set(eb, "spool: %s input/%c/%s: %s", w->stage, b62[w->sub],
                w->tmp, strerror(err));
-    writer_remove(w);
-    writer_put(w);
+    spool_writer_discard(w);
+    spool_writer_recycle(w);
     errno = err;
     return NULL;
 }
@@ -338,12 +315,12 @@ void spool_writer_abort(struct spool_writer *w)
 {
     if (w == NULL)
         return;
-    writer_remove(w);
-    writer_put(w);
+    spool_writer_discard(w);
+    spool_writer_recycle(w);
 }
 
-/* writer_finish - trailer, data length, last buffer out */
-static int writer_finish(struct spool_writer *w)
+/* spool_writer_finish - trailer, data length, last buffer out */
+int spool_writer_finish(struct spool_writer *w)
 {
     char digits[SPOOL_LEN_DIGITS];
 
@@ -353,183 +330,6 @@ static int writer_finish(struct spool_writer *w)
     if (w->len_off >= w->flushed)
         memcpy(w->buf + (w->len_off - w->flushed), digits, sizeof digits);
     else if (safe_pwrite_all(w->fd, digits, sizeof digits, w->len_off) < 0)
-        return set_err(w, "write");
+        return spool_writer_fail(w, "write");
     return buf_flush(w);
-}
-
-/* ---- commit ------------------------------------------------------------ */
-
-static void w_fsync(struct spool_writer *w)
-{
-    if (w->err == 0 && fsync(w->fd) < 0)
-        (void)set_err(w, "fsync");
-}
-
-static void w_close(struct spool_writer *w)
-{
-    int fd = w->fd;
-
-    if (w->err != 0)
-        return;
-    w->fd = -1;
-    if (safe_close(fd) < 0)
-        (void)set_err(w, "close");
-}
-
-static void w_rename(struct spool_writer *w)
-{
-    int dfd = w->sp->subfd[w->sub];
-
-    if (w->err != 0)
-        return;
-    if (renameat(dfd, w->tmp, dfd, w->id) < 0)
-        (void)set_err(w, "rename");
-    else
-        w->renamed = 1;
-}
-
-/* report - clean up a failure, recycle the writer, then call back (the
- * callback may commit or abort other writers, not close the spool) */
-static void report(struct spool_writer *w)
-{
-    spool_commit_cb cb = w->cb;
-    void *arg = w->arg;
-    char why[200];
-    int failed = w->err != 0;
-
-    if (failed) {
-        writer_remove(w);
-        if (bsnprintf(why, sizeof why, "spool %s input/%c/%s: %s", w->stage,
-                      b62[w->sub], w->id, strerror(w->err)) < 0)
-            why[0] = '\0';
-    }
-    writer_put(w);
-    if (cb != NULL)
-        cb(failed ? -1 : 0, failed ? why : "", arg);
-}
-
-/* commit_one - fsync, close, rename, fsync of the directory */
-static void commit_one(struct spool_writer *w)
-{
-    w_fsync(w);
-    w_close(w);
-    w_rename(w);
-    if (w->err == 0 && fsync(w->sp->subfd[w->sub]) < 0)
-        (void)set_err(w, "fsync of the directory of");
-}
-
-/* group_sync - one syncfs for all; if it fails, fsync each file so the
- * error is charged to the files that really have one.
- * XXX syncfs reports writeback errors only since Linux 5.8; on older
- * kernels a batch of two or more could be acknowledged after an EIO. */
-static void group_sync(struct spool *sp, struct spool_writer *list)
-{
-    if (syncfs(sp->inputfd) == 0)
-        return;
-    for (struct spool_writer *w = list; w != NULL; w = w->next)
-        w_fsync(w);
-}
-
-/* group_dirs - make the renames durable: one syncfs when files went to
- * more than two directories (ids spread over 62), else fsync each
- * directory once; a failed syncfs falls back to the fsyncs so the error
- * is charged to the right files */
-static void group_dirs(struct spool *sp, struct spool_writer *list,
-                       uint64_t dirs)
-{
-    if (__builtin_popcountll(dirs) > 2 && syncfs(sp->inputfd) == 0)
-        return;
-    for (int i = 0; i < SPOOL_NSUB; i++) {
-        if (!(dirs & (1ULL << i)) || fsync(sp->subfd[i]) == 0)
-            continue;
-        for (struct spool_writer *w = list; w != NULL; w = w->next)
-            if (w->sub == i && w->err == 0)
-                (void)set_err(w, "fsync of the directory of");
-    }
-}
-
-/* commit_group - syncfs, closes, renames, then group_dirs */
-static void commit_group(struct spool *sp, struct spool_writer *list)
-{
-    uint64_t dirs = 0;
-
-    group_sync(sp, list);
-    for (struct spool_writer *w = list; w != NULL; w = w->next) {
-        w_close(w);
-        w_rename(w);
-        if (w->err == 0)
-            dirs |= 1ULL << w->sub;
-    }
-    group_dirs(sp, list, dirs);
-}
-
-/* commit_batch - make every good writer of list durable, then report */
-static void commit_batch(struct spool *sp, struct spool_writer *list)
-{
-    struct spool_writer *w, *next;
-    unsigned good = 0;
-
-    for (w = list; w != NULL; w = w->next)
-        good += w->err == 0;
-    if (good >= 2)
-        commit_group(sp, list);
-    else
-        for (w = list; w != NULL; w = w->next)
-            commit_one(w);
-    for (w = list; w != NULL; w = next) {
-        next = w->next;
-        report(w);
-    }
-}
-
-/* take_pending - detach the queued writers */
-static struct spool_writer *take_pending(struct spool *sp)
-{
-    struct spool_writer *list = sp->pending;
-
-    sp->pending = NULL;
-    sp->pending_tail = &sp->pending;
-    return list;
-}
-
-static void batch_cb(void *arg)
-{
-    struct spool *sp = arg;
-
-    sp->timer = NULL;
-    commit_batch(sp, take_pending(sp));
-}
-
-/* spool_commit - finish the file, queue it for this turn's group commit */
-void spool_commit(struct spool_writer *w, spool_commit_cb cb, void *arg)
-{
-    struct spool *sp = w->sp;
-
-    w->cb = cb;
-    w->arg = arg;
-    w->next = NULL;
-    (void)writer_finish(w);     /* a failure is sticky in w->err */
-    if (sp->ev == NULL) {
-        commit_batch(sp, w);
-        return;
-    }
-    *sp->pending_tail = w;
-    sp->pending_tail = &w->next;
-    if (sp->timer == NULL)
-        sp->timer = ev_timer_add(sp->ev, 0, batch_cb, sp);
-}
-
-/* spool_flush - commit every queued writer now */
-void spool_flush(struct spool *sp)
-{
-    for (;;) {
-        /* callbacks may queue more, and arm the timer again */
-        if (sp->timer != NULL) {
-            ev_timer_cancel(sp->ev, sp->timer);
-            sp->timer = NULL;
-        }
-        if (sp->pending == NULL)
-            return;
-        commit_batch(sp, take_pending(sp));
-    }
 }

@@ -16,7 +16,10 @@
  * requested in the same event-loop turn are flushed together (group
  * commit): the files of a batch are synced with one syncfs() when the
  * batch has several, then renamed, then each directory involved is synced
- * once. spool_commit_cb tells the session when it may say 250.
+ * once. With an event loop the syncs run on a thread of the spool's own
+ * while the loop goes on; commits made meanwhile form the next batch.
+ * spool_commit_cb, called on the loop, tells the session when it may say
+ * 250.
  *
  * INTERFACE: msgid_new (Exim 4.97 ids), spool_open/close, spool_writer_*,
  *            spool_commit (asynchronous, batched), spool_flush (commit
@@ -25,7 +28,7 @@
  *            spool_remove_later,
  *            spool_journal_append/read, spool_quarantine.
  *            Additions: msgid_decode, spool_tidy, spool_journal_append_v,
- *            spool_lock.
+ *            spool_lock, spool_commit_batches.
  * ERRORS: -1 with errno/eb; a failed commit is reported to its callback
  *         with the reason (disk full, EIO) and leaves no file behind.
  *         spool_read tells a damaged file (errno EBADMSG: quarantine it)
@@ -114,8 +117,11 @@ void spool_writer_abort(struct spool_writer *w);
  * temp file is removed). The writer is consumed either way. Without an ev
  * loop (one-shot modes) the commit happens before spool_commit returns. */
 void spool_commit(struct spool_writer *w, spool_commit_cb cb, void *arg);
-/* spool_flush - commit every queued writer now (shutdown, tests) */
+/* spool_flush - commit every queued writer now and wait for the sync
+ * thread (shutdown, tests) */
 void spool_flush(struct spool *sp);
+/* spool_commit_batches - group commits made so far (tests, statistics) */
+unsigned long long spool_commit_batches(const struct spool *sp);
 
 /* A message read back. */
 struct spool_msg {
