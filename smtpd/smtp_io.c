@@ -106,7 +106,13 @@ static int watch_fds(struct sess *s, unsigned want)
     return ev_io_set(ev, s->fd_out, want & EV_WRITE, sess_io_cb, s);
 }
 
-static void watch(struct sess *s)
+/* watch - register the events the session waits for. lazy: while a step
+ * runs (an ACL, a commit) the session wants no input, but most steps end
+ * within a turn or two and the client, waiting for the reply, sends
+ * nothing: the fd stays watched for reading, and sess_io_cb stops
+ * watching it only if input does arrive meanwhile. That saves two
+ * epoll_ctl calls per command. */
+static void watch(struct sess *s, int lazy)
 {
     unsigned want = 0;
 
@@ -118,6 +124,9 @@ static void watch(struct sess *s)
         want |= EV_READ;
     if (want == s->watching && s->watching != (unsigned)-1)
         return;                 /* unchanged: no epoll_ctl */
+    if (lazy && want == 0 && s->busy && s->watching == EV_READ
+        && s->state != SS_CLOSING && !s->eof)
+        return;                 /* see above */
     s->watching = want;
     if (watch_fds(s, want) != 0) {
         /* nobody would ever wake this session: end it, say why */
@@ -157,7 +166,7 @@ void sess_flush(struct sess *s)
         sess_close(s, NULL);
         return;
     }
-    watch(s);
+    watch(s, 1);
 }
 
 static void sess_free(struct sess *s)
@@ -433,8 +442,11 @@ static void sess_io_cb(int fd, unsigned events, void *arg)
         if (s->closed)
             return;
     }
-    if ((events & EV_READ) && !s->busy && !s->closed
-        && sb_len(&s->out) == 0)
+    if (!(events & EV_READ) || s->closed || sb_len(&s->out) > 0)
+        return;
+    if (s->busy)
+        watch(s, 0);    /* input during a step: wait until it ends */
+    else
         read_input(s);
 }
 
