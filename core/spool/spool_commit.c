@@ -2,22 +2,25 @@
  * spool_commit.c - make message files durable under their final names.
  *
  * PURPOSE:   the group commit (DESIGN §3). Writers committed during one
- *            event-loop turn form a batch; a batch of one costs fsync,
- *            close, rename and an fsync of its directory; a larger one a
- *            syncfs(), the closes and renames, and one fsync per
- *            directory involved (or one more syncfs when the files went
- *            to more than two of them). With an event loop the batch is
- *            handed to the spool's sync thread (spool_syncer.c), so the
- *            loop goes on reading, parsing and writing the next batch
- *            while this one syncs; the callbacks, which say 250, run on
- *            the loop once the batch is durable. Without a loop (one-shot
- *            modes), or in a forked child, the batch syncs inline.
- * INTERFACE: spool_commit, spool_flush (spool.h); spool_batch_sync,
- *            spool_batch_report (spool_impl.h).
+ *            event-loop turn form a batch. Each file's data is synced,
+ *            then it is renamed to its final name, then the rename is
+ *            synced; a sync is an fsync of each file or directory when
+ *            there are at most two, else one syncfs(). With an event
+ *            loop the batch is handed to the spool's sync thread
+ *            (spool_syncer.c), so the loop goes on reading, parsing and
+ *            writing the next batch while this one syncs; the callbacks,
+ *            which say 250, run on the loop once the batch is durable.
+ *            Without a loop (one-shot modes), or in a forked child, the
+ *            batch syncs inline.
+ * INTERFACE: spool_commit, spool_flush, spool_commit_batches (spool.h);
+ *            spool_batch_step, spool_batch_sync, spool_batch_report
+ *            (spool_impl.h).
  * ERRORS:    a failed commit calls back with -1 and a reason and leaves
  *            no file behind.
  * A batch's size approaches the number of sessions waiting: while the
- * thread syncs one batch, every commit that arrives joins the next.
+ * thread syncs one batch, every commit that arrives joins the next. The
+ * thread pipelines them (spool_batch_step): the sync that makes batch k's
+ * renames durable also makes batch k+1's data durable.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -62,37 +65,22 @@ static void w_rename(struct spool_writer *w)
         w->renamed = 1;
 }
 
-/* commit_one - fsync, close, rename, fsync of the directory */
-static void commit_one(struct spool_writer *w)
+/* dirs_of - the input/<c> directories holding renamed, good writers */
+static uint64_t dirs_of(const struct spool_writer *list)
 {
-    w_fsync(w);
-    w_close(w);
-    w_rename(w);
-    if (w->err == 0 && fsync(w->sp->subfd[w->sub]) < 0)
-        (void)spool_writer_fail(w, "fsync of the directory of");
+    uint64_t dirs = 0;
+
+    for (const struct spool_writer *w = list; w != NULL; w = w->next)
+        if (w->err == 0)
+            dirs |= 1ULL << w->sub;
+    return dirs;
 }
 
-/* group_sync - one syncfs for all; if it fails, fsync each file so the
- * error is charged to the files that really have one.
- * XXX syncfs reports writeback errors only since Linux 5.8; on older
- * kernels a batch of two or more could be acknowledged after an EIO. */
-static void group_sync(struct spool *sp, struct spool_writer *list)
-{
-    if (syncfs(sp->inputfd) == 0)
-        return;
-    for (struct spool_writer *w = list; w != NULL; w = w->next)
-        w_fsync(w);
-}
-
-/* group_dirs - make the renames durable: one syncfs when files went to
- * more than two directories (ids spread over 62), else fsync each
- * directory once; a failed syncfs falls back to the fsyncs so the error
- * is charged to the right files */
-static void group_dirs(struct spool *sp, struct spool_writer *list,
+/* fsync_dirs - fsync each directory of dirs, charging a failure to the
+ * writers of list in it */
+static void fsync_dirs(struct spool *sp, struct spool_writer *list,
                        uint64_t dirs)
 {
-    if (__builtin_popcountll(dirs) > 2 && syncfs(sp->inputfd) == 0)
-        return;
     for (int i = 0; i < SPOOL_NSUB; i++) {
         if (!(dirs & (1ULL << i)) || fsync(sp->subfd[i]) == 0)
             continue;
@@ -102,33 +90,50 @@ static void group_dirs(struct spool *sp, struct spool_writer *list,
     }
 }
 
-/* commit_group - syncfs, closes, renames, then group_dirs */
-static void commit_group(struct spool *sp, struct spool_writer *list)
+/* step_sync - make the data of batch's files and prev's directory
+ * entries durable: fsync each when there are at most two things to sync,
+ * else one syncfs; a failed syncfs falls back to the fsyncs so the error
+ * is charged to the files that really have one.
+ * XXX syncfs reports writeback errors only since Linux 5.8; on older
+ * kernels a batch could be acknowledged after an EIO. */
+static void step_sync(struct spool *sp, struct spool_writer *batch,
+                      struct spool_writer *prev)
 {
-    uint64_t dirs = 0;
+    uint64_t dirs = dirs_of(prev);
+    unsigned n = (unsigned)__builtin_popcountll(dirs);
 
-    group_sync(sp, list);
-    for (struct spool_writer *w = list; w != NULL; w = w->next) {
-        w_close(w);
-        w_rename(w);
-        if (w->err == 0)
-            dirs |= 1ULL << w->sub;
-    }
-    group_dirs(sp, list, dirs);
+    for (struct spool_writer *w = batch; w != NULL; w = w->next)
+        n += w->err == 0;
+    if (n == 0 || (n > 2 && syncfs(sp->inputfd) == 0))
+        return;
+    for (struct spool_writer *w = batch; w != NULL; w = w->next)
+        w_fsync(w);
+    fsync_dirs(sp, prev, dirs);
 }
 
-/* spool_batch_sync - make every good writer of list durable */
+/* spool_batch_step - one step of the commit pipeline: one sync covers the
+ * data of batch and the renames of prev (the batch of the step before),
+ * so prev is finished (durable or failed) when it returns; then batch's
+ * files are closed and renamed to their final names, and batch becomes
+ * the prev of the next step. Each file is synced before its rename, and
+ * its rename before it is reported: DESIGN §3's order, with one sync per
+ * step instead of two per batch. */
+void spool_batch_step(struct spool *sp, struct spool_writer *batch,
+                      struct spool_writer *prev)
+{
+    step_sync(sp, batch, prev);
+    for (struct spool_writer *w = batch; w != NULL; w = w->next) {
+        w_close(w);
+        w_rename(w);
+    }
+}
+
+/* spool_batch_sync - make every good writer of list durable: a batch
+ * through both steps of the pipeline at once */
 void spool_batch_sync(struct spool *sp, struct spool_writer *list)
 {
-    unsigned good = 0;
-
-    for (struct spool_writer *w = list; w != NULL; w = w->next)
-        good += w->err == 0;
-    if (good >= 2)
-        commit_group(sp, list);
-    else
-        for (struct spool_writer *w = list; w != NULL; w = w->next)
-            commit_one(w);
+    spool_batch_step(sp, list, NULL);
+    spool_batch_step(sp, NULL, list);
 }
 
 /* ---- back on the loop -------------------------------------------------- */

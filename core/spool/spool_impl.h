@@ -89,14 +89,18 @@ void spool_writer_discard(struct spool_writer *w);
 /* spool_writer_recycle - keep the writer for reuse, or free it */
 void spool_writer_recycle(struct spool_writer *w);
 
-/* spool_batch_sync - make every good writer of list durable (system calls
- * only: safe on the sync thread); failures stay in each w->err */
+/* spool_batch_step - one sync for batch's data and prev's renames, then
+ * batch's renames: prev is finished, batch is the next step's prev
+ * (system calls only: safe on the sync thread; failures stay in w->err) */
+void spool_batch_step(struct spool *sp, struct spool_writer *batch,
+                      struct spool_writer *prev);
+/* spool_batch_sync - make every good writer of list durable (both steps) */
 void spool_batch_sync(struct spool *sp, struct spool_writer *list);
 /* spool_batch_report - on the loop: clean up, recycle, call back */
 void spool_batch_report(struct spool_writer *list);
 
-/* spool_syncer_start - a thread that runs spool_batch_sync for sp and
- * hands each batch back through sp's event loop to spool_batch_report;
+/* spool_syncer_start - a thread that runs sp's batches through
+ * spool_batch_step and hands each finished batch back through sp's event loop to spool_batch_report;
  * NULL (errno) if it cannot start */
 struct spool_syncer *spool_syncer_start(struct spool *sp);
 /* spool_syncer_ours - was it started by this process (not a fork's copy) */

@@ -3,9 +3,11 @@
  *
  * PURPOSE:   a worker's event loop must not stop while a batch of message
  *            files is synced (milliseconds per sync on a real disk). One
- *            thread per spool handle takes whole batches, runs
- *            spool_batch_sync on them, and hands them back through an
- *            eventfd the loop watches; the loop reports them (the 250s).
+ *            thread per spool handle takes whole batches, runs them
+ *            through spool_batch_step (one sync covers a batch's data
+ *            and the previous batch's renames), and hands each finished
+ *            batch back through an eventfd the loop watches; the loop
+ *            reports them (the 250s).
  *            While the thread syncs, the loop keeps reading and writing,
  *            and whatever it commits meanwhile becomes the next batch.
  * INTERFACE: spool_syncer_start, spool_syncer_ours, spool_syncer_submit,
@@ -45,6 +47,8 @@ struct spool_syncer {
     pthread_cond_t idle;            /* a batch finished */
     struct spool_writer *todo, **todo_tail;
     struct spool_writer *done, **done_tail;
+    struct spool_writer *renamed;   /* the thread's: synced and renamed,
+                                     * the renames not yet synced */
     int busy;                       /* the thread holds a batch */
     int stop;
 };
@@ -91,33 +95,39 @@ static void wake_loop(struct spool_syncer *sy)
         panic("spool_syncer: eventfd write: %s", strerror(errno));
 }
 
-/* finish - a synced batch goes to done; the loop is told */
+/* finish - a finished batch goes to done (the loop is told); the
+ * thread stays busy while a renamed batch waits for its sync */
 static void finish(struct spool_syncer *sy, struct spool_writer *batch)
 {
     lock(sy);
     append(&sy->done_tail, batch);
-    sy->busy = 0;
+    sy->busy = sy->renamed != NULL;
     pthread_cond_broadcast(&sy->idle);
     unlock(sy);
-    wake_loop(sy);
+    if (batch != NULL)
+        wake_loop(sy);
 }
 
+/* syncer_main - the pipeline: each step syncs the batch queued meanwhile
+ * together with the renames of the step before, and returns the latter */
 static void *syncer_main(void *arg)
 {
     struct spool_syncer *sy = arg;
-    struct spool_writer *batch;
+    struct spool_writer *batch, *prev;
 
     lock(sy);
     for (;;) {
-        while (sy->todo == NULL && !sy->stop)
+        while (sy->todo == NULL && sy->renamed == NULL && !sy->stop)
             pthread_cond_wait(&sy->work, &sy->mu);
-        if (sy->todo == NULL)
+        if (sy->todo == NULL && sy->renamed == NULL)
             break;
         batch = take(&sy->todo, &sy->todo_tail);
+        prev = sy->renamed;
         sy->busy = 1;
         unlock(sy);
-        spool_batch_sync(sy->sp, batch);
-        finish(sy, batch);
+        spool_batch_step(sy->sp, batch, prev);
+        sy->renamed = batch;
+        finish(sy, prev);
         lock(sy);
     }
     unlock(sy);
