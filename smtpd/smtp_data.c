@@ -47,11 +47,6 @@ static const step_fn steps[] = {
     [S_DOT] = step_dot, [S_DOTCR] = step_dotcr,
 };
 
-/* octets that stop a run of text */
-static const unsigned char special[256] = {
-    ['\0'] = 1, ['\r'] = 1, ['\n'] = 1,
-};
-
 static const struct {
     const char *text;
     struct smtp_reply_err reply;
@@ -166,14 +161,27 @@ static size_t text_limit(const struct data_parser *dp, const struct feed *f)
     return f->i + room;
 }
 
+/* text_end - the first CR, LF or NUL in p[i..lim), or lim: three
+ * vectorised scans, each bounded by the last, beat one loop per octet
+ * (a 100 KiB message spent a tenth of its CPU in that loop) */
+static size_t text_end(const char *p, size_t i, size_t lim)
+{
+    const char *run = p + i, *c;
+    size_t n = lim - i;
+
+    if ((c = memchr(run, '\r', n)) != NULL)
+        n = (size_t)(c - run);
+    if ((c = memchr(run, '\n', n)) != NULL)
+        n = (size_t)(c - run);
+    return i + strnlen(run, n);
+}
+
 /* step_text - a run of ordinary octets, then the octet that stopped it */
 static void step_text(struct data_parser *dp, struct feed *f)
 {
     const unsigned char *u = (const unsigned char *)f->p;
-    size_t i = f->i, lim = text_limit(dp, f);
+    size_t i = text_end(f->p, f->i, text_limit(dp, f));
 
-    while (i < lim && !special[u[i]])
-        i++;
     if (dp->error == DPE_NONE)
         dp->line_len += i - f->i;
     f->i = i;
