@@ -249,8 +249,15 @@ int sess_commit_done(struct sess *s)
 static void timeout_cb(void *arg)
 {
     struct sess *s = arg;
+    struct ev *ev = s->srv->o.ev;
 
     s->timer = NULL;
+    if (ev_now_ms(ev) < s->timeout_at) {    /* re-armed since: wait on */
+        s->timer_due = s->timeout_at;
+        s->timer = ev_timer_add(ev, s->timeout_at - ev_now_ms(ev),
+                                timeout_cb, s);
+        return;
+    }
     sess_note(s);
     sess_reply(s, 421, "4.4.2", "%s: SMTP %s timeout - closing connection",
                s->srv->o.conf->main.primary_hostname,
@@ -263,16 +270,28 @@ static void timeout_cb(void *arg)
     sess_flush(s);
 }
 
-/* sess_arm_timeout - (re)start the command or data timeout */
+/* sess_arm_timeout - (re)start the command or data timeout. Every
+ * command restarts it, so it only moves the deadline; the timer, when it
+ * fires early, waits on (a heap removal and insertion per command
+ * saved). A deadline earlier than the armed timer re-arms it. */
 void sess_arm_timeout(struct sess *s)
 {
     const struct conf_main *m = &s->srv->o.conf->main;
+    struct ev *ev = s->srv->o.ev;
     long secs = s->state == SS_DATA || s->state == SS_BDAT
                 ? m->smtp_data_timeout : m->smtp_receive_timeout;
 
-    ev_timer_cancel(s->srv->o.ev, s->timer);
-    s->timer = secs > 0 ? ev_timer_add(s->srv->o.ev, (uint64_t)secs * 1000,
-                                       timeout_cb, s) : NULL;
+    if (secs <= 0) {
+        ev_timer_cancel(ev, s->timer);
+        s->timer = NULL;
+        return;
+    }
+    s->timeout_at = ev_now_ms(ev) + (uint64_t)secs * 1000;
+    if (s->timer != NULL && s->timer_due <= s->timeout_at)
+        return;
+    ev_timer_cancel(ev, s->timer);
+    s->timer_due = s->timeout_at;
+    s->timer = ev_timer_add(ev, (uint64_t)secs * 1000, timeout_cb, s);
 }
 
 /* sess_resume - an asynchronous step finished: go on with the input */

@@ -79,6 +79,8 @@ struct sess {
     size_t in_len;
     struct strbuf out;
     struct ev_timer *timer;     /* command / data timeout */
+    uint64_t timeout_at;        /* ev_now_ms() when the timeout is due */
+    uint64_t timer_due;         /* when s->timer fires (<= timeout_at) */
     struct ev_timer *delay;     /* ACL delay, AUTH failure delay */
     struct acl_check *acl;      /* running ACL check */
     struct route_verify *verify;    /* running VRFY verification */

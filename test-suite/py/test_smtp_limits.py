@@ -218,6 +218,12 @@ with t.guard("lim-time: the session ran to its end"), \
         r = c.cmd("NOOP")
         ok = ok and r.code == 250
     t.ok(ok, "commands every 1.2 s keep the session alive (3.6 s in all)")
+    t0 = time.monotonic()
+    r = c.try_reply(8)
+    took = time.monotonic() - t0
+    t.ok(r is not None and r.code == 421 and 1.5 <= took <= 5,
+         "then idle, it times out about 2 s after its last command "
+         "(%.1f s)" % took, repr(r))
     c.close()
     # the timeout runs from the greeting on, before any command
     c = d.raw(banner=True)
