@@ -205,10 +205,8 @@ static void hand_off(struct spool *sp, struct spool_writer *list)
     struct spool_syncer *sy = our_syncer(sp);
 
     sp->batches++;
-    if (sy != NULL) {
-        spool_syncer_submit(sy, list);
+    if (sy != NULL && spool_syncer_submit(sy, list) == 0)
         return;
-    }
     spool_batch_sync(sp, list);
     spool_batch_report(list);
 }

@@ -105,8 +105,9 @@ void spool_batch_report(struct spool_writer *list);
 struct spool_syncer *spool_syncer_start(struct spool *sp);
 /* spool_syncer_ours - was it started by this process (not a fork's copy) */
 int spool_syncer_ours(const struct spool_syncer *sy);
-/* spool_syncer_submit - queue list for the next batch the thread takes */
-void spool_syncer_submit(struct spool_syncer *sy, struct spool_writer *list);
+/* spool_syncer_submit - queue list for the next batch the thread takes;
+ * -1 (errno) if the loop cannot watch for the result (sync it inline) */
+int spool_syncer_submit(struct spool_syncer *sy, struct spool_writer *list);
 /* spool_syncer_drain - wait until nothing is queued or in flight; the
  * batches finished and not yet reported (the caller reports them) */
 struct spool_writer *spool_syncer_drain(struct spool_syncer *sy);

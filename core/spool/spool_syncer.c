@@ -51,6 +51,7 @@ struct spool_syncer {
                                      * the renames not yet synced */
     int busy;                       /* the thread holds a batch */
     int stop;
+    int watched;                    /* the loop's: efd is in sp->ev */
 };
 
 static void lock(struct spool_syncer *sy)
@@ -134,19 +135,33 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
+/* unwatch - nothing in flight: the loop stops watching the eventfd, so
+ * a process with nothing to commit has no spool descriptor in its loop
+ * (one-shot runs wait for their loop to empty) */
+static void unwatch(struct spool_syncer *sy)
+{
+    if (sy->watched)
+        ev_io_del(sy->sp->ev, sy->efd);
+    sy->watched = 0;
+}
+
 /* on_done - the loop's side: report the batches the thread finished */
 static void on_done(int fd, unsigned events, void *arg)
 {
     struct spool_syncer *sy = arg;
     struct spool_writer *done;
     uint64_t n;
+    int idle;
 
     (void)events;
     if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
         panic("spool_syncer: eventfd read: %s", strerror(errno));
     lock(sy);
     done = take(&sy->done, &sy->done_tail);
+    idle = sy->todo == NULL && !sy->busy;
     unlock(sy);
+    if (idle)
+        unwatch(sy);
     spool_batch_report(done);
 }
 
@@ -165,7 +180,8 @@ static int spawn(struct spool_syncer *sy)
     return rc;
 }
 
-/* spool_syncer_start - the thread and its eventfd, watched by sp->ev */
+/* spool_syncer_start - the thread and its eventfd (watched by sp->ev
+ * while batches are in flight) */
 struct spool_syncer *spool_syncer_start(struct spool *sp)
 {
     struct spool_syncer *sy = xcalloc(1, sizeof(*sy));
@@ -178,15 +194,12 @@ struct spool_syncer *spool_syncer_start(struct spool *sp)
     sy->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sy->efd < 0)
         goto fail;
-    if (ev_io_set(sp->ev, sy->efd, EV_READ, on_done, sy) < 0)
-        goto fail;
     if (pthread_mutex_init(&sy->mu, NULL) != 0
         || pthread_cond_init(&sy->work, NULL) != 0
         || pthread_cond_init(&sy->idle, NULL) != 0)
         panic("spool_syncer: cannot initialise a mutex or condition");
     if ((rc = spawn(sy)) == 0)
         return sy;
-    ev_io_del(sp->ev, sy->efd);
     errno = rc;
 fail:
     rc = errno;
@@ -203,13 +216,20 @@ int spool_syncer_ours(const struct spool_syncer *sy)
     return sy->owner == getpid();
 }
 
-/* spool_syncer_submit - queue list; the thread takes all queued at once */
-void spool_syncer_submit(struct spool_syncer *sy, struct spool_writer *list)
+/* spool_syncer_submit - queue list; the thread takes all queued at
+ * once. -1 (errno) if the loop cannot watch for the result: the caller
+ * syncs inline */
+int spool_syncer_submit(struct spool_syncer *sy, struct spool_writer *list)
 {
+    if (!sy->watched
+        && ev_io_set(sy->sp->ev, sy->efd, EV_READ, on_done, sy) < 0)
+        return -1;
+    sy->watched = 1;
     lock(sy);
     append(&sy->todo_tail, list);
     pthread_cond_signal(&sy->work);
     unlock(sy);
+    return 0;
 }
 
 /* spool_syncer_drain - wait for the thread to go idle with nothing
@@ -223,6 +243,7 @@ struct spool_writer *spool_syncer_drain(struct spool_syncer *sy)
         pthread_cond_wait(&sy->idle, &sy->mu);
     done = take(&sy->done, &sy->done_tail);
     unlock(sy);
+    unwatch(sy);
     return done;
 }
 
@@ -239,7 +260,7 @@ void spool_syncer_stop(struct spool_syncer *sy)
         unlock(sy);
         if (pthread_join(sy->thread, NULL) != 0)
             panic("spool_syncer: pthread_join failed");
-        ev_io_del(sy->sp->ev, sy->efd);
+        unwatch(sy);
         pthread_cond_destroy(&sy->work);
         pthread_cond_destroy(&sy->idle);
         pthread_mutex_destroy(&sy->mu);

@@ -9,7 +9,9 @@
  * accepting commits while a batch syncs; no callback (no 250) runs before
  * its batch is durable; commits made meanwhile form one next batch; a
  * forked child syncs inline; spool_close waits for the thread; the
- * process has the thread only once something was committed.
+ * process has the thread only once something was committed; with nothing
+ * in flight the loop watches nothing of the spool's (one-shot runs wait
+ * for their loop to empty).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -165,6 +167,8 @@ static void test_pipeline(const char *dir)
     ok(b.done == 4 && b.failed == 0, "the four made meanwhile succeeded");
     is_int((int)(spool_commit_batches(sp) - b0), 2,
            "the four made during the sync formed one batch");
+    is_int((int)ev_io_count(ev), 0,
+           "nothing in flight: the loop watches no spool descriptor");
     spool_close(sp);
     ev_free(ev);
 }
