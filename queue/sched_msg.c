@@ -98,6 +98,7 @@ void smsg_free(struct smsg *m)
         n = b->next;
         ev_timer_cancel(m->s->ev, b->timer);
         free(b->b.rcpts);
+        free(b->b.hostres);
         free(b->keys);
         free(b->skip);
         free(b);
