@@ -150,7 +150,7 @@ static int lock_and_read(struct smsg *m)
         return -1;
     }
     locked(m);
-    if (spool_read(m->s->sp, m->id, &m->msg, &eb) == 0)
+    if (spool_read_fd(m->lockfd, m->id, &m->msg, &eb) == 0)
         return 0;
     if (errno == EBADMSG) {
         log_panic("%s: moved to corrupt/", eb.msg);
