@@ -69,22 +69,24 @@ static int sys_fail(struct errbuf *eb, const char *what, const char *name)
 
 /* ---- reading ----------------------------------------------------------- */
 
-/* pread_full - n bytes from offset 0 on (or up to end of file); pread
- * leaves the file offset alone, which a descriptor passed to another
- * process shares with it */
+/* pread_full - up to n bytes from offset 0 on; pread leaves the file
+ * offset alone, which a descriptor passed to another process shares with
+ * it. A short read of a regular file is its end (no second call to learn
+ * what the first one said). */
 static ssize_t pread_full(int fd, char *p, size_t n)
 {
     size_t got = 0;
 
     while (got < n) {
-        ssize_t r = pread(fd, p + got, n - got, (off_t)got);
+        size_t want = n - got;
+        ssize_t r = pread(fd, p + got, want, (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             return -1;
-        if (r == 0)
-            break;
         got += (size_t)r;
+        if ((size_t)r < want)
+            break;
     }
     return (ssize_t)got;
 }
