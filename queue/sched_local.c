@@ -84,6 +84,9 @@ struct slocal {
     struct ev_timer *timer;     /* the next dispatch */
     unsigned gen;
     int closing;                /* sched_flush: retire helpers when idle */
+    int privileged;             /* root as a saved uid: helpers switch */
+    uid_t euid;                 /* what they run as otherwise */
+    gid_t egid;
 };
 
 /* ---- identity of a batch ------------------------------------------------ */
@@ -185,28 +188,6 @@ static int never_root(struct sbatch *sb)
     return -1;
 }
 
-static int prepare(struct sbatch *sb, struct lh_who *w)
-{
-    struct dlv_batch *b = &sb->b;
-
-    b->uid = geteuid();
-    b->gid = getegid();
-    w->who = "";
-    w->switch_user = privileged();
-    if (w->switch_user
-        && (identity(b, &b->uid, &b->gid, &w->who) != 0
-            || group_override(b->tp, &b->gid) != 0)) {
-        dlv_set_all(b, DLV_DEFER, 0, NULL, "unknown user or group for "
-                    "transport %s (%s)", b->tp->name, w->who);
-        return -1;
-    }
-    w->uid = b->uid;
-    w->gid = b->gid;
-    return w->switch_user ? never_root(sb) : 0;
-}
-
-/* ---- identities and their queues --------------------------------------- */
-
 static struct slocal *state(struct sched *s)
 {
     struct slocal *sl = s->local;
@@ -220,8 +201,33 @@ static struct slocal *state(struct sched *s)
               ? (size_t)s->conf->main.local_helper_max : 1;
     sl->idle_ms = s->conf->main.local_helper_idle * 1000;
     sl->live = xcalloc(sl->max, sizeof(*sl->live));
+    sl->privileged = privileged();  /* a scheduler keeps its ids */
+    sl->euid = geteuid();
+    sl->egid = getegid();
     return sl;
 }
+
+static int prepare(struct slocal *sl, struct sbatch *sb, struct lh_who *w)
+{
+    struct dlv_batch *b = &sb->b;
+
+    b->uid = sl->euid;
+    b->gid = sl->egid;
+    w->who = "";
+    w->switch_user = sl->privileged;
+    if (w->switch_user
+        && (identity(b, &b->uid, &b->gid, &w->who) != 0
+            || group_override(b->tp, &b->gid) != 0)) {
+        dlv_set_all(b, DLV_DEFER, 0, NULL, "unknown user or group for "
+                    "transport %s (%s)", b->tp->name, w->who);
+        return -1;
+    }
+    w->uid = b->uid;
+    w->gid = b->gid;
+    return w->switch_user ? never_root(sb) : 0;
+}
+
+/* ---- identities and their queues --------------------------------------- */
 
 static struct lident *ident_of(struct slocal *sl, const struct lh_who *w)
 {
@@ -528,11 +534,11 @@ void slocal_start(struct sbatch *sb)
         sres_batch(sb);
         return;
     }
-    if (prepare(sb, &w) != 0) {
+    sl = state(sb->m->s);
+    if (prepare(sl, sb, &w) != 0) {
         sres_batch(sb);
         return;
     }
-    sl = state(sb->m->s);
     id = ident_of(sl, &w);
     push(id, sb);
     make_ready(sl, id);
