@@ -229,6 +229,7 @@ void sched_free(struct sched *s)
     if (s == NULL)
         return;
     ev_timer_cancel(s->ev, s->kick);
+    slocal_free(s);
     hash_free(s->known, free_sq);
     hash_free(s->retry, free);
     hash_free(s->strikes, free);
@@ -302,10 +303,19 @@ int sched_idle(const struct sched *s)
     return s->running == 0 && s->queue.len == 0 && s->held.len == 0;
 }
 
-/* sched_flush - close cached connections of every remote driver */
+/* sched_flush - close cached connections of every remote driver, and
+ * let the local delivery helpers go */
 void sched_flush(struct sched *s)
 {
     for (size_t i = 0; transport_drivers[i] != NULL; i++)
         if (transport_drivers[i]->flush != NULL)
             transport_drivers[i]->flush(s->ev);
+    slocal_flush(s);
+}
+
+/* sched_reopen - the log files were reopened: local delivery helpers,
+ * which hold the old ones, are replaced */
+void sched_reopen(struct sched *s)
+{
+    slocal_reopen(s);
 }

@@ -7,8 +7,9 @@
  * spool lock, reads the file and its journal, routes every pending
  * recipient through the router chain (concurrently, DNS on the loop),
  * groups the accepted addresses by transport, host list and uid, and
- * delivers: remote batches on the loop, local ones in child processes
- * (switched to the recipient's uid when tern runs as root). Outcomes are
+ * delivers: remote batches on the loop, local ones in helper processes
+ * kept per identity (switched to the recipient's uid when tern runs as
+ * root). Outcomes are
  * logged (=> -> ** == *>), journalled, fed to the retry database and
  * bounced; a message is removed when every recipient is done, else it is
  * retried at the time the retry rules give.
@@ -16,7 +17,8 @@
  * INTERFACE: sched_new/free, sched_add (one message now), sched_queue_run
  *            (every message, with -R/-S selection), sched_sweep,
  *            sched_stop, sched_idle,
- *            sched_flush (close cached connections), sched_set_log_tag.
+ *            sched_flush (close cached connections, let helpers go),
+ *            sched_reopen (after the logs are reopened), sched_set_log_tag.
  * ERRORS: problems are per message and logged; nothing is returned.
  */
 #ifndef TERN_SCHED_H
@@ -56,7 +58,11 @@ void sched_sweep(struct sched *s);
 void sched_stop(struct sched *s);
 /* sched_idle - nothing queued, nothing in delivery */
 int sched_idle(const struct sched *s);
-/* sched_flush - close idle cached remote connections */
+/* sched_flush - close idle cached remote connections, let idle local
+ * delivery helpers exit (and busy ones after their job) */
 void sched_flush(struct sched *s);
+/* sched_reopen - after logfile_reopen: local delivery helpers (which
+ * cannot reopen the logs as their user) are replaced */
+void sched_reopen(struct sched *s);
 
 #endif

@@ -4,7 +4,8 @@
  *                delivery: lock, read, route, batch), sched_result.c
  *                (outcomes: log, journal, retry), sched_end.c (bounces,
  *                warnings, completion), sched_local.c (local delivery
- *                children), sched_retry.c (the retry cache), sched_log.c.
+ *                helpers: sched_lhelper.c, lhelper.c, lwire.c),
+ *                sched_retry.c (the retry cache), sched_log.c.
  */
 #ifndef TERN_SCHED_IMPL_H
 #define TERN_SCHED_IMPL_H
@@ -19,7 +20,9 @@
 #include "core/spool/spool.h"
 
 struct hash;
+struct lhelper;
 struct pool;
+struct slocal;
 struct route_run;
 struct route_top;
 struct dns_cache;
@@ -48,6 +51,8 @@ struct sched {
     long long retry_mtime;      /* of SPOOL/db/retry when loaded */
     long long retry_down_until; /* the database failed: cache only */
     struct smsg *locked;        /* messages whose spool lock is held */
+    struct slocal *local;       /* local deliveries (sched_local.c) */
+    struct lhelper *helpers;    /* their processes (sched_lhelper.c) */
 };
 
 /* what the scheduler knows of a message id */
@@ -189,6 +194,9 @@ void smsg_end(struct smsg *m);
 
 /* sched_local.c */
 void slocal_start(struct sbatch *sb);
+void slocal_flush(struct sched *s);
+void slocal_reopen(struct sched *s);
+void slocal_free(struct sched *s);
 
 /* sched_retry.c */
 void sretry_refresh(struct sched *s);

@@ -1,75 +1,95 @@
 /*
- * sched_local.c - local deliveries in short-lived child processes.
+ * sched_local.c - local deliveries: which identity each batch runs as,
+ *                 and which helper process delivers it.
  *
- * PURPOSE: a local batch (maildir, mbox, pipe, lmtp) runs in a child so
- * that a slow or stuck mailbox never blocks the scheduler's loop, and so
- * that the child can take the recipient's identity. The child calls the
- * driver's deliver_local and writes one result line per recipient to a
- * pipe ("BATCH INDEX STATUS CODE ERRTYPE\tMESSAGE\n"); the parent reads
- * them on its loop. The local batches started in one loop turn that share
- * a transport and an identity go to one child (up to LGROUP_MAX), which
- * delivers them one after the other: under load a fork serves many
- * messages. A child that dies without a result defers the recipients.
- * The children are forked in slices of SCHED_SLICE_MS: a 100,000-address
- * alias to local mailboxes never keeps the scheduler's loop waiting.
+ * PURPOSE: a local batch (maildir, mbox, pipe, lmtp) runs outside the
+ * scheduler, so that a slow mailbox never blocks its loop and so that it
+ * can take the recipient's identity. Batches wait in a queue per
+ * identity; a helper of that identity (lhelper.h), a process forked once
+ * and kept, takes up to LW_BATCH_MAX of them as one job, and a driver
+ * with local_group_end (maildir) makes the job's copies durable with one
+ * sync. While an identity's helpers are busy its queue grows, so the next
+ * job is larger: under load one fork serves thousands of messages and
+ * one sync serves many. An identity gets a second helper while its first
+ * is busy (LH_PER_ID); at most local_helper_max helpers live at once (an
+ * idle one of another identity is retired to make room); a helper left
+ * without work for local_helper_idle, or that has served LH_MAX_JOBS
+ * jobs, exits. Jobs are handed out in slices of SCHED_SLICE_MS.
+ * INTERFACE: slocal_start, slocal_flush, slocal_reopen, slocal_free
+ *            (sched_impl.h).
  * SECURITY: when tern runs as root (the scheduler keeps a saved uid of 0)
- * the child becomes, for good, the transport's user, or the system
+ * a helper becomes, for good, the transport's user, or the system
  * account of the recipient (check_local_user or local_user routers) for
- * as_recipient drivers, or the
- * tern user: setgroups/initgroups, setgid, setuid, checked. A delivery
- * that would run as uid 0 is deferred (Exim's never_users = root, with no
- * way to lift it), and one with no user to run as (tern_user unset) too:
- * a root tern never delivers as root.
+ * as_recipient drivers, or the tern user: setgroups/initgroups, setgid,
+ * setuid, checked. A delivery that would run as uid 0 is deferred (Exim's
+ * never_users = root, with no way to lift it), and one with no user to
+ * run as (tern_user unset) too: a root tern never delivers as root, and
+ * a helper only delivers for the identity it was forked for.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/base/ev.h"
+#include "core/base/hash.h"
 #include "core/base/strbuf.h"
-#include "core/base/watchdog.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
 #include "core/mail/pwcache.h"
 #include "queue/sched_impl.h"
+#include "queue/lhelper.h"
+#include "queue/lwire.h"
 
-#define LGROUP_MAX 32           /* batches one child delivers */
+#define LH_PER_ID 2             /* helpers of one identity */
+#define LH_MAX_JOBS 1000        /* jobs before a helper is replaced */
 
-/* one child delivering a group of batches one after the other */
-struct lchild {
-    struct sbatch *sbs[LGROUP_MAX];
-    size_t n;
-    pid_t pid;
-    int fd;
-    struct strbuf out;
+struct lident;
+
+/* one helper */
+struct lslot {
+    struct slocal *sl;
+    struct lhelper *h;
+    struct lident *id;          /* NULL once retired */
+    struct ev_timer *idle;
+    unsigned jobs;
+    unsigned gen;               /* sl->gen when spawned (log reopening) */
 };
 
-/* a batch started in this loop turn, waiting for its group */
-struct lwait {
-    struct sbatch *sb;
-    int switch_user;
-    const char *who;
+/* an identity: who its deliveries run as, the batches waiting for one
+ * of its helpers, and its helpers */
+struct lident {
+    char *key;
+    struct lh_who w;
+    struct sbatch **q;          /* a ring: head, len, cap */
+    size_t head, len, cap;
+    struct lslot *slots[LH_PER_ID];
+    size_t nslots;
+    int ready;                  /* in sl->ready */
+    struct lident *next_ready;
 };
 
-/* The batches started in one loop turn (a scheduler per process, like the
- * connection cache of the smtp transport): at the end of the turn those
- * with the same transport and identity go to one child, so a burst of
- * messages costs a fork per LGROUP_MAX batches, not one per message. */
-static struct {
-    struct lwait *w;
-    size_t n, cap;
-    size_t next;                /* the first one not handed to a child */
-    struct ev *ev;
-    struct ev_timer *timer;
-} pend;
+struct slocal {
+    struct sched *s;
+    struct hash *ids;           /* key -> struct lident */
+    struct lident *ready, *ready_tail;  /* identities with batches waiting,
+                                           first come first served */
+    struct lslot **live;        /* every helper not retired */
+    size_t nlive, max;
+    long idle_ms;
+    struct ev_timer *timer;     /* the next dispatch */
+    unsigned gen;
+    int closing;                /* sched_flush: retire helpers when idle */
+    int privileged;             /* root as a saved uid: helpers switch */
+    uid_t euid;                 /* what they run as otherwise */
+    gid_t egid;
+};
+
+/* ---- identity of a batch ------------------------------------------------ */
 
 static int privileged(void)
 {
@@ -132,152 +152,6 @@ static int group_override(const struct transport *t, gid_t *gid)
     return 0;
 }
 
-/* in the child: become uid/gid for good */
-static int become(uid_t uid, gid_t gid, const char *who)
-{
-    if (geteuid() != 0 && seteuid(0) != 0)
-        return -1;
-    if (initgroups(who, gid) != 0 && setgroups(1, &gid) != 0)
-        return -1;
-    if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
-        return -1;
-    return getuid() == uid && geteuid() == uid ? 0 : -1;
-}
-
-static void write_results(int fd, size_t k, const struct dlv_batch *b)
-{
-    struct strbuf sb;
-
-    sb_init(&sb);
-    for (size_t i = 0; i < b->nrcpt; i++) {
-        const struct dlv_rcpt *r = &b->rcpts[i];
-        sb_printf(&sb, "%zu %zu %d %d %s\t%s\n", k, i, (int)r->status, r->code,
-                  r->errtype[0] ? r->errtype : "-", r->msg);
-    }
-    (void)!write(fd, sb_str(&sb), sb_len(&sb));
-    sb_free(&sb);
-}
-
-/* in the child: deliver every batch of the group (all share a transport);
- * a driver with local_group_end syncs once for the group, and results
- * are written only after that, else each batch's as soon as it is done */
-static void deliver_group(struct lchild *lc, int fd, int err, const char *who)
-{
-    const struct transport_driver *d = lc->sbs[0]->b.tp->drv;
-    int grouped = d->local_group_end != NULL && err == 0;
-
-    for (size_t k = 0; k < lc->n; k++) {
-        struct dlv_batch *b = &lc->sbs[k]->b;
-        b->group_sync = grouped;
-        if (err > 0)
-            dlv_set_all(b, DLV_DEFER, 0, NULL, "cannot switch to user %s "
-                        "(uid %ld): %s", who, (long)b->uid, strerror(err));
-        else if (err < 0)
-            dlv_set_all(b, DLV_DEFER, 0, NULL, "chdir /: %s",
-                        strerror(-err));
-        else
-            d->deliver_local(b->tp, b);
-        if (!grouped)
-            write_results(fd, k, b);
-    }
-    if (!grouped)
-        return;
-    d->local_group_end();
-    for (size_t k = 0; k < lc->n; k++)
-        write_results(fd, k, &lc->sbs[k]->b);
-}
-
-static void __attribute__((noreturn)) child(struct lchild *lc, int fd,
-                                            int switch_user, const char *who)
-{
-    struct dlv_batch *b0 = &lc->sbs[0]->b;
-    sigset_t none;
-    int err = 0;
-
-    smsg_close_locks(lc->sbs[0]->m->s, lc->sbs, lc->n);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    if (switch_user && become(b0->uid, b0->gid, who) != 0)
-        err = errno ? errno : EPERM;
-    else if (chdir("/") != 0)
-        err = -(errno ? errno : EIO);
-    deliver_group(lc, fd, err, who);
-    _exit(0);
-}
-
-/* "K INDEX STATUS CODE ERRTYPE\tMESSAGE": one recipient of batch K */
-static void parse_line(struct lchild *lc, char *p)
-{
-    char *tab = strchr(p, '\t'), errtype[DLV_ERR_MAX];
-    struct dlv_batch *b;
-    size_t k, idx;
-    int st, code;
-
-    if (tab == NULL)
-        return;
-    *tab = '\0';
-    if (sscanf(p, "%zu %zu %d %d %31s", &k, &idx, &st, &code, errtype) != 5
-        || k >= lc->n)
-        return;
-    b = &lc->sbs[k]->b;
-    if (idx >= b->nrcpt || st < DLV_OK || st > DLV_FAIL)
-        return;
-    dlv_set(&b->rcpts[idx], (enum dlv_status)st, code,
-            strcmp(errtype, "-") ? errtype : NULL, "%s", tab + 1);
-}
-
-static void parse_results(struct lchild *lc)
-{
-    char *p = lc->out.data, *nl;
-
-    for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
-        *nl = '\0';
-        parse_line(lc, p);
-    }
-}
-
-static void child_done(struct lchild *lc)
-{
-    int status = 0;
-
-    while (waitpid(lc->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    parse_results(lc);
-    for (size_t k = 0; k < lc->n; k++) {
-        if (WIFSIGNALED(status))
-            dlv_set_all(&lc->sbs[k]->b, DLV_DEFER, 0, NULL, "local delivery "
-                        "process killed by signal %d", WTERMSIG(status));
-        else
-            dlv_set_all(&lc->sbs[k]->b, DLV_DEFER, 0, NULL, "local delivery "
-                        "process exited with status %d", WEXITSTATUS(status));
-    }
-    sb_free(&lc->out);
-    for (size_t k = 0; k < lc->n; k++) {
-        watchdog_note(WD_MESSAGE, lc->sbs[k]->m->id);
-        sres_batch(lc->sbs[k]);
-    }
-    free(lc);
-}
-
-static void read_cb(int fd, unsigned events, void *arg)
-{
-    struct lchild *lc = arg;
-    char buf[8192];
-    ssize_t n;
-
-    (void)events;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        if (lc->out.len < 4 << 20)
-            sb_append(&lc->out, buf, (size_t)n);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    ev_io_del(lc->sbs[0]->m->s->ev, fd);
-    (void)close(fd);
-    child_done(lc);
-}
-
 /* every recipient in an address retry wait: 1 (then all are deferred) */
 static int all_waiting(struct sbatch *sb)
 {
@@ -314,117 +188,345 @@ static int never_root(struct sbatch *sb)
     return -1;
 }
 
-static int prepare(struct sbatch *sb, int *switch_user, const char **who)
+static struct slocal *state(struct sched *s)
+{
+    struct slocal *sl = s->local;
+
+    if (sl != NULL)
+        return sl;
+    sl = s->local = xcalloc(1, sizeof(*sl));
+    sl->s = s;
+    sl->ids = hash_new(16);
+    sl->max = s->conf->main.local_helper_max > 0
+              ? (size_t)s->conf->main.local_helper_max : 1;
+    sl->idle_ms = s->conf->main.local_helper_idle * 1000;
+    sl->live = xcalloc(sl->max, sizeof(*sl->live));
+    sl->privileged = privileged();  /* a scheduler keeps its ids */
+    sl->euid = geteuid();
+    sl->egid = getegid();
+    return sl;
+}
+
+static int prepare(struct slocal *sl, struct sbatch *sb, struct lh_who *w)
 {
     struct dlv_batch *b = &sb->b;
 
-    b->uid = geteuid();
-    b->gid = getegid();
-    *who = "";
-    *switch_user = privileged();
-    if (!*switch_user)
-        return 0;
-    if (identity(b, &b->uid, &b->gid, who) != 0
-        || group_override(b->tp, &b->gid) != 0) {
+    b->uid = sl->euid;
+    b->gid = sl->egid;
+    w->who = "";
+    w->switch_user = sl->privileged;
+    if (w->switch_user
+        && (identity(b, &b->uid, &b->gid, &w->who) != 0
+            || group_override(b->tp, &b->gid) != 0)) {
         dlv_set_all(b, DLV_DEFER, 0, NULL, "unknown user or group for "
-                    "transport %s (%s)", b->tp->name, *who);
+                    "transport %s (%s)", b->tp->name, w->who);
         return -1;
     }
-    return never_root(sb);
+    w->uid = b->uid;
+    w->gid = b->gid;
+    return w->switch_user ? never_root(sb) : 0;
 }
 
-/* every batch of lc failed to start: defer them */
-static void start_failed(struct lchild *lc, const char *what)
+/* ---- identities and their queues --------------------------------------- */
+
+static struct lident *ident_of(struct slocal *sl, const struct lh_who *w)
 {
-    for (size_t k = 0; k < lc->n; k++) {
-        dlv_set_all(&lc->sbs[k]->b, DLV_DEFER, 0, NULL, "%s: %s", what,
-                    strerror(errno));
-        sres_batch(lc->sbs[k]);
+    struct strbuf k;
+    struct lident *id;
+
+    sb_init(&k);
+    sb_printf(&k, "%d %ld %ld %s", w->switch_user, (long)w->uid,
+              (long)w->gid, w->who);
+    id = hash_get(sl->ids, sb_str(&k), sb_len(&k));
+    if (id == NULL) {
+        id = xcalloc(1, sizeof(*id));
+        id->key = xstrdup(sb_str(&k));
+        id->w = *w;
+        id->w.who = xstrdup(w->who);
+        hash_put(sl->ids, id->key, strlen(id->key), id);
     }
-    free(lc);
+    sb_free(&k);
+    return id;
 }
 
-/* fork the child of lc; results come back on the loop */
-static void run_group(struct lchild *lc, int switch_user, const char *who)
+static void free_ident(void *v)
 {
-    struct ev *ev = lc->sbs[0]->m->s->ev;
-    int p[2];
+    struct lident *id = v;
 
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        start_failed(lc, "pipe");
-        return;
+    free(id->q);
+    free((char *)id->w.who);
+    free(id->key);
+    free(id);
+}
+
+static void push(struct lident *id, struct sbatch *sb)
+{
+    if (id->len == id->cap) {
+        size_t cap = id->cap ? id->cap * 2 : 16;
+        struct sbatch **q = xreallocarray(NULL, cap, sizeof(*q));
+        for (size_t i = 0; i < id->len; i++)
+            q[i] = id->q[(id->head + i) % id->cap];
+        free(id->q);
+        id->q = q;
+        id->head = 0;
+        id->cap = cap;
     }
-    if ((lc->pid = fork()) == 0)
-        child(lc, p[1], switch_user, who);
-    (void)close(p[1]);
-    if (lc->pid < 0) {
-        (void)close(p[0]);
-        start_failed(lc, "fork");
-        return;
+    id->q[(id->head + id->len++) % id->cap] = sb;
+}
+
+/* up to max batches from the head of the queue */
+static size_t take(struct lident *id, struct sbatch **out, size_t max)
+{
+    size_t n = 0;
+
+    while (n < max && id->len > 0) {
+        out[n++] = id->q[id->head];
+        id->head = (id->head + 1) % id->cap;
+        id->len--;
     }
-    sb_init(&lc->out);
-    lc->fd = p[0];
-    (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
-    if (ev_io_set(ev, p[0], EV_READ, read_cb, lc) != 0) {
-        (void)fcntl(p[0], F_SETFL, 0);  /* degrade: wait in read */
-        read_cb(p[0], EV_READ, lc);
+    return n;
+}
+
+static void dispatch_cb(void *arg);
+
+static void dispatch_soon(struct slocal *sl)
+{
+    if (sl->timer == NULL)
+        sl->timer = ev_timer_add(sl->s->ev, 0, dispatch_cb, sl);
+}
+
+static void make_ready(struct slocal *sl, struct lident *id)
+{
+    if (!id->ready) {
+        id->ready = 1;
+        id->next_ready = NULL;
+        if (sl->ready_tail != NULL)
+            sl->ready_tail->next_ready = id;
+        else
+            sl->ready = id;
+        sl->ready_tail = id;
     }
+    dispatch_soon(sl);
 }
 
-static int same_group(const struct lwait *a, const struct lwait *b)
+/* ---- helpers ------------------------------------------------------------ */
+
+static void live_del(struct slocal *sl, struct lslot *sl_)
 {
-    return a->sb->b.tp == b->sb->b.tp && a->switch_user == b->switch_user
-        && a->sb->b.uid == b->sb->b.uid && a->sb->b.gid == b->sb->b.gid
-        && strcmp(a->who ? a->who : "", b->who ? b->who : "") == 0;
-}
-
-/* the group of pend.w[i] (it is not NULL): up to LGROUP_MAX batches */
-static struct lchild *take_group(size_t i)
-{
-    struct lwait *w = pend.w, first = pend.w[i];
-    struct lchild *lc = xcalloc(1, sizeof(*lc));
-
-    for (size_t j = i; j < pend.n && lc->n < LGROUP_MAX; j++)
-        if (w[j].sb != NULL && same_group(&first, &w[j])) {
-            lc->sbs[lc->n++] = w[j].sb;
-            w[j].sb = NULL;
-        }
-    return lc;
-}
-
-/* end of the loop turn: one child per group of waiting batches, for one
- * slice; the rest in the next turn */
-static void flush_cb(void *arg)
-{
-    long long start = sched_clock_ms();
-
-    (void)arg;
-    pend.timer = NULL;
-    while (pend.next < pend.n) {
-        size_t i = pend.next;
-        struct lwait w = pend.w[i];
-        if (w.sb == NULL) {
-            pend.next++;
-            continue;
-        }
-        if (sched_slice_over(start)) {
-            pend.timer = ev_timer_add(pend.ev, 0, flush_cb, NULL);
+    for (size_t i = 0; i < sl->nlive; i++)
+        if (sl->live[i] == sl_) {
+            sl->live[i] = sl->live[--sl->nlive];
             return;
         }
-        run_group(take_group(i), w.switch_user, w.who);
-    }
-    free(pend.w);
-    pend.w = NULL;
-    pend.n = pend.cap = pend.next = 0;
 }
 
-/* slocal_start - run a local batch in a child (with the other local
- * batches of this loop turn that share its transport and identity);
+/* no more jobs for it: it exits when done (LH_GONE frees the slot) */
+static void retire(struct lslot *slot)
+{
+    struct lident *id = slot->id;
+
+    if (id == NULL)
+        return;
+    for (size_t i = 0; i < id->nslots; i++)
+        if (id->slots[i] == slot)
+            id->slots[i] = id->slots[--id->nslots];
+    slot->id = NULL;
+    live_del(slot->sl, slot);
+    ev_timer_cancel(slot->sl->s->ev, slot->idle);
+    slot->idle = NULL;
+    lh_retire(slot->h);
+}
+
+static void idle_cb(void *arg)
+{
+    struct lslot *slot = arg;
+
+    slot->idle = NULL;
+    retire(slot);
+}
+
+static void send_job(struct lslot *slot)
+{
+    struct sbatch *sbs[LW_BATCH_MAX];
+    size_t n = take(slot->id, sbs, LW_BATCH_MAX);
+
+    ev_timer_cancel(slot->sl->s->ev, slot->idle);
+    slot->idle = NULL;
+    slot->jobs++;
+    lh_send(slot->h, sbs, n);
+}
+
+/* an identity with no helper and nothing waiting is forgotten (a host
+ * may have many users; their helpers come and go) */
+static void maybe_drop(struct slocal *sl, struct lident *id)
+{
+    if (id == NULL || id->nslots > 0 || id->len > 0 || id->ready)
+        return;
+    hash_del(sl->ids, id->key, strlen(id->key));
+    free_ident(id);
+}
+
+/* a job is over (LH_IDLE) or the helper has exited (LH_GONE) */
+static void event_cb(struct lhelper *h, enum lh_event e, void *arg)
+{
+    struct lslot *slot = arg;
+    struct slocal *sl = slot->sl;
+    struct lident *id = slot->id;
+
+    (void)h;
+    if (e == LH_GONE) {
+        retire(slot);           /* died unasked: no longer one of id's */
+        free(slot);
+        maybe_drop(sl, id);
+    } else if (id == NULL) {
+        return;                 /* retired: it exits */
+    } else if (slot->jobs >= LH_MAX_JOBS || slot->gen != sl->gen
+               || sl->closing) {
+        retire(slot);
+    } else if (id->len > 0) {
+        send_job(slot);         /* what waited meanwhile: a larger job */
+    } else if (sl->idle_ms <= 0) {
+        retire(slot);
+    } else {
+        slot->idle = ev_timer_add(sl->s->ev, (uint64_t)sl->idle_ms,
+                                  idle_cb, slot);
+    }
+    if (sl->ready != NULL)
+        dispatch_soon(sl);      /* room for those waiting (make_room) */
+}
+
+static struct lslot *spawn(struct slocal *sl, struct lident *id)
+{
+    struct lslot *slot = xcalloc(1, sizeof(*slot));
+
+    slot->sl = sl;
+    slot->gen = sl->gen;
+    if ((slot->h = lh_spawn(sl->s, &id->w, event_cb, slot)) == NULL) {
+        free(slot);
+        return NULL;
+    }
+    slot->id = id;
+    id->slots[id->nslots++] = slot;
+    sl->live[sl->nlive++] = slot;
+    return slot;
+}
+
+/* room for one more helper: retire an idle one of another identity if
+ * the limit is reached; 0 if every helper is busy */
+static int make_room(struct slocal *sl)
+{
+    if (sl->nlive < sl->max)
+        return 1;
+    for (size_t i = 0; i < sl->nlive; i++)
+        if (!lh_busy(sl->live[i]->h)) {
+            retire(sl->live[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/* the batches of one job could not get a helper: defer them */
+static void spawn_failed(struct lident *id, int err)
+{
+    struct sbatch *sbs[LW_BATCH_MAX];
+    size_t n = take(id, sbs, LW_BATCH_MAX);
+
+    for (size_t k = 0; k < n; k++) {
+        dlv_set_all(&sbs[k]->b, DLV_DEFER, 0, NULL, "cannot start a local "
+                    "delivery process: %s", strerror(err));
+        sres_batch(sbs[k]);
+    }
+}
+
+/* an idle helper of id, or a new one; NULL when id has all it may have
+ * (*full when no helper can be had for anyone until one is free); a
+ * helper that cannot be started defers one job's worth of batches */
+static struct lslot *helper_for(struct slocal *sl, struct lident *id,
+                                int *full)
+{
+    struct lslot *slot;
+
+    for (size_t i = 0; i < id->nslots; i++)
+        if (!lh_busy(id->slots[i]->h))
+            return id->slots[i];
+    if (id->nslots >= LH_PER_ID)
+        return NULL;
+    if (!make_room(sl)) {
+        *full = 1;
+        return NULL;
+    }
+    if ((slot = spawn(sl, id)) == NULL)
+        spawn_failed(id, errno);
+    return slot;
+}
+
+/* unlink id from the ready list (prev is the one before it, or NULL) */
+static void unready(struct slocal *sl, struct lident *prev,
+                    struct lident *id)
+{
+    if (prev != NULL)
+        prev->next_ready = id->next_ready;
+    else
+        sl->ready = id->next_ready;
+    if (sl->ready_tail == id)
+        sl->ready_tail = prev;
+    id->ready = 0;
+    id->next_ready = NULL;
+}
+
+/* one identity: jobs to its helpers while it has batches and helpers;
+ * 1 when every helper is busy and no more may start */
+static int serve(struct slocal *sl, struct lident *id)
+{
+    int full = 0;
+
+    while (id->len > 0 && !full) {
+        size_t had = id->len;
+        struct lslot *slot = helper_for(sl, id, &full);
+        if (slot != NULL)
+            send_job(slot);
+        else if (id->len == had)
+            break;              /* busy, or no room: wait for an event */
+    }
+    return full;
+}
+
+/* hand the waiting batches to helpers, identity by identity, in slices;
+ * an identity whose helpers are all busy keeps its place */
+static void dispatch_cb(void *arg)
+{
+    struct slocal *sl = arg;
+    long long start = sched_clock_ms();
+    struct lident *prev = NULL, *id = sl->ready, *next;
+
+    sl->timer = NULL;
+    for (; id != NULL; id = next) {
+        int full = serve(sl, id);
+        next = id->next_ready;
+        if (id->len == 0) {
+            unready(sl, prev, id);
+            maybe_drop(sl, id);
+        } else {
+            prev = id;
+        }
+        if (full)
+            return;             /* an event_cb calls again */
+        if (sched_slice_over(start)) {
+            dispatch_soon(sl);
+            return;
+        }
+    }
+}
+
+/* ---- the interface ------------------------------------------------------ */
+
+/* slocal_start - queue a local batch for a helper of its identity;
  * sres_batch when done */
 void slocal_start(struct sbatch *sb)
 {
-    const char *who;
-    int switch_user;
+    struct slocal *sl;
+    struct lident *id;
+    struct lh_who w;
 
     if (all_waiting(sb)) {
         dlv_set_all(&sb->b, DLV_DEFER, 0, "retry_wait_addr",
@@ -432,16 +534,65 @@ void slocal_start(struct sbatch *sb)
         sres_batch(sb);
         return;
     }
-    if (prepare(sb, &switch_user, &who) != 0) {
+    sl = state(sb->m->s);
+    if (prepare(sl, sb, &w) != 0) {
         sres_batch(sb);
         return;
     }
-    if (pend.n == pend.cap) {
-        pend.cap = pend.cap ? pend.cap * 2 : 64;
-        pend.w = xreallocarray(pend.w, pend.cap, sizeof(*pend.w));
+    id = ident_of(sl, &w);
+    push(id, sb);
+    make_ready(sl, id);
+}
+
+/* retire every idle helper; busy ones when their job is over */
+static void retire_idle(struct slocal *sl)
+{
+    for (size_t i = 0; i < sl->nlive; )
+        if (!lh_busy(sl->live[i]->h))
+            retire(sl->live[i]);        /* takes it out of live[] */
+        else
+            i++;
+}
+
+/* slocal_flush - the scheduler is stopping: no helper is kept */
+void slocal_flush(struct sched *s)
+{
+    if (s->local == NULL)
+        return;
+    s->local->closing = 1;
+    retire_idle(s->local);
+}
+
+/* slocal_reopen - the logs were reopened: helpers started before hold
+ * the old files, so they are replaced (idle ones now, busy ones after
+ * their job) */
+void slocal_reopen(struct sched *s)
+{
+    if (s->local == NULL)
+        return;
+    s->local->gen++;
+    retire_idle(s->local);
+}
+
+/* slocal_free - forget helpers and queues (nothing may be in delivery):
+ * the helpers exit when they see their sockets close */
+void slocal_free(struct sched *s)
+{
+    struct slocal *sl = s->local;
+
+    if (sl != NULL) {
+        sl->ready = sl->ready_tail = NULL;
+        for (size_t i = 0; i < sl->nlive; i++) {
+            ev_timer_cancel(s->ev, sl->live[i]->idle);
+            sl->live[i]->idle = NULL;
+        }
     }
-    pend.w[pend.n++] = (struct lwait){ sb, switch_user, who };
-    pend.ev = sb->m->s->ev;
-    if (pend.timer == NULL)
-        pend.timer = ev_timer_add(pend.ev, 0, flush_cb, NULL);
+    lh_free_all(s);             /* LH_GONE for each: their slots go */
+    if (sl == NULL)
+        return;
+    ev_timer_cancel(s->ev, sl->timer);
+    hash_free(sl->ids, free_ident);
+    free(sl->live);
+    free(sl);
+    s->local = NULL;
 }

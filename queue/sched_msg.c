@@ -98,6 +98,7 @@ void smsg_free(struct smsg *m)
         n = b->next;
         ev_timer_cancel(m->s->ev, b->timer);
         free(b->b.rcpts);
+        free(b->b.hostres);
         free(b->keys);
         free(b->skip);
         free(b);
@@ -149,7 +150,7 @@ static int lock_and_read(struct smsg *m)
         return -1;
     }
     locked(m);
-    if (spool_read(m->s->sp, m->id, &m->msg, &eb) == 0)
+    if (spool_read_fd(m->lockfd, m->id, &m->msg, &eb) == 0)
         return 0;
     if (errno == EBADMSG) {
         log_panic("%s: moved to corrupt/", eb.msg);

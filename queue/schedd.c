@@ -100,10 +100,12 @@ static void signal_cb(int fd, unsigned events, void *arg)
 
     (void)events;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGUSR1)
+        if (si.ssi_signo == SIGUSR1) {
             logfile_reopen();
-        else
+            sched_reopen(d->s);
+        } else {
             stop(d);
+        }
     }
 }
 

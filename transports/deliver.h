@@ -97,8 +97,11 @@ struct dlv_batch {
     const struct route_host *hosts;
     const unsigned char *host_skip; /* nhosts flags: in a retry wait, do
                                        not connect (NULL: none skipped) */
-    size_t nhostres;
-    struct dlv_hostres hostres[DLV_MAX_HOSTRES];
+    size_t nhostres;                /* at most DLV_MAX_HOSTRES */
+    struct dlv_hostres *hostres;    /* malloc'ed by the transport as hosts
+                                       are tried (a local batch has none:
+                                       a batch stays small to allocate);
+                                       the batch's owner frees it */
     char tls_cipher[128];           /* of the connection that delivered */
     int default_port;               /* the port of hosts with port 0 */
     /* local: the identity the child runs as (already switched to) */

@@ -27,6 +27,7 @@
 #include "core/base/ev.h"
 #include "core/base/log.h"
 #include "core/base/pool.h"
+#include "core/base/xalloc.h"
 #include "core/mail/expand.h"
 #include "core/lookup/lookup.h"
 #include "core/conf/mlist.h"
@@ -81,6 +82,7 @@ static void hostres(struct sjob *j, enum dlv_status st, const char *errtype,
 
     if (b->nhostres >= DLV_MAX_HOSTRES)
         return;
+    b->hostres = xreallocarray(b->hostres, b->nhostres + 1, sizeof(*hr));
     hr = &b->hostres[b->nhostres++];
     hr->host = (int)j->h;
     hr->status = st;

@@ -3,11 +3,10 @@
  *
  * PURPOSE: the Maildir delivery order (cr.yp.to/proto/maildir.html, as
  * Postfix local/maildir.c): DIR/tmp/NAME created O_EXCL, written, fsync'ed
- * and closed, linked (or renamed) to DIR/new/NAME, tmp name unlinked,
- * DIR/new fsync'ed. NAME is time.M<usec>P<pid>Q<n>.<host>,S=<size>.
- * Before writing, files left in tmp/ for 36 hours (by a delivery process
- * that was killed) are removed, as the Maildir rule says (bounded work,
- * once per tmp/ per process, regular files only).
+ * and closed, moved to DIR/new/NAME without replacing anything there
+ * (md_move: rename with RENAME_NOREPLACE, or link and unlink), DIR/new
+ * fsync'ed. NAME is time.M<usec>P<pid>Q<n>.<host>,S=<size>. The
+ * directories are opened by tp_maildir_dirs.c (once per group of copies).
  * INTERFACE: md_deliver, md_usage.
  * ERRORS: every failure defers the recipient and leaves nothing in new/
  * (the tmp file is unlinked); over quota defers with errtype "quota".
@@ -33,63 +32,6 @@
 #include "transports/tp_maildir.h"
 
 #define MD_NAME_MAX 256
-#define MD_STALE_SECS (36 * 3600)       /* the Maildir rule for tmp/ */
-#define MD_SWEEP_SCAN 256               /* tmp/ entries looked at per call */
-#define MD_SWEEP_SEEN 16                /* tmp/ dirs remembered as swept */
-
-static const char *const md_subdirs[] = { "tmp", "new", "cur" };
-
-/* mkdir -p: create the missing components of path */
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-
-    if (bsnprintf(buf, sizeof(buf), "%s", path) < 0)
-        return errno = ENAMETOOLONG, -1;
-    for (char *p = buf + 1; ; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-            return -1;
-        *p = c;
-        if (c == '\0')
-            return 0;
-    }
-}
-
-/* the Maildir's fd; with create_directory, what is missing of it and of
- * tmp/ new/ cur/ is created (an existing Maildir costs one open and two
- * checks, not a mkdir per component) */
-static int md_open(const char *dir, const struct md_params *p,
-                   struct dlv_rcpt *r)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0 && errno == ENOENT && p->create_directory) {
-        if (mkdir_p(dir, p->directory_mode) != 0)
-            goto fail;
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
-    if (fd < 0)
-        goto fail;
-    if (!p->create_directory || (faccessat(fd, "new", F_OK, 0) == 0
-                                 && faccessat(fd, "tmp", F_OK, 0) == 0))
-        return fd;
-    for (size_t i = 0; i < 3; i++) {
-        if (safe_mkdir(fd, md_subdirs[i], p->directory_mode) != 0) {
-            dlv_set(r, DLV_DEFER, 0, NULL, "cannot create %s/%s: %s", dir,
-                    md_subdirs[i], strerror(errno));
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
-fail:
-    dlv_set(r, DLV_DEFER, 0, NULL, "maildir %s: %s", dir, strerror(errno));
-    return -1;
-}
 
 /* size of a maildir file from its ",S=<n>" (Maildir++), -1 if none */
 static long long name_size(const char *name)
@@ -141,11 +83,16 @@ int md_usage(int dirfd, long long *total)
     return 0;
 }
 
-/* the host part of a name: '/' ':' ',' and odd bytes as \ooo (spec) */
-static void host_part(struct strbuf *out)
+/* the host part of a name: '/' ':' ',' and odd bytes as \ooo (spec);
+ * worked out once per process (a helper names thousands of files) */
+static const char *host_part(void)
 {
+    static struct strbuf out;
     char host[256];
 
+    if (out.data != NULL)
+        return sb_str(&out);
+    sb_init(&out);
     if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
@@ -153,27 +100,22 @@ static void host_part(struct strbuf *out)
         unsigned char c = (unsigned char)*p;
         if (c == '/' || c == ':' || c == ',' || c == '\\' || c <= ' '
             || c >= 127)
-            sb_printf(out, "\\%03o", c);
+            sb_printf(&out, "\\%03o", c);
         else
-            sb_putc(out, (char)c);
+            sb_putc(&out, (char)c);
     }
+    return sb_str(&out);
 }
 
 static int md_name(char *buf, size_t size, size_t len)
 {
     static unsigned long counter;
     struct timeval tv;
-    struct strbuf h;
-    int rc;
 
     gettimeofday(&tv, NULL);
-    sb_init(&h);
-    host_part(&h);
-    rc = bsnprintf(buf, size, "%lld.M%06ldP%ldQ%lu.%s,S=%zu",
-                   (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-                   ++counter, sb_str(&h), len);
-    sb_free(&h);
-    return rc < 0 ? -1 : 0;
+    return bsnprintf(buf, size, "%lld.M%06ldP%ldQ%lu.%s,S=%zu",
+                     (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+                     ++counter, host_part(), len) < 0 ? -1 : 0;
 }
 
 /* tmp/name: created, written, fsync'ed (unless the group syncs),
@@ -210,9 +152,7 @@ static int md_commit(int tmpfd, int newfd, const char *name)
 {
     int err;
 
-    if (linkat(tmpfd, name, newfd, name, 0) == 0) {
-        unlinkat(tmpfd, name, 0);
-    } else if (errno == EEXIST || renameat(tmpfd, name, newfd, name) != 0) {
+    if (md_move(tmpfd, newfd, name) != 0) {
         err = errno;
         unlinkat(tmpfd, name, 0);
         errno = err;
@@ -247,108 +187,44 @@ static int md_quota_ok(int dirfd, const char *dir, size_t len,
     return 1;
 }
 
-/* tmp/ swept by this process already (a child delivers up to 32 batches,
- * often to one Maildir): 1, else remember it and 0 */
-static int md_swept(const struct stat *st)
-{
-    static struct { dev_t dev; ino_t ino; } seen[MD_SWEEP_SEEN];
-    static size_t n;
-
-    for (size_t i = 0; i < n && i < MD_SWEEP_SEEN; i++)
-        if (seen[i].dev == st->st_dev && seen[i].ino == st->st_ino)
-            return 1;
-    seen[n % MD_SWEEP_SEEN].dev = st->st_dev;
-    seen[n % MD_SWEEP_SEEN].ino = st->st_ino;
-    n++;
-    return 0;
-}
-
-/* one tmp/ entry: removed when it is a regular file (never a link: looked
- * at with AT_SYMLINK_NOFOLLOW) neither modified nor read for 36 hours */
-static int md_stale_gone(int fd, const char *name, time_t cut)
-{
-    struct stat st;
-
-    if (name[0] == '.' || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
-        || !S_ISREG(st.st_mode) || st.st_mtime > cut || st.st_atime > cut)
-        return 0;
-    return unlinkat(fd, name, 0) == 0;
-}
-
-/* The Maildir rule: files in tmp/ untouched for 36 hours are leftovers
- * of deliveries that died between create and link (a killed child);
- * remove them. Bounded: MD_SWEEP_SCAN entries per call, each tmp/ once
- * per process. Failures are ignored: the delivery does not depend on it. */
-static void md_sweep_tmp(int tmpfd, const char *dir)
-{
-    time_t cut = time(NULL) - MD_STALE_SECS;
-    unsigned removed = 0, scanned = 0;
-    struct dirent *e;
-    struct stat st;
-    DIR *d;
-    int fd;
-
-    if (fstat(tmpfd, &st) != 0 || md_swept(&st))
-        return;
-    fd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    while (scanned++ < MD_SWEEP_SCAN && (e = readdir(d)) != NULL)
-        if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)
-            removed += (unsigned)md_stale_gone(dirfd(d), e->d_name, cut);
-    closedir(d);
-    if (removed > 0)
-        log_main("maildir %s: removed %u file%s left in tmp/ for more than "
-                 "36 hours", dir, removed, removed == 1 ? "" : "s");
-}
-
-static void md_store(int dirfd, const char *dir, const struct strbuf *copy,
-                     const struct md_params *p, struct dlv_rcpt *r)
+static void md_store(const struct md_dirs *d, const char *dir,
+                     const struct strbuf *copy, const struct md_params *p,
+                     struct dlv_rcpt *r)
 {
     char name[MD_NAME_MAX];
-    int tmpfd, newfd = -1;
 
-    tmpfd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (tmpfd >= 0) {
-        md_sweep_tmp(tmpfd, dir);
-        newfd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
-    if (tmpfd < 0 || newfd < 0) {
-        dlv_set(r, DLV_DEFER, 0, NULL, "maildir %s: %s/: %s", dir,
-                tmpfd < 0 ? "tmp" : "new", strerror(errno));
-    } else if (md_name(name, sizeof(name), sb_len(copy)) != 0) {
+    if (md_name(name, sizeof(name), sb_len(copy)) != 0) {
         dlv_set(r, DLV_DEFER, 0, NULL, "maildir file name too long");
-    } else if (md_write_tmp(tmpfd, name, copy, p->mode, !p->group_sync)
+    } else if (md_write_tmp(d->tmpfd, name, copy, p->mode, !p->group_sync)
                != 0) {
         dlv_set(r, DLV_DEFER, 0, tp_errtype(errno), "writing %s/tmp/%s: %s",
                 dir, name, strerror(errno));
     } else if (p->group_sync) {
-        md_group_add(tmpfd, newfd, dir, name, r);
-        return;                 /* the group owns the descriptors now */
-    } else if (md_commit(tmpfd, newfd, name) != 0) {
+        md_group_add(d, dir, name, r);
+    } else if (md_commit(d->tmpfd, d->newfd, name) != 0) {
         dlv_set(r, DLV_DEFER, 0, NULL, "moving %s/tmp/%s to new/: %s", dir,
                 name, strerror(errno));
     } else {
         dlv_set(r, DLV_OK, 0, NULL, "%s/new/%s", dir, name);
     }
-    if (tmpfd >= 0)
-        close(tmpfd);
-    if (newfd >= 0)
-        close(newfd);
 }
 
-/* md_deliver - copy into the Maildir dir; settles r */
+/* md_deliver - copy into the Maildir dir; settles r. A copy of a group
+ * uses the group's open directories (md_dirs_cached). */
 void md_deliver(const char *dir, const struct strbuf *copy,
                 const struct md_params *p, struct dlv_rcpt *r)
 {
-    int dirfd = md_open(dir, p, r);
+    struct md_dirs own;
+    const struct md_dirs *d = &own;
 
-    if (dirfd < 0)
+    if (p->group_sync)
+        d = md_dirs_cached(dir, p, r);
+    else if (md_dirs_open(dir, p, r, &own) != 0)
+        d = NULL;
+    if (d == NULL)
         return;
-    if (md_quota_ok(dirfd, dir, sb_len(copy), p, r))
-        md_store(dirfd, dir, copy, p, r);
-    close(dirfd);
+    if (md_quota_ok(d->dirfd, dir, sb_len(copy), p, r))
+        md_store(d, dir, copy, p, r);
+    if (!p->group_sync)
+        md_dirs_close(&own);
 }

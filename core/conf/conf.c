@@ -92,6 +92,8 @@ static const struct opt_spec main_opts[] = {
     /* delivery */
     { "queue_run_max", OPT_INT, M(queue_run_max), "100", 0, NULL },
     { "remote_max_parallel", OPT_INT, M(remote_max_parallel), "50", 0, NULL },
+    { "local_helper_max", OPT_INT, M(local_helper_max), "16", 0, NULL },
+    { "local_helper_idle", OPT_TIME, M(local_helper_idle), "60s", 0, NULL },
     { "delay_warning", OPT_TIME, M(delay_warning), "24h", 0, NULL },
     { "ignore_bounce_errors_after", OPT_TIME, M(ignore_bounce_errors_after),
       "10w", 0, NULL },

@@ -128,6 +128,8 @@ struct conf_main {
     /* delivery */
     long queue_run_max;             /* messages in delivery at once */
     long remote_max_parallel;       /* SMTP connections at once */
+    long local_helper_max;          /* local delivery processes kept */
+    long local_helper_idle;         /* seconds one is kept without work */
     long delay_warning;
     long ignore_bounce_errors_after;
     long timeout_frozen_after;

@@ -28,7 +28,7 @@
  *            spool_remove_later,
  *            spool_journal_append/read, spool_quarantine.
  *            Additions: msgid_decode, spool_tidy, spool_journal_append_v,
- *            spool_lock, spool_commit_batches.
+ *            spool_lock, spool_read_fd, spool_commit_batches.
  * ERRORS: -1 with errno/eb; a failed commit is reported to its callback
  *         with the reason (disk full, EIO) and leaves no file behind.
  *         spool_read tells a damaged file (errno EBADMSG: quarantine it)
@@ -136,6 +136,12 @@ struct spool_msg {
  * the reason and calls spool_quarantine. */
 int spool_read(struct spool *sp, const char *id, struct spool_msg *out,
                struct errbuf *eb);
+/* spool_read_fd - the same from fd, a descriptor open on message id's
+ * file (spool_lock's, or one passed to a local delivery process): no
+ * second open, and the file offset is not moved, so the descriptor may be
+ * shared with another process (addition) */
+int spool_read_fd(int fd, const char *id, struct spool_msg *out,
+                  struct errbuf *eb);
 /* spool_msg_free - release a message from spool_read (NULL ok) */
 void spool_msg_free(struct spool_msg *m);
 /* spool_list - ids of all committed messages, sorted; caller frees each

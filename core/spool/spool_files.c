@@ -4,7 +4,8 @@
  *
  * PURPOSE:   everything the scheduler and the queue commands do with
  *            committed messages.
- * INTERFACE: spool_read, spool_msg_free, spool_list, spool_remove,
+ * INTERFACE: spool_read, spool_read_fd, spool_msg_free, spool_list,
+ *            spool_remove,
  *            spool_quarantine, spool_journal_append, spool_journal_read,
  *            spool_tidy (spool.h).
  * ERRORS:    -1 with errno and eb. spool_read sets errno EBADMSG for a
@@ -68,11 +69,32 @@ static int sys_fail(struct errbuf *eb, const char *what, const char *name)
 
 /* ---- reading ----------------------------------------------------------- */
 
+/* pread_full - up to n bytes from offset 0 on; pread leaves the file
+ * offset alone, which a descriptor passed to another process shares with
+ * it. A short read of a regular file is its end (no second call to learn
+ * what the first one said). */
+static ssize_t pread_full(int fd, char *p, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        size_t want = n - got;
+        ssize_t r = pread(fd, p + got, want, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        got += (size_t)r;
+        if ((size_t)r < want)
+            break;
+    }
+    return (ssize_t)got;
+}
+
 /* slurp - the whole file into the pool; its length, or -1 */
 static ssize_t slurp(int fd, struct pool *pool, off_t max, char **buf)
 {
     struct stat st;
-    ssize_t got;
 
     if (fstat(fd, &st) < 0)
         return -1;
@@ -83,28 +105,42 @@ static ssize_t slurp(int fd, struct pool *pool, off_t max, char **buf)
     /* one byte more than the size: a file that grew is caught as
      * trailing garbage rather than cut silently */
     *buf = pool_alloc(pool, (size_t)st.st_size + 1);
-    got = safe_read_full(fd, *buf, (size_t)st.st_size + 1);
-    return got;
+    return pread_full(fd, *buf, (size_t)st.st_size + 1);
 }
 
 /* spool_read - read message id and validate every byte of it */
 int spool_read(struct spool *sp, const char *id, struct spool_msg *out,
                struct errbuf *eb)
 {
-    int dfd = check_id(sp, id, eb), fd, err;
-    struct pool *pool = NULL;
-    char why[256], *buf;
-    ssize_t len;
+    int dfd = check_id(sp, id, eb), fd, rc, err;
 
     memset(out, 0, sizeof(*out));
     if (dfd < 0 || (fd = openat(dfd, id, O_RDONLY | O_CLOEXEC)) < 0)
         return dfd < 0 ? -1 : sys_fail(eb, "open", id);
-    pool = pool_new();
-    len = slurp(fd, pool, SPOOL_FILE_MAX, &buf);
+    rc = spool_read_fd(fd, id, out, eb);
     err = errno;
     (void)close(fd);            /* read-only: nothing to report */
     errno = err;
-    if (len < 0) {
+    return rc;
+}
+
+/* spool_read_fd - message id from fd, validated (see spool.h) */
+int spool_read_fd(int fd, const char *id, struct spool_msg *out,
+                  struct errbuf *eb)
+{
+    struct pool *pool = pool_new();
+    char why[256], *buf;
+    ssize_t len;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    if (!msgid_valid(id)) {
+        errbuf_set(eb, "spool: bad message id");
+        err = EINVAL;
+        goto fail;
+    }
+    if ((len = slurp(fd, pool, SPOOL_FILE_MAX, &buf)) < 0) {
+        err = errno;
         (void)sys_fail(eb, "read", id);
         goto fail;
     }

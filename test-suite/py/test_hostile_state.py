@@ -399,13 +399,15 @@ else:
         tap.ok(not os.path.exists(os.path.join(t.dir, "out", "uid.r")),
                "and the command never ran")
 
+        # to the root pipe, which is deferred: the -bs message stays in
+        # the spool to be looked at, whenever the daemon gets to it
         r = t.run("-bs", input="HELO me\r\nMAIL FROM:<a@b.example>\r\n"
-                  "RCPT TO:<alice@%s>\r\nDATA\r\nSubject: bs\r\n\r\nhi\r\n"
-                  ".\r\nQUIT\r\n" % D)
+                  "RCPT TO:<rootpipe@%s>\r\nDATA\r\nSubject: bs\r\n\r\n"
+                  "hi\r\n.\r\nQUIT\r\n" % D)
         r2 = t.run("-odq", "-f", "c@d.example", "alice@" + D,
                    input="Subject: sendmail\n\nhi\n")
         msgs = t.spool_messages()
-        tap.ok(len(msgs) == 2 and all(owner(m.path) == acct[0]
+        tap.ok(len(msgs) == 3 and all(owner(m.path) == acct[0]
                                       for m in msgs),
                "tern -bs and sendmail run by root spool files the tern "
                "account owns", [(m.path, owner(m.path)) for m in msgs]

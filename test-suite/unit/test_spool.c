@@ -338,6 +338,42 @@ static void test_round_trip_hostile(struct spool *sp)
     spool_msg_free(NULL);
 }
 
+/* spool_read_fd through the lock descriptor: the same message as
+ * spool_read, the file offset untouched (a local delivery process reads
+ * through a copy of it), and a wrong id or a damaged file refused */
+static void test_read_fd(struct spool *sp)
+{
+    static const char data[] = "Subject: fd\r\n\r\nbody\r\n";
+    struct spool_env env;
+    struct spool_msg m, m2;
+    struct errbuf eb;
+    char other[MSGID_LEN + 1];
+    int fd;
+
+    env_init(&env);
+    is_int(write_msg(sp, &env, data, sizeof data - 1), 0, "fd: committed");
+    fd = spool_lock(sp, env.id, &eb);
+    ok(fd >= 0, "fd: locked");
+    is_int(spool_read_fd(fd, env.id, &m, &eb), 0, "fd: read through the "
+           "lock descriptor");
+    ok(env_equal(&env, &m.env) && m.len == sizeof data - 1
+       && memcmp(m.data, data, m.len) == 0, "fd: envelope and data");
+    ok(lseek(fd, 0, SEEK_CUR) == 0, "fd: the file offset is not moved");
+    is_int(spool_read_fd(fd, env.id, &m2, &eb), 0, "fd: read twice");
+    spool_msg_free(&m2);
+    msgid_new(other);
+    errno = 0;
+    ok(spool_read_fd(fd, other, &m2, &eb) == -1 && errno == EBADMSG,
+       "fd: a file read under another id is damaged (EBADMSG)");
+    ok(spool_read_fd(fd, "not-an-id", &m2, &eb) == -1 && errno == EINVAL,
+       "fd: an invalid id is refused (EINVAL)");
+    ok(spool_read_fd(-1, env.id, &m2, &eb) == -1 && errno == EBADF,
+       "fd: a bad descriptor fails with the system's errno");
+    spool_msg_free(&m);
+    close(fd);
+    ok(spool_remove(sp, env.id, &eb) == 0, "fd: removed");
+}
+
 static void test_round_trip_sizes(struct spool *sp)
 {
     static const size_t sizes[] = { 0, 1, 65535, 65536, 65537, 300000 };
@@ -995,6 +1031,7 @@ int main(void)
         return done_testing();
     test_tree(dir);
     test_round_trip_hostile(sp);
+    test_read_fd(sp);
     test_round_trip_sizes(sp);
     test_writer_refuses(sp);
     test_sync_and_abort(sp);

@@ -96,6 +96,7 @@ static struct dlv_batch *batch_new(struct batch_spec *s)
 static void batch_free(struct dlv_batch *b)
 {
     free(b->rcpts);
+    free(b->hostres);
     free(b);
 }
 
