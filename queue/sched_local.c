@@ -311,10 +311,10 @@ static void make_ready(struct slocal *sl, struct lident *id)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void live_del(struct slocal *sl, struct lslot *sl_)
+static void live_del(struct slocal *sl, struct lslot *slot)
 {
     for (size_t i = 0; i < sl->nlive; i++)
-        if (sl->live[i] == sl_) {
+        if (sl->live[i] == slot) {
             sl->live[i] = sl->live[--sl->nlive];
             return;
         }
@@ -492,16 +492,21 @@ static int serve(struct slocal *sl, struct lident *id)
 }
 
 /* hand the waiting batches to helpers, identity by identity, in slices;
- * an identity whose helpers are all busy keeps its place */
+ * an identity whose helpers are all busy keeps its place. Once no helper
+ * can be started (every one busy, local_helper_max reached), only the
+ * identities that have helpers of their own are looked at: one of them
+ * may be idle; the others wait for an event_cb to call again. */
 static void dispatch_cb(void *arg)
 {
     struct slocal *sl = arg;
     long long start = sched_clock_ms();
     struct lident *prev = NULL, *id = sl->ready, *next;
+    int full = 0;
 
     sl->timer = NULL;
     for (; id != NULL; id = next) {
-        int full = serve(sl, id);
+        if (!full || id->nslots > 0)
+            full |= serve(sl, id);
         next = id->next_ready;
         if (id->len == 0) {
             unready(sl, prev, id);
@@ -509,8 +514,6 @@ static void dispatch_cb(void *arg)
         } else {
             prev = id;
         }
-        if (full)
-            return;             /* an event_cb calls again */
         if (sched_slice_over(start)) {
             dispatch_soon(sl);
             return;

@@ -20,8 +20,10 @@ what. Checked:
   - the scheduler killed: its helper exits (it sees the socket close)
     and the restarted scheduler delivers with a new one;
   - local_helper_idle: an idle helper exits; local_helper_max = 1: two
-    identities take turns, every message delivered; SIGUSR1 (logs
-    reopened) replaces the helper.
+    identities take turns, every message delivered, and while the one
+    helper is busy (stopped) the other identity's delivery waits for it
+    rather than start a second process; SIGUSR1 (logs reopened)
+    replaces the helper.
 """
 import glob
 import os
@@ -292,6 +294,25 @@ with tap.guard("local_helper_max"):
     tap.ok(len(set(w)) == 4, "each turn needed a new helper: the one "
            "helper allowed belonged to the other identity", w)
     tap.ok(len(helpers(t)) <= 1, "at most one helper alive", helpers(t))
+
+with tap.guard("local_helper_max: no room"):
+    send(t, "alice@" + D, "room 1")
+    busy = writer(box(t, "alice")[-1])
+    os.kill(busy, signal.SIGSTOP)
+    at = len(t.mainlog())
+    send(t, "alice@" + D, "room held", wait=False)
+    send(t, "nb@" + D, "room waits", wait=False)
+    time.sleep(1.0)
+    tap.ok("room waits" not in subjects(t, "nb") and len(helpers(t)) == 1,
+           "while the one helper allowed is busy, another identity's "
+           "delivery waits (no second process)", helpers(t))
+    os.kill(busy, signal.SIGCONT)
+    tap.ok(wait(lambda: "room waits" in subjects(t, "nb")
+                and "room held" in subjects(t, "alice")),
+           "when its job is over, both are delivered", t.mainlog()[at:])
+    tap.ok(writer(box(t, "nb")[-1]) != busy and not alive(busy),
+           "the busy helper was retired to make room for the other "
+           "identity's")
 
 with tap.guard("SIGUSR1"):
     send(t, "alice@" + D, "before reopen")
