@@ -70,7 +70,6 @@ STATE=$HERE/state
 WORK=$STATE/deliver
 RESULTS=$HERE/results
 EXIM=$STATE/exim-root/usr/sbin/exim4
-MEM="python3 $HERE/smtp_mem.py"
 
 BENCH_PART=deliver
 . "$HERE/lib.sh"

@@ -27,8 +27,8 @@
 # ../shared/bench-peers (postfix-main.cf.in, exim-accept.conf.in).
 # Steadiness: every run lasts >= BENCH_SECS (10 s). N is sized per server
 # and load: run 1 starts with a short calibration load on the same fresh
-# instance (SMTP_CAL_* messages), and N = its rate x BENCH_SECS x 1.5; the
-# later runs take N = run 1's rate x BENCH_SECS x 1.25, and a run that
+# instance (SMTP_CAL_* messages), and N = its rate x BENCH_SECS x 1.4; the
+# later runs take N = run 1's rate x BENCH_SECS x 1.2, and a run that
 # still ends early raises N for the ones after it. BENCH_RUNS (5)
 # runs per load, the servers in a rotated order (run 1: tern postfix exim
 # sink; run 2: postfix exim sink tern; ...). Each server runs in a cgroup
@@ -80,7 +80,6 @@ STATE=$HERE/state
 WORK=$STATE/smtp
 RESULTS=$HERE/results
 EXIM=$STATE/exim-root/usr/sbin/exim4
-MEM="python3 $HERE/smtp_mem.py"
 
 BENCH_PART=smtp
 . "$HERE/lib.sh"
