@@ -181,9 +181,11 @@ cg_remove_all() {
 # order, run 2 starting with LIST's second... so none is always first
 # after a fresh disk, or always after the heaviest writer.
 rotated() {
-  local a=($1) r=$2 i k=${#a[@]} out=()
-  for ((i = 0; i < k; i++)); do out+=("${a[$(( (i + r - 1) % k ))]}"); done
-  echo "${out[*]}"
+  local a r=$2 i k seq=()
+  read -r -a a <<< "$1"
+  k=${#a[@]}
+  for ((i = 0; i < k; i++)); do seq+=("${a[$(( (i + r - 1) % k ))]}"); done
+  echo "${seq[*]}"
 }
 
 # size_for RATE SESSIONS [MARGIN]: messages for a load of >= BENCH_SECS at
