@@ -28,8 +28,14 @@
 # every output (and every SMTP spool count) was right, even if a target was
 # MISSED; non-zero when something failed to run or an output was wrong.
 #
+# At the end it prints the target table of issue 10 that the SMTP and
+# delivery parts wrote (state/smtp/targets.txt, state/deliver/targets.txt),
+# one ok/MISSED per line.
+#
 # Environment (defaults in brackets):
 #   BENCH_PARTS ["routing smtp deliver"]  (smtp.sh and deliver.sh list their knobs)
+#   BENCH_QUICK [0]  1: short runs for development (2 runs of >= 2 s in the
+#     SMTP and delivery parts, a 10 s soak, 1 routing run per side and mix)
 #   BENCH_SIDES ["tern exim"]  BENCH_MIXES ["a b"]  BENCH_SKIP_SETUP [0]
 #   TERN_RUNS [3]  EXIM_A_RUNS [3]  EXIM_B_RUNS [1]  (medians are reported)
 #   DNS_LISTEN [127.0.0.153:53]  DNS_DELAY_MS [5]  IP_PREFIX [198.51.100]
@@ -52,6 +58,7 @@ BENCH_PARTS=${BENCH_PARTS:-"routing smtp deliver"}
 export BENCH_PARTS  # setup.sh installs what the chosen parts need
 BENCH_SIDES=${BENCH_SIDES:-"tern exim"}
 BENCH_MIXES=${BENCH_MIXES:-"a b"}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then TERN_RUNS=${TERN_RUNS:-1}; EXIM_A_RUNS=${EXIM_A_RUNS:-1}; fi
 TERN_RUNS=${TERN_RUNS:-3}
 EXIM_A_RUNS=${EXIM_A_RUNS:-3}
 EXIM_B_RUNS=${EXIM_B_RUNS:-1}
@@ -340,6 +347,7 @@ routing_part() {
 
 preflight
 status=0
+rm -f "$STATE/smtp/targets.txt" "$STATE/deliver/targets.txt"
 if has "$BENCH_PARTS" routing; then
   routing_part
   if [ "${#FAILURES[@]}" -gt 0 ]; then
@@ -353,5 +361,15 @@ if has "$BENCH_PARTS" smtp; then
 fi
 if has "$BENCH_PARTS" deliver; then
   BENCH_SKIP_SETUP=1 bash "$HERE/deliver.sh" "$BUILD_ARG" || status=1
+fi
+if [ -s "$STATE/smtp/targets.txt" ] || [ -s "$STATE/deliver/targets.txt" ]; then
+  mkdir -p "$RESULTS"
+  summary=$RESULTS/targets-$(date +%Y%m%d-%H%M%S).txt
+  {
+    printf '
+issue 10 targets (ratios of medians from this run; "NA": a figure is missing):
+'
+    cat "$STATE/smtp/targets.txt" "$STATE/deliver/targets.txt" 2>/dev/null | sed 's/^/  /'
+  } | tee "$summary"
 fi
 exit $status

@@ -1,6 +1,7 @@
 #!/bin/bash
-# deliver.sh - `make bench`, part 3: delivery throughput, tern against
-# Postfix 3.7 and Exim 4.96, each accepting by SMTP and delivering.
+# deliver.sh - `make bench`, part 3: delivery throughput and CPU per
+# message, tern against Postfix 3.7 and Exim 4.96, each accepting by SMTP
+# and delivering.
 #
 # Usage (as root): bash test-suite/bench/deliver.sh BUILD_DIR
 #   (bench.sh runs it after the SMTP part; BENCH_PARTS chooses.)
@@ -9,17 +10,26 @@
 #   smtp-source -d -s 20 -m N -l SIZE -f bench@bench.test \
 #     -t rcpt@bench.test -M client.bench.local 127.0.0.1:PORT
 # Loads:
-#   e2e1k    1 KiB x 3000 messages, delivered into one local Maildir
-#   e2e100k  100 KiB x 1000 messages, the same
-#   relay    1 KiB x 3000 messages, each relayed by SMTP to Postfix's
-#            smtp-sink on 127.0.0.1:2525 (smtp-sink -c: it counts the
-#            messages it received and writes nothing to disk)
+#   e2e1k    1 KiB messages, delivered into one local Maildir
+#   e2e100k  100 KiB messages, the same
+#   relay    1 KiB messages, each relayed by SMTP to Postfix's smtp-sink
+#            on 127.0.0.1:2525 (smtp-sink -c: it counts the messages it
+#            received and writes nothing to disk)
 # Throughput = N / (time from the start of the load until the last file
-# is in Maildir/new, or until the sink has counted N messages), polled
-# every 0.05 s. Each run has a fresh instance, spool and Maildir (or
-# sink), `sync; sleep 2` before it. After the last one arrived the count
-# is taken again 0.5 s later: it must be exactly N (every message
-# delivered once), or the run is a failure.
+# is in Maildir/new, or until the sink has counted N messages; the looks
+# get closer as the count nears N, smtp_mem.py wait-count). CPU per
+# message = the instance's cgroup CPU time over that span / N (every
+# process of the instance, delivery children that exited included).
+# Every run lasts >= BENCH_SECS: N is sized per server and load from a
+# calibration load on the same fresh instance before run 1 (its messages
+# are delivered before the measured load starts), then from run 1's rate,
+# as in smtp.sh. Each run
+# has a fresh instance, spool and Maildir (or sink), the servers in a
+# rotated order (run 1: tern postfix exim; run 2: postfix exim tern...).
+# After the last one arrived the count is taken again 0.5 s later: it must
+# be exactly the messages sent (every message delivered once), or the run
+# is a failure. Then spool and Maildir are removed and the page cache
+# dropped (lib.sh fresh_disk).
 #   tern     conf.d with queue_only = false, a local_user router with a
 #            virtual user table (lsearch: rcpt -> home) and the maildir
 #            transport as user mtabench; relay: a manualroute router to
@@ -34,19 +44,23 @@
 # as delivered. tern's order is checked with strace on a small run
 # (check_deliver_fsync.py): every spool file is removed only after its
 # Maildir file was fsynced and renamed into new/.
-# Targets: tern >= 2x Postfix on every load. A missed target prints
-# MISSED; the exit status is non-zero only when something failed to run
-# or a count was wrong.
+# Targets (issue 10): tern >= 2.5x Postfix into the Maildir (1 KiB and
+# 100 KiB), >= 3x Postfix relaying; CPU per message into the Maildir <=
+# 1/3 of the better peer's. A missed target prints MISSED; the exit status
+# is non-zero only when something failed to run or a count was wrong.
 #
-# Environment (defaults in brackets):
+# Environment (defaults in brackets; lib.sh has the shared ones):
+#   BENCH_RUNS [5]  BENCH_SECS [10]  BENCH_QUICK [0]  BENCH_DROP_CACHES [1]
+#   BENCH_PORT_OFFSET [0]
 #   DLV_MTAS ["tern postfix exim"]  DLV_LOADS ["e2e1k e2e100k relay"]
-#   DLV_RUNS [3] (medians)  DLV_SESSIONS [20]
-#   DLV_N_1K [3000]  DLV_N_100K [1000]  DLV_N_RELAY [3000]
-#   DLV_TIMEOUT [180] seconds per run  DLV_TRACE [1] (tern's fsync order)
+#   DLV_RUNS [BENCH_RUNS]  DLV_SESSIONS [20]
+#   DLV_N_1K  DLV_N_100K  DLV_N_RELAY [sized] (a number: fixed N)
+#   DLV_CAL_1K [300]  DLV_CAL_100K [100]  DLV_CAL_RELAY [300]
+#   DLV_TIMEOUT [300] seconds per run  DLV_TRACE [1] (tern's fsync order)
 #   BENCH_SKIP_SETUP [0]
 # Configs, logs and outputs stay in test-suite/bench/state/deliver until
-# the next run (spools and Maildirs are removed at the end); the summary
-# also goes to test-suite/bench/results/.
+# the next run (spools and Maildirs are removed after each run); the
+# summary also goes to test-suite/bench/results/.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,23 +70,25 @@ STATE=$HERE/state
 WORK=$STATE/deliver
 RESULTS=$HERE/results
 EXIM=$STATE/exim-root/usr/sbin/exim4
-MEM="python3 $HERE/smtp_mem.py"
-
-DLV_MTAS=${DLV_MTAS:-"tern postfix exim"}
-DLV_LOADS=${DLV_LOADS:-"e2e1k e2e100k relay"}
-DLV_RUNS=${DLV_RUNS:-3}
-SESSIONS=${DLV_SESSIONS:-20}
-N_1K=${DLV_N_1K:-3000}
-N_100K=${DLV_N_100K:-1000}
-N_RELAY=${DLV_N_RELAY:-3000}
-DLV_TIMEOUT=${DLV_TIMEOUT:-180}
-DLV_TRACE=${DLV_TRACE:-1}
-TRACE_N=100
-SINK_PORT=2525
-TARGET=2            # tern >= 2x Postfix
 
 BENCH_PART=deliver
 . "$HERE/lib.sh"
+
+DLV_MTAS=${DLV_MTAS:-"tern postfix exim"}
+DLV_LOADS=${DLV_LOADS:-"e2e1k e2e100k relay"}
+DLV_RUNS=${DLV_RUNS:-$BENCH_RUNS}
+SESSIONS=${DLV_SESSIONS:-20}
+DLV_TIMEOUT=${DLV_TIMEOUT:-300}
+DLV_TRACE=${DLV_TRACE:-1}
+TRACE_N=100
+SINK_PORT=$(port_of sink)
+TARGET_E2E=2.5      # tern >= 2.5x Postfix into the Maildir
+TARGET_RELAY=3      # tern >= 3x Postfix relaying
+CPU_SHARE=0.3333    # tern's CPU per message into the Maildir <= 1/3 of the better peer's
+declare -A N=()     # "mta:load" -> messages per run (fixed, or sized by calibration)
+for l in e2e1k:DLV_N_1K e2e100k:DLV_N_100K relay:DLV_N_RELAY; do
+  v=${l#*:}; [ -z "${!v:-}" ] || for m in $DLV_MTAS; do N[$m:${l%%:*}]=${!v}; FIXED[$m:${l%%:*}]=1; done
+done
 
 # ---------------------------------------------------------------- the sink
 start_sink() {  # DIR: smtp-sink -c on SINK_PORT, counting into DIR/sink.out
@@ -81,9 +97,6 @@ start_sink() {  # DIR: smtp-sink -c on SINK_PORT, counting into DIR/sink.out
   smtp-sink -c -u nobody "127.0.0.1:$SINK_PORT" 512 > "$dir/sink.out" 2> "$dir/sink.err" &
   echo $! > "$dir/sink.pid"; STARTED+=($!)
   wait_port "$SINK_PORT" 10
-}
-count_sink() {  # DIR: messages the sink received ("mesg=N" of its last counter line)
-  tail -c 200 "$1/sink.out" 2>/dev/null | tr '\r' '\n' | awk -F'mesg=' 'NF > 1 {n = $2 + 0} END {print n + 0}'
 }
 stop_sink() { [ -s "$1/sink.pid" ] && stop_tree "$(cat "$1/sink.pid")"; return 0; }
 
@@ -119,7 +132,8 @@ EOT
 transport "to_sink" { driver = "smtp", port = $SINK_PORT }
 EOT
   fi
-  "$TERN" -C "$c" -bdf -oX "$port" > "$dir/tern.out" 2>&1 &
+  cg_cmd "$dir"
+  "${CG[@]}" "$TERN" -C "$c" -bdf -oX "$port" > "$dir/tern.out" 2>&1 &
   echo $! > "$dir/pid"; STARTED+=($!)
   wait_port "$port" 20
 }
@@ -140,7 +154,8 @@ start_postfix() {
     $1 == "smtp" && $2 == "inet" { $1 = "127.0.0.1:" port }
     { $5 = "n"; print }' /etc/postfix/master.cf | sed '/^submission\|^smtps\|^#/d' > "$dir/etc/master.cf"
   script -qec "postfix -c $dir/etc check" /dev/null >> "$dir/log/start.log" 2>&1 || true
-  if ! script -qec "postfix -c $dir/etc start" /dev/null >> "$dir/log/start.log" 2>&1; then
+  cg_cmd "$dir"
+  if ! "${CG[@]}" script -qec "postfix -c $dir/etc start" /dev/null >> "$dir/log/start.log" 2>&1; then
     sed 's/^/    /' "$dir/log/start.log" >&2; return 1
   fi
   for ((i = 0; i < 50; i++)); do [ -s "$dir/spool/pid/master.pid" ] && break; sleep 0.1; done
@@ -169,7 +184,8 @@ start_exim() {
   fi
   chmod 644 "$EXIM_TRUSTED"; chown root:root "$EXIM_TRUSTED"
   echo "$dir/exim.conf" >> "$EXIM_TRUSTED"
-  "$EXIM" -C "$dir/exim.conf" -bdf -q1m >> "$dir/log/start.log" 2>&1 &
+  cg_cmd "$dir"
+  "${CG[@]}" "$EXIM" -C "$dir/exim.conf" -bdf -q1m >> "$dir/log/start.log" 2>&1 &
   echo $! > "$dir/pid"; STARTED+=($!)
   wait_port "$port" 20
 }
@@ -178,18 +194,32 @@ start_mta() {  # MTA DIR MODE
   local mta=$1 dir=$2 port; port=$(port_of "$1")
   port_free "$port" || { fail "port $port is busy: $mta not started"; return 1; }
   rm -rf "$dir"; mkdir -p "$dir"; chmod 755 "$dir"
+  cg_new "$dir"
   "start_$mta" "$dir" "$port" "$3" || { fail "$mta did not start in $dir"; stop_mta "$dir"; return 1; }
 }
-stop_mta() { [ -s "$1/pid" ] && stop_tree "$(cat "$1/pid")"; return 0; }
+stop_mta() {
+  [ -s "$1/pid" ] && stop_tree "$(cat "$1/pid")"
+  [ -s "$1/cgroup" ] && cg_remove "$(cat "$1/cgroup")"
+  return 0
+}
+finish_mta() {  # DIR: stop the instance and its sink, remove spool and Maildir, fresh disk
+  stop_mta "$1"; stop_sink "$1"
+  rm -rf "$1/spool" "$1/mail"
+  fresh_disk
+}
+sel_of() {  # MTA DIR: smtp_mem.py selector of the instance
+  case $1 in exim) echo "tree:$(cat "$2/pid"),exe:$EXIM";; *) echo "tree:$(cat "$2/pid")";; esac
+}
 
-count_maildir() { find "$1/mail/Maildir/new" -type f 2>/dev/null | wc -l; }
 count_tern_spool() {
   { find "$1/spool/input" -mindepth 2 -maxdepth 2 -type f -regextype posix-extended \
       -regex '.*/[0-9A-Za-z]{6}-[0-9A-Za-z]{11}-[0-9A-Za-z]{4}' 2>/dev/null || true; } | wc -l
 }
 
 
-load_n() { case $1 in e2e1k) echo "$N_1K";; e2e100k) echo "$N_100K";; relay) echo "$N_RELAY";; esac; }
+load_cal() {
+  case $1 in e2e1k) echo "${DLV_CAL_1K:-300}";; e2e100k) echo "${DLV_CAL_100K:-100}";; relay) echo "${DLV_CAL_RELAY:-300}";; esac
+}
 load_size() { case $1 in e2e100k) echo 102400;; *) echo 1024;; esac; }
 load_mode() { case $1 in relay) echo relay;; *) echo e2e;; esac; }
 load_desc() { case $1 in e2e1k) echo "e2e Maildir, 1 KiB";; e2e100k) echo "e2e Maildir, 100 KiB";; relay) echo "relay to smtp-sink, 1 KiB";; esac; }
@@ -223,58 +253,80 @@ preflight() {
   port_free "$SINK_PORT" || die "port $SINK_PORT (smtp-sink) is busy"
   case $WORK in *[\"\\\ \|]*) die "work path $WORK must not contain quotes, backslashes, bars or spaces";; esac
   rm -rf "$WORK"
+  fresh_disk
   mkdir -p "$WORK/runs" "$WORK/trace"
   chmod 755 "$STATE" "$WORK" "$WORK/runs" "$WORK/trace"
 }
 
 # ---------------------------------------------------------------- throughput
-declare -A SECS=()     # "mta:load" -> run times (s)
-
-# wait_count DIR MODE N: poll until N arrived or DLV_TIMEOUT; echoes the count
+what_of() {  # DIR MODE: smtp_mem.py wait-count's target
+  if [ "$2" = relay ]; then echo "sink:$1/sink.out"; else echo "maildir:$1/mail/Maildir"; fi
+}
+# wait_count DIR MODE N T0: until N arrived or DLV_TIMEOUT after T0
+# (an $EPOCHREALTIME); sets GOT (the count) and SECS_T0 (seconds since T0)
 wait_count() {
-  local dir=$1 mode=$2 n=$3 t0=$4 got=0
-  while :; do
-    if [ "$mode" = relay ]; then got=$(count_sink "$dir"); else got=$(count_maildir "$dir"); fi
-    [ "$got" -ge "$n" ] && break
-    awk -v a="$t0" -v b="$EPOCHREALTIME" -v m="$DLV_TIMEOUT" 'BEGIN{exit !(b - a > m)}' && break
-    sleep 0.05
-  done
-  echo "$got"
+  read -r GOT SECS_T0 <<< "$($MEM wait-count "$(what_of "$1" "$2")" "$3" "$4" "$DLV_TIMEOUT")"
+}
+
+# send_load DIR PORT N SIZE OUT: smtp-source; sets LOAD_SECS, returns its status
+send_load() {
+  local rc=0 t0=$EPOCHREALTIME
+  timeout -k 5 "$DLV_TIMEOUT" smtp-source -d -s "$SESSIONS" -m "$3" -l "$4" \
+    -f bench@bench.test -t rcpt@bench.test -M client.bench.local "127.0.0.1:$2" > "$5" 2>&1 || rc=$?
+  LOAD_SECS=$(secs_since "$t0")
+  return $rc
+}
+
+# calibrate MTA LOAD DIR: CAL messages sent and delivered on the fresh
+# instance size N for every run of MTA x LOAD; sets CAL_N
+calibrate() {
+  local mta=$1 load=$2 dir=$3 n t0 mode; n=$(load_cal "$load"); mode=$(load_mode "$load")
+  t0=$EPOCHREALTIME
+  send_load "$dir" "$(port_of "$mta")" "$n" "$(load_size "$load")" "$dir/calibrate.out" \
+    || { fail "$mta-$load: calibration load failed ($dir/calibrate.out)"; return 1; }
+  wait_count "$dir" "$mode" "$n" "$t0"
+  [ "$GOT" = "$n" ] || { fail "$mta-$load: $GOT of $n calibration messages arrived"; return 1; }
+  N[$mta:$load]=$(size_for "$(rate "$n" "$SECS_T0")" "$SESSIONS" "$CAL_MARGIN")
+  CAL_N=$n
+  log "$mta-$load: calibration $n msgs delivered in $SECS_T0 s = $(rate "$n" "$SECS_T0") msg/s: N = ${N[$mta:$load]} per run"
+  sleep 0.5
 }
 
 measure() {  # MTA LOAD RUN
-  local mta=$1 load=$2 run=$3 n size mode tag dir rc=0 c0 c1 got final t0 secs load_secs port
-  n=$(load_n "$load"); size=$(load_size "$load"); mode=$(load_mode "$load")
+  local mta=$1 load=$2 run=$3 n size mode tag dir rc=0 c0 c1 final t0 port s0 s1 cpu sel want
+  size=$(load_size "$load"); mode=$(load_mode "$load")
   tag=$mta-$load-$run; dir=$WORK/runs/$tag; port=$(port_of "$mta")
   settle
   start_mta "$mta" "$dir" "$mode" || return 0
-  if [ "$mode" = relay ]; then start_sink "$dir" || { stop_mta "$dir"; return 0; }; fi
+  if [ "$mode" = relay ]; then start_sink "$dir" || { finish_mta "$dir"; return 0; }; fi
   sleep 0.5
+  CAL_N=0
+  if [ -z "${N[$mta:$load]:-}" ]; then calibrate "$mta" "$load" "$dir" || { finish_mta "$dir"; return 0; }; fi
+  n=${N[$mta:$load]}; want=$((n + CAL_N))
+  sel=$(sel_of "$mta" "$dir"); s0=$(cpu_secs "$dir" "$sel")
   c0=$(cpu_ticks)
   t0=$EPOCHREALTIME
-  timeout -k 5 "$DLV_TIMEOUT" smtp-source -d -s "$SESSIONS" -m "$n" -l "$size" \
-    -f bench@bench.test -t rcpt@bench.test -M client.bench.local "127.0.0.1:$port" \
-    > "$dir/smtp-source.out" 2>&1 || rc=$?
-  load_secs=$(secs_since "$t0")
-  got=$(wait_count "$dir" "$mode" "$n" "$t0")
-  secs=$(secs_since "$t0")
+  send_load "$dir" "$port" "$n" "$size" "$dir/smtp-source.out" || rc=$?
+  wait_count "$dir" "$mode" "$want" "$t0"
+  s1=$(cpu_secs "$dir" "$sel")
   c1=$(cpu_ticks)
+  cpu=$(awk -v a="$s0" -v b="$s1" -v n="$n" 'BEGIN{printf "%.1f", (b - a) * 1e6 / n}')
   sleep 0.5
-  if [ "$mode" = relay ]; then final=$(count_sink "$dir"); else final=$(count_maildir "$dir"); fi
+  final=$($MEM wait-count "$(what_of "$dir" "$mode")" 0 "$EPOCHREALTIME" 0 | cut -d' ' -f1)
   local left=NA; [ "$mta" = tern ] && left=$(count_tern_spool "$dir")
-  stop_mta "$dir"; stop_sink "$dir"
-  log "$tag: $n msgs accepted in $load_secs s, $got arrived in $secs s = $(rate "$n" "$secs") msg/s," \
-    "$(cpu_pct "$c0" "$c1"); 0.5 s later $final (tern spool: $left left)"
+  finish_mta "$dir"
+  log "$tag: $n msgs accepted in $LOAD_SECS s, $((GOT - CAL_N)) arrived in $SECS_T0 s = $(rate "$n" "$SECS_T0") msg/s," \
+    "$cpu CPU us/msg, $(cpu_pct "$c0" "$c1"); 0.5 s later $final of $want (tern spool: $left left)"
   [ "$mta" = tern ] && tern_complaints "$dir" "$tag"
   if [ -s "$dir/smtp-source.out" ]; then
     note "$tag: smtp-source said: $(head -3 "$dir/smtp-source.out" | tr '\n' ' ')"
   fi
   if [ "$rc" != 0 ]; then fail "$tag: smtp-source exited with status $rc"; return 0; fi
-  if [ "$final" != "$n" ]; then
-    fail "$tag: $final messages arrived, expected exactly $n"; return 0
+  if [ "$final" != "$want" ]; then
+    fail "$tag: $final messages arrived, expected exactly $want"; return 0
   fi
   if [ "$left" != NA ] && [ "$left" != 0 ]; then note "$tag: $left messages still in tern's spool 0.5 s after the last arrived"; fi
-  SECS[$mta:$load]="${SECS[$mta:$load]:-} $secs"
+  record "$mta:$load" "$tag" "$n" "$SECS_T0" "$cpu" "$run"
 }
 
 # ---------------------------------------------------------------- fsync order (tern)
@@ -293,37 +345,40 @@ trace_test() {
   sleep 1
   timeout -k 5 60 smtp-source -d -s 5 -m "$TRACE_N" -l 1024 -f bench@bench.test -t rcpt@bench.test \
     -M client.bench.local "127.0.0.1:$(port_of tern)" > "$dir/smtp-source.out" 2>&1 || fail "trace: smtp-source failed"
-  got=$(wait_count "$dir" e2e "$TRACE_N" "$EPOCHREALTIME")
+  wait_count "$dir" e2e "$TRACE_N" "$EPOCHREALTIME"; got=$GOT
   sleep 1
   kill -INT "$st" 2>/dev/null || true; wait "$st" 2>/dev/null || true
   stop_mta "$dir"
   [ "$got" = "$TRACE_N" ] || fail "trace: $got of $TRACE_N delivered"
   TRACE_OK=ok
   TRACE_RESULT=$(python3 "$HERE/check_deliver_fsync.py" "$out" "$dir/spool" "$dir/mail/Maildir" 2> "$out.check") || TRACE_OK=MISSED
+  finish_mta "$dir"
   log "trace (strace -f, $TRACE_N msgs): $TRACE_RESULT $TRACE_OK"
   if [ -s "$out.check" ]; then sed 's/^/    /' "$out.check" >&2; fi
 }
 
 # ---------------------------------------------------------------- report
 report() {
-  local load n t p e rp re verdict
+  local load r re cpu_r target
   printf '\ndelivery bench: tern (%s) vs Postfix %s and Exim 4.96 (Debian): accepted by SMTP and delivered\n' \
     "${BUILD:-not run}" "$(postconf -h mail_version 2>/dev/null || echo '?')"
   printf 'smtp-source -d -s %s over loopback; msg/s = N / time until the last message is in Maildir/new (or counted by smtp-sink);\n' "$SESSIONS"
-  printf 'medians of %s runs, each on a fresh instance; fsync of the queue file before 250 and of the Maildir file before it counts\n\n' "$DLV_RUNS"
-  printf '%-38s %11s %14s %11s %13s %10s  %s\n' load "tern msg/s" "Postfix msg/s" "Exim msg/s" tern/Postfix tern/Exim \
-    "target (>= ${TARGET}x Postfix)"
+  printf '%s runs per load, servers in rotated order, each on a fresh instance and lasting >= %s s (N sized per server by a\n' \
+    "$DLV_RUNS" "$BENCH_SECS"
+  printf 'calibration load); CPU = the instance'"'"'s cgroup CPU time over the same span / N; fsync of the queue file before 250\n'
+  printf 'and of the Maildir file before it counts\n'
   for load in $DLV_LOADS; do
-    n=$(load_n "$load")
-    t=$(rate "$n" "$(echo "${SECS[tern:$load]:-}" | median)")
-    p=$(rate "$n" "$(echo "${SECS[postfix:$load]:-}" | median)")
-    e=$(rate "$n" "$(echo "${SECS[exim:$load]:-}" | median)")
-    rp=$(awk -v a="$t" -v b="$p" 'BEGIN{print (a == "NA" || b == "NA") ? "NA" : sprintf("%.2f", a/b)}')
-    re=$(awk -v a="$t" -v b="$e" 'BEGIN{print (a == "NA" || b == "NA") ? "NA" : sprintf("%.2f", a/b)}')
-    verdict=NA
-    [ "$rp" != NA ] && verdict=$(awk -v r="$rp" -v x="$TARGET" 'BEGIN{print (r >= x) ? "ok" : "MISSED"}')
-    printf '%-38s %11s %14s %11s %13s %10s  %s\n' "$(load_desc "$load"), $(echo "$n" | commas) msgs" \
-      "$(echo "$t" | commas)" "$(echo "$p" | commas)" "$(echo "$e" | commas)" "$rp" "$re" "$verdict"
+    printf '\n%s\n' "$(load_desc "$load")"
+    server_rows "$load" "$DLV_MTAS"
+    compare "$load"
+    r=$(div "$T_RATE" "$P_RATE"); re=$(div "$T_RATE" "$E_RATE"); cpu_r=$(div "$T_CPU" "$BETTER_CPU")
+    printf '  tern / Postfix: %s; tern / Exim: %s; CPU per message tern / better peer (%s): %s\n' "$r" "$re" "$BETTER" "$cpu_r"
+    target=$TARGET_E2E; [ "$load" = relay ] && target=$TARGET_RELAY
+    target "$(load_desc "$load"): tern >= ${target}x Postfix" "${r}x" "$(atleast "$r" "$target")"
+    if [ "$load" != relay ]; then
+      target "$(load_desc "$load"): CPU/msg <= 1/3 of better peer" "$cpu_r ($T_CPU vs $BETTER_CPU us)" \
+        "$(atleast "$CPU_SHARE" "$cpu_r")"
+    fi
   done
   if [ -n "$TRACE_RESULT" ]; then
     printf '\nfsync order (tern, strace -f of a %s-message e2e run): %s: %s\n' "$TRACE_N" "$TRACE_RESULT" "$TRACE_OK"
@@ -331,12 +386,12 @@ report() {
   echo
   for load in $DLV_LOADS; do
     for m in $DLV_MTAS; do
-      [ -n "${SECS[$m:$load]:-}" ] || continue
-      printf '  %s (%s): run times%s s; msg/s' "$m" "$load" "${SECS[$m:$load]}"
-      for t in ${SECS[$m:$load]}; do printf ' %s' "$(rate "$(load_n "$load")" "$t")"; done
-      echo
+      [ -n "${RATES[$m:$load]:-}" ] || continue
+      printf '  %s (%s): N%s; s%s; msg/s%s; CPU us/msg%s\n' "$m" "$load" "${NS[$m:$load]}" "${SECS[$m:$load]}" \
+        "${RATES[$m:$load]}" "${CPUS[$m:$load]}"
     done
   done
+  targets_out
   if [ "${#NOTES[@]}" -gt 0 ]; then
     printf '\nnotes:\n'; printf '  %s\n' "${NOTES[@]}"
   fi
@@ -344,9 +399,12 @@ report() {
 
 # ---------------------------------------------------------------- main
 preflight
+cg_init
 for ((run = 1; run <= DLV_RUNS; run++)); do
+  order=$(rotated "$DLV_MTAS" "$run")
+  log "run $run of $DLV_RUNS: $order"
   for load in $DLV_LOADS; do
-    for mta in $DLV_MTAS; do measure "$mta" "$load" "$run"; done
+    for mta in $order; do measure "$mta" "$load" "$run"; done
   done
 done
 if [ "$DLV_TRACE" = 1 ] && has "$DLV_MTAS" tern; then trace_test; fi
@@ -354,7 +412,6 @@ if [ "$DLV_TRACE" = 1 ] && has "$DLV_MTAS" tern; then trace_test; fi
 mkdir -p "$RESULTS"
 summary=$RESULTS/deliver-$(date +%Y%m%d-%H%M%S).txt
 report | tee "$summary"
-find "$WORK" -mindepth 3 -maxdepth 3 \( -name spool -o -name mail \) -type d -exec rm -rf {} +
 echo "(summary: $summary; configs, logs and outputs: $WORK)"
 if [ "${#FAILURES[@]}" -gt 0 ]; then
   printf '\nFAILED:\n' >&2

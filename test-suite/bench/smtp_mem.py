@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""smtp_mem.py - process sets and their memory, for the SMTP part of the bench.
+"""smtp_mem.py - process sets, their memory and CPU, and counting arrivals,
+for the SMTP and delivery parts of the bench.
 
 A process set (SEL) is a comma-separated list of
   tree:PID     PID and every descendant of it
@@ -23,6 +24,15 @@ Commands:
   idle SEL HOST PORT N SETTLE       open N connections, read each 220 banner,
                                     wait SETTLE s, snapshot, close; prints
                                     key=value pairs (before/after/per_conn_*)
+  wait-count WHAT N T0 TIMEOUT      wait until N messages arrived, or TIMEOUT
+                                    s after T0 (a time.time() value); prints
+                                    "COUNT SECONDS_SINCE_T0" of the last look.
+                                    WHAT is maildir:DIR (files in DIR/new) or
+                                    sink:FILE (the last "mesg=N" counter that
+                                    smtp-sink -c wrote to FILE). The looks
+                                    get closer as the count nears N (every
+                                    0.02-1 s): a listing of a big Maildir
+                                    costs CPU that the servers compete for.
 """
 import json
 import os
@@ -182,6 +192,38 @@ def idle(sel, host, port, n, settle):
              (after[2] - before[2]) / k))
 
 
+def arrived(what):
+    kind, _, path = what.partition(':')
+    if kind == 'maildir':
+        try:
+            return len(os.listdir(os.path.join(path, 'new')))
+        except OSError:
+            return 0
+    if kind == 'sink':
+        try:
+            with open(path, 'rb') as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 300))
+                tail = f.read().decode('ascii', 'replace')
+        except OSError:
+            return 0
+        counts = [x.split()[0] for x in tail.replace('\r', '\n').split('mesg=')[1:]]
+        return int(counts[-1]) if counts and counts[-1].isdigit() else 0
+    raise SystemExit('smtp_mem.py: bad wait-count target %r' % what)
+
+
+def wait_count(what, n, t0, timeout):
+    while True:
+        got = arrived(what)
+        t = time.time()
+        if got >= n or t - t0 > timeout:
+            print('%d %.4f' % (got, t - t0))
+            return
+        rate = got / (t - t0) if t > t0 and got > 0 else 0
+        left = (n - got) / rate if rate > 0 else 0.5
+        time.sleep(min(1.0, max(0.02, left / 2)))
+
+
 def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
@@ -197,6 +239,8 @@ def main():
             json.dump(user_procs(), f)
     elif cmd == 'cpu-others' and len(sys.argv) == 4:
         print('%.2f' % cpu_others(sel, sys.argv[3]))
+    elif cmd == 'wait-count' and len(sys.argv) == 6:
+        wait_count(sel, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     elif cmd == 'idle' and len(sys.argv) == 7:
         idle(sel, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
              float(sys.argv[6]))
