@@ -6,6 +6,7 @@ and commands written right after the DATA terminator or a BDAT chunk are
 answered."""
 import os
 import sys
+import time
 
 sys.dont_write_bytecode = True     # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -185,5 +186,28 @@ with t.guard("pipe: the session ran to its end"), \
          "commands sent before the banner: banner first, then 250 250 221 "
          "in order, or the session is refused and closed", repr(rs))
     t.ok(d.paniclog() == "", "paniclog is empty", d.paniclog())
+
+# ---- replies to a pipelined group are not held back by Nagle: the 250s
+# and the 354 are written as each step ends, and with Nagle on, each write
+# after the first waits for the client's delayed ACK (about 40 ms on
+# Linux), so 25 transactions take a second or more instead of a few ms
+with t.guard("pipe-nagle: the session ran to its end"), \
+     Tern(name="pipe-nagle") as d:
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    n, slow = 25, 0
+    t0 = time.monotonic()
+    for i in range(n):
+        c.send("MAIL FROM:<p@client.example>\r\n"
+               "RCPT TO:<alice@test.example>\r\nDATA\r\n")
+        rs = get(c, 3)
+        c.send(MSG % (i, i) + ".\r\n")
+        rs += get(c, 1)
+        slow += codes(rs) != [250, 250, 354, 250]
+    took = time.monotonic() - t0
+    t.eq(slow, 0, "%d pipelined transactions: 250 250 354, then 250" % n)
+    t.ok(took < 0.9, "the %d transactions took %.2f s (with Nagle on: "
+         ">= %.1f s of delayed ACKs)" % (n, took, n * 0.04))
+    c.close()
 
 t.done()
