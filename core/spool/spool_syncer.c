@@ -43,9 +43,9 @@ struct spool_syncer {
     int efd;                        /* eventfd: a batch is done */
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t work;            /* todo non-empty, or stop */
+    pthread_cond_t work;            /* queued non-empty, or stop */
     pthread_cond_t idle;            /* a batch finished */
-    struct spool_writer *todo, **todo_tail;
+    struct spool_writer *queued, **queued_tail;
     struct spool_writer *done, **done_tail;
     struct spool_writer *renamed;   /* the thread's: synced and renamed,
                                      * the renames not yet synced */
@@ -118,11 +118,11 @@ static void *syncer_main(void *arg)
 
     lock(sy);
     for (;;) {
-        while (sy->todo == NULL && sy->renamed == NULL && !sy->stop)
+        while (sy->queued == NULL && sy->renamed == NULL && !sy->stop)
             pthread_cond_wait(&sy->work, &sy->mu);
-        if (sy->todo == NULL && sy->renamed == NULL)
+        if (sy->queued == NULL && sy->renamed == NULL)
             break;
-        batch = take(&sy->todo, &sy->todo_tail);
+        batch = take(&sy->queued, &sy->queued_tail);
         prev = sy->renamed;
         sy->busy = 1;
         unlock(sy);
@@ -158,7 +158,7 @@ static void on_done(int fd, unsigned events, void *arg)
         panic("spool_syncer: eventfd read: %s", strerror(errno));
     lock(sy);
     done = take(&sy->done, &sy->done_tail);
-    idle = sy->todo == NULL && !sy->busy;
+    idle = sy->queued == NULL && !sy->busy;
     unlock(sy);
     if (idle)
         unwatch(sy);
@@ -189,7 +189,7 @@ struct spool_syncer *spool_syncer_start(struct spool *sp)
 
     sy->sp = sp;
     sy->owner = getpid();
-    sy->todo_tail = &sy->todo;
+    sy->queued_tail = &sy->queued;
     sy->done_tail = &sy->done;
     sy->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sy->efd < 0)
@@ -226,7 +226,7 @@ int spool_syncer_submit(struct spool_syncer *sy, struct spool_writer *list)
         return -1;
     sy->watched = 1;
     lock(sy);
-    append(&sy->todo_tail, list);
+    append(&sy->queued_tail, list);
     pthread_cond_signal(&sy->work);
     unlock(sy);
     return 0;
@@ -239,7 +239,7 @@ struct spool_writer *spool_syncer_drain(struct spool_syncer *sy)
     struct spool_writer *done;
 
     lock(sy);
-    while (sy->todo != NULL || sy->busy)
+    while (sy->queued != NULL || sy->busy)
         pthread_cond_wait(&sy->idle, &sy->mu);
     done = take(&sy->done, &sy->done_tail);
     unlock(sy);
