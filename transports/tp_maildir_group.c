@@ -14,6 +14,7 @@
  * names are removed from tmp/ and new/.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,24 @@ static void fail(struct md_pending *p, const char *what, int err)
             p->name, strerror(err));
 }
 
+/* fsync_each - where syncfs cannot report errors: fsync every copy of
+ * the group on device dev, failing only those that fail */
+static void fsync_each(dev_t dev)
+{
+    for (size_t k = 0; k < npend; k++) {
+        struct md_pending *p = &pend[k];
+        int fd;
+
+        if (p->failed || p->d->dev != dev)
+            continue;
+        fd = openat(p->d->tmpfd, p->name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0)
+            fail(p, "syncing", errno);
+        if (fd >= 0)
+            (void)close(fd);    /* read-only: the fsync was the news */
+    }
+}
+
 /* one syncfs per filesystem: the data of every tmp/ copy is durable */
 static void sync_data(void)
 {
@@ -63,13 +82,14 @@ static void sync_data(void)
         size_t j = 0;
         while (j < i && pend[j].d->dev != pend[i].d->dev)
             j++;
-        if (j < i) {            /* synced with an earlier one */
-            if (pend[j].failed)
-                fail(&pend[i], "syncing", EIO);
+        if (j < i)              /* synced (or failed) with an earlier one */
             continue;
-        }
-        if (syncfs(pend[i].d->tmpfd) != 0) {
+        if (safe_syncfs(pend[i].d->tmpfd) != 0) {
             int err = errno;
+            if (err == ENOTSUP) {
+                fsync_each(pend[i].d->dev);
+                continue;
+            }
             for (size_t k = i; k < npend; k++)
                 if (!pend[k].failed && pend[k].d->dev == pend[i].d->dev)
                     fail(&pend[k], "syncing", err);

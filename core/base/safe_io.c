@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "strbuf.h"
@@ -132,6 +133,33 @@ int safe_fsync_dir(int dirfd, const char *path)
         return -1;
     }
     return safe_close(fd);
+}
+
+/* syncfs_reports_errors - Linux 5.8 or later, where syncfs(2) returns
+ * the filesystem's writeback errors (before, it always returned 0);
+ * asked once per process */
+static int syncfs_reports_errors(void)
+{
+    static int known = -1;
+    struct utsname u;
+    int major = 0, minor = 0;
+
+    if (known >= 0)
+        return known;
+    known = uname(&u) == 0
+            && sscanf(u.release, "%d.%d", &major, &minor) == 2
+            && (major > 5 || (major == 5 && minor >= 8));
+    return known;
+}
+
+/* safe_syncfs - syncfs where it reports errors; else ENOTSUP */
+int safe_syncfs(int fd)
+{
+    if (!syncfs_reports_errors()) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return syncfs(fd);
 }
 
 /* parent_dir - the directory part of name into buf: 1, or 0 when name

@@ -7,7 +7,7 @@
  *            commit). Names are relative to a directory fd (AT_FDCWD for
  *            the working directory) so hot paths avoid path lookups.
  * INTERFACE: safe_write_all, safe_pwrite_all, safe_read_full, safe_close,
- *            safe_open_excl, safe_mkdir, safe_fsync_dir,
+ *            safe_open_excl, safe_mkdir, safe_fsync_dir, safe_syncfs,
  *            safe_rename_durable, safe_write_file.
  * ERRORS:    0 (or a count) on success, -1 with errno on failure; nothing
  *            is retried except EINTR and short transfers.
@@ -34,6 +34,10 @@ int safe_mkdir(int dirfd, const char *name, mode_t mode);
 /* safe_fsync_dir - fsync directory path (relative to dirfd), or dirfd
  * itself when path is NULL */
 int safe_fsync_dir(int dirfd, const char *path);
+/* safe_syncfs - syncfs(2) on the filesystem of fd, where it reports
+ * writeback errors (Linux >= 5.8); else -1 with ENOTSUP without syncing,
+ * and the caller fsyncs each file instead */
+int safe_syncfs(int fd);
 /* safe_rename_durable - rename, then fsync the directory of to (and the
  * directory of from when it differs) */
 int safe_rename_durable(int fromdir, const char *from, int todir,

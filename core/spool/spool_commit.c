@@ -93,9 +93,8 @@ static void fsync_dirs(struct spool *sp, struct spool_writer *list,
 /* step_sync - make the data of batch's files and prev's directory
  * entries durable: fsync each when there are at most two things to sync,
  * else one syncfs; a failed syncfs falls back to the fsyncs so the error
- * is charged to the files that really have one.
- * XXX syncfs reports writeback errors only since Linux 5.8; on older
- * kernels a batch could be acknowledged after an EIO. */
+ * is charged to the files that really have one (and on a kernel whose
+ * syncfs cannot report errors, safe_syncfs always fails: fsyncs). */
 static void step_sync(struct spool *sp, struct spool_writer *batch,
                       struct spool_writer *prev)
 {
@@ -104,7 +103,7 @@ static void step_sync(struct spool *sp, struct spool_writer *batch,
 
     for (struct spool_writer *w = batch; w != NULL; w = w->next)
         n += w->err == 0;
-    if (n == 0 || (n > 2 && syncfs(sp->inputfd) == 0))
+    if (n == 0 || (n > 2 && safe_syncfs(sp->inputfd) == 0))
         return;
     for (struct spool_writer *w = batch; w != NULL; w = w->next)
         w_fsync(w);
