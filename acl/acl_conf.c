@@ -15,6 +15,7 @@
 #include "acl/acl_impl.h"
 #include "core/conf/conf_build.h"
 #include "core/conf/mlist.h"
+#include "core/mail/expand.h"
 
 #define F(n) offsetof(struct acl_fields, n)
 
@@ -85,14 +86,31 @@ static int check_words(const struct strlist *sl, const char *const *words,
 static int check_set(const struct strlist *sl, struct errbuf *eb)
 {
     for (size_t i = 0; i < sl->n; i++) {
-        const char *v = sl->v[i];
-        if ((strncmp(v, "acl_m", 5) != 0 && strncmp(v, "acl_c", 5) != 0)
-            || strchr(v, '=') == NULL) {
+        const char *v = sl->v[i], *eq = strchr(v, '=');
+        size_t n = eq ? (size_t)(eq - v) : 0;
+        while (n > 0 && v[n - 1] == ' ')
+            n--;
+        if (eq == NULL || strncmp(v, "acl_", 4) != 0
+            || !expand_is_more_name(v, n)) {
             errbuf_set(eb, "set takes acl_m_NAME or acl_c_NAME = value, got "
                        "\"%s\"", v);
             return -1;
         }
+        if (expand_check(eq + 1, eb) != 0)
+            return -1;
     }
+    return 0;
+}
+
+/* add_header texts may use $variables: unknown names fail now */
+static int check_expands(const struct strlist *sl, const char *what,
+                         struct errbuf *eb)
+{
+    for (size_t i = 0; i < sl->n; i++)
+        if (expand_check(sl->v[i], eb) != 0) {
+            errbuf_prefix(eb, "%s: ", what);
+            return -1;
+        }
     return 0;
 }
 
@@ -182,6 +200,7 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
     if (check_words(&f->verify, verify_kinds, "verify kind", eb) != 0
         || check_words(&f->control, controls, "control", eb) != 0
         || check_set(&f->set, eb) != 0
+        || check_expands(&f->add_header, "add_header", eb) != 0
         || placed(hook, f->domains != NULL, rcpt_on, "domains", eb) != 0
         || placed(hook, f->local_parts != NULL, rcpt_on, "local_parts", eb)
            != 0

@@ -74,5 +74,9 @@ void acl_internal_error(struct acl_check *chk, int panic, const char *why);
 void acl_trace(struct acl_check *chk, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *acl_expand(struct acl_check *chk, const struct xval *x);
+struct xvars;
+/* acl_xvars - fill v with the check's variables ($sender_address, ...,
+ * $acl_c_*, $acl_m_*, the results conditions left: acl_var_set) */
+void acl_xvars(struct acl_check *chk, struct xvars *v);
 
 #endif

@@ -156,28 +156,58 @@ static const char *expand_failed(struct acl_check *chk, const char *why)
     return NULL;
 }
 
+/* acl_var_get - the value of name (nlen bytes) in v, or NULL */
+const char *acl_var_get(const struct acl_vars *v, const char *name,
+                        size_t nlen)
+{
+    for (size_t i = 0; v != NULL && i < v->n; i++)
+        if (strlen(v->names[i]) == nlen
+            && strncmp(v->names[i], name, nlen) == 0)
+            return v->values[i];
+    return NULL;
+}
+
+/* $acl_m_*, then the connection's: acl_c_* and what conditions found */
+static const char *session_var(const void *ctx, const char *name,
+                               size_t len)
+{
+    const struct acl_req *q = ctx;
+    const char *v = acl_var_get(q->msg_vars, name, len);
+
+    return v ? v : acl_var_get(q->conn_vars, name, len);
+}
+
+/* acl_xvars - the variables a check's strings expand with */
+void acl_xvars(struct acl_check *chk, struct xvars *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->sender_address = chk->req->sender;
+    v->sender_host_address = chk->req->client_ip;
+    v->address = chk->req->rcpt;
+    if (chk->req->rcpt != NULL && strrchr(chk->req->rcpt, '@') != NULL) {
+        const char *at = strrchr(chk->req->rcpt, '@');
+        v->local_part = pool_strndup(chk->pool, chk->req->rcpt,
+                                     (size_t)(at - chk->req->rcpt));
+        v->domain = at + 1;
+    }
+    v->primary_hostname = chk->req->conf->main.primary_hostname;
+    v->more = session_var;
+    v->more_ctx = chk->req;
+}
+
 /* acl_expand - a message/log_message value for this check; NULL when
  * unset or when a string failed to expand (logged); a Lua function that
  * fails leaves its error in chk->lua_error, which turns the verdict into a
  * 451 (acl_finish) */
 const char *acl_expand(struct acl_check *chk, const struct xval *x)
 {
-    struct xvars v = { 0 };
+    struct xvars v;
     struct errbuf eb;
     const char *out = NULL;
 
     if (!xval_set(x))
         return NULL;
-    v.sender_address = chk->req->sender;
-    v.sender_host_address = chk->req->client_ip;
-    v.address = chk->req->rcpt;
-    if (chk->req->rcpt != NULL && strrchr(chk->req->rcpt, '@') != NULL) {
-        const char *at = strrchr(chk->req->rcpt, '@');
-        v.local_part = pool_strndup(chk->pool, chk->req->rcpt,
-                                    (size_t)(at - chk->req->rcpt));
-        v.domain = at + 1;
-    }
-    v.primary_hostname = chk->req->conf->main.primary_hostname;
+    acl_xvars(chk, &v);
     if (x->fn >= 0) {
         if (lcall_value(chk->req->conf->lua, x->fn, &v, chk->pool, &out, &eb)
             != LC_OK) {
@@ -191,8 +221,10 @@ const char *acl_expand(struct acl_check *chk, const struct xval *x)
     return out;
 }
 
-static void set_var(struct acl_vars *v, const char *name, size_t nlen,
-                    const char *value)
+/* acl_var_set - set (or replace) variable name (nlen bytes) in v; see
+ * core/conf/policy.h */
+void acl_var_set(struct acl_vars *v, const char *name, size_t nlen,
+                 const char *value)
 {
     for (size_t i = 0; i < v->n; i++)
         if (strlen(v->names[i]) == nlen
@@ -210,11 +242,23 @@ static void set_var(struct acl_vars *v, const char *name, size_t nlen,
     v->values[v->n++] = xstrdup(value);
 }
 
+/* A modifier's text with its $variables (names were checked at load
+ * time, so only a memory problem can fail: then the text stays as is). */
+static const char *expand_text(struct acl_check *chk, const char *s)
+{
+    struct xvars v;
+    struct errbuf eb;
+    const char *out;
+
+    acl_xvars(chk, &v);
+    return expand_string(s, &v, chk->pool, &out, &eb) == 0 ? out : s;
+}
+
 /* The modifiers of a statement whose conditions held. */
 static void modifiers(struct acl_check *chk, const struct acl_fields *f)
 {
     for (size_t i = 0; i < f->add_header.n; i++) {
-        const char *h = f->add_header.v[i];
+        const char *h = expand_text(chk, f->add_header.v[i]);
         for (; *h; h++)                 /* no CR/LF smuggled in */
             sb_putc(&chk->headers, *h == '\r' || *h == '\n' ? ' ' : *h);
         sb_puts(&chk->headers, "\r\n");
@@ -229,9 +273,10 @@ static void modifiers(struct acl_check *chk, const struct acl_fields *f)
         size_t nlen = (size_t)(eq - f->set.v[i]);
         while (nlen > 0 && f->set.v[i][nlen - 1] == ' ')
             nlen--;
-        set_var(strncmp(f->set.v[i], "acl_c", 5) == 0 ? chk->req->conn_vars
-                                                     : chk->req->msg_vars,
-                f->set.v[i], nlen, eq + 1 + strspn(eq + 1, " "));
+        acl_var_set(strncmp(f->set.v[i], "acl_c", 5) == 0
+                    ? chk->req->conn_vars : chk->req->msg_vars,
+                    f->set.v[i], nlen,
+                    expand_text(chk, eq + 1 + strspn(eq + 1, " ")));
     }
     for (size_t i = 0; i < f->control.n; i++) {
         const char *c = f->control.v[i];

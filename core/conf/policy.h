@@ -90,5 +90,14 @@ struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
 /* acl_cancel - the session is going away: never call done */
 void acl_cancel(struct acl_check *chk);
 void acl_vars_free(struct acl_vars *v);
+/* acl_var_set - set or replace name (nlen bytes) in v (a copy is kept).
+ * Conditions leave their results ($dnslist_domain, $spf_result, ...) in
+ * the request's conn_vars or msg_vars under Exim's names, where $name
+ * expansions and Lua's session.vars find them. */
+void acl_var_set(struct acl_vars *v, const char *name, size_t nlen,
+                 const char *value);
+/* acl_var_get - the value of name (nlen bytes) in v (NULL ok), or NULL */
+const char *acl_var_get(const struct acl_vars *v, const char *name,
+                        size_t nlen);
 
 #endif

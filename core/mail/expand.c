@@ -19,15 +19,62 @@ static const struct { const char *name; size_t off; } vars[] = {
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
 
-/* xvars_names - names of all variables */
+/* What ACL conditions leave behind for later statements and messages
+ * (served by xvars.more; Exim's names). */
+static const char *const more_vars[] = {
+    "acl_verify_message",
+    "dnslist_domain", "dnslist_matched", "dnslist_text", "dnslist_value",
+    "spf_header_comment", "spf_received", "spf_result", "spf_smtp_comment",
+    "sender_rate", "sender_rate_limit", "sender_rate_period",
+};
+
+#define NMORE (sizeof(more_vars) / sizeof(more_vars[0]))
+
+/* acl_c* and acl_m* as Exim names them: acl_c0, acl_m_total, ... */
+static int user_var_name(const char *name, size_t len)
+{
+    static const char word[] = "abcdefghijklmnopqrstuvwxyz_0123456789";
+
+    if (len <= 5 || (memcmp(name, "acl_c", 5) != 0
+                     && memcmp(name, "acl_m", 5) != 0))
+        return 0;
+    for (size_t i = 5; i < len; i++)
+        if (name[i] == '\0' || strchr(word, name[i]) == NULL)
+            return 0;
+    return 1;
+}
+
+/* expand_is_more_name - see expand.h */
+int expand_is_more_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NMORE; i++)
+        if (strlen(more_vars[i]) == len && memcmp(more_vars[i], name, len)
+            == 0)
+            return 1;
+    return user_var_name(name, len);
+}
+
+/* xvars_names - names of all variables (the fixed ones, then the
+ * condition results; acl_c_* and acl_m_* are open-ended, not listed) */
 const char *const *xvars_names(void)
 {
-    static const char *names[NVARS + 1];
+    static const char *names[NVARS + NMORE + 1];
 
-    if (names[0] == NULL)
+    if (names[0] == NULL) {
         for (size_t i = 0; i < NVARS; i++)
             names[i] = vars[i].name;
+        for (size_t i = 0; i < NMORE; i++)
+            names[NVARS + i] = more_vars[i];
+    }
     return names;
+}
+
+static const char *more_value(const struct xvars *v, const char *name,
+                              size_t len)
+{
+    const char *val = v && v->more ? v->more(v->more_ctx, name, len) : NULL;
+
+    return val ? val : "";
 }
 
 static int var_index(const char *name, size_t len)
@@ -45,9 +92,9 @@ const char *xvars_get(const struct xvars *v, const char *name, int *known)
     int i = var_index(name, strlen(name));
     const char *val;
 
-    *known = i >= 0;
+    *known = i >= 0 || expand_is_more_name(name, strlen(name));
     if (i < 0)
-        return NULL;
+        return *known ? more_value(v, name, strlen(name)) : NULL;
     val = *(const char *const *)((const char *)v + vars[i].off);
     return val ? val : "";
 }
@@ -70,11 +117,12 @@ static int scan_var(const char *s, const char **name, size_t *len,
         *len = strspn(s, "abcdefghijklmnopqrstuvwxyz_0123456789");
         *used = *len;
     }
-    if (var_index(*name, *len) < 0) {
-        errbuf_set(eb, "unknown variable $%.*s", (int)*len, *name);
-        return -1;
-    }
-    return var_index(*name, *len);
+    if (var_index(*name, *len) >= 0)
+        return var_index(*name, *len);
+    if (expand_is_more_name(*name, *len))
+        return (int)NVARS;
+    errbuf_set(eb, "unknown variable $%.*s", (int)*len, *name);
+    return -1;
 }
 
 static int expand_into(const char *s, const struct xvars *v,
@@ -101,7 +149,9 @@ static int expand_into(const char *s, const struct xvars *v,
         }
         if ((i = scan_var(dollar + 1, &name, &len, &used, eb)) < 0)
             return -1;
-        if (out && v) {
+        if (out && v && i == (int)NVARS) {
+            sb_puts(out, more_value(v, name, len));
+        } else if (out && v) {
             const char *val = *(const char *const *)((const char *)v
                                                      + vars[i].off);
             sb_puts(out, val ? val : "");

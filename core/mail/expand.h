@@ -7,7 +7,8 @@
  * that gets the same variables as a table. There is no expansion language
  * beyond variable substitution: logic belongs in Lua.
  *
- * INTERFACE: struct xvars, xvars_get (by name), xvars_names, expand_string.
+ * INTERFACE: struct xvars, xvars_get (by name), xvars_names, expand_string,
+ *            expand_check, expand_is_more_name.
  * ERRORS: expand_string returns -1 with eb for an unknown variable or an
  *         unterminated "${"; "$$" is a literal dollar.
  */
@@ -33,6 +34,12 @@ struct xvars {
     const char *primary_hostname;
     const char *qualify_domain;
     const char *router_name;
+    /* names beyond the fixed ones: the session's acl_c_* and acl_m_*
+     * variables and what ACL conditions found ($dnslist_domain,
+     * $spf_result, $sender_rate, ... listed in expand.c). more() returns
+     * the value or NULL when unset; with more NULL they expand empty. */
+    const char *(*more)(const void *ctx, const char *name, size_t len);
+    const void *more_ctx;
 };
 
 /* xvars_get - value of a variable by name; NULL if unknown, "" if unset */
@@ -41,6 +48,9 @@ const char *xvars_get(const struct xvars *v, const char *name, int *known);
 const char *const *xvars_names(void);
 int expand_string(const char *s, const struct xvars *v, struct pool *p,
                   const char **out, struct errbuf *eb);
+/* expand_is_more_name - 1 if name (len bytes) is one of the names served
+ * by xvars.more: acl_c_NAME, acl_m_NAME or a condition's result */
+int expand_is_more_name(const char *name, size_t len);
 /* expand_check - syntax check at load time (unknown names, bad "${") */
 int expand_check(const char *s, struct errbuf *eb);
 

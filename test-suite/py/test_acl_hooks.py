@@ -40,6 +40,9 @@ acl "rcpt" {
   warn    { local_parts = "^warn$", log_message = "warn statement hit",
             add_header = "X-Rcpt-Warn: yes" },
   warn    { local_parts = "^setvar$", set = "acl_m_flag = from-rcpt" },
+  warn    { local_parts = "^setvar$", set = "acl_m_who = $local_part via $acl_c_heloed" },
+  deny    { local_parts = "^varmsg$", set = "acl_m_why = listed",
+            message = "refused: $acl_m_why, heloed=$acl_c_heloed, unset=[$acl_m_none]" },
   warn    { local_parts = "^submit$", control = "submission" },
   warn    { local_parts = "^queueonly$", control = "queue_only" },
   accept  { domains = "+local_domains" },
@@ -60,6 +63,7 @@ acl "data" {
             add_header = "X-Flag: from-rcpt" },
   warn    { condition = function(s) return s.vars.acl_c_heloed == "yes" end,
             add_header = "X-Heloed: yes" },
+  warn    { add_header = "X-Vars: $acl_m_who / ${acl_c_heloed} $$5" },
   accept  {},
 }
 acl "quit" {
@@ -162,6 +166,12 @@ with tap.guard("rcpt"):
            "deny with message and log_message: client sees message, "
            "rejectlog gets log_message",
            "reply %d %s; rejectlog %s" % (code, text, t.rejectlog()[-600:]))
+    code, text = c.cmd("RCPT TO:<varmsg@example.com>")
+    tap.ok(code == 550
+           and "refused: listed, heloed=yes, unset=[]" in text,
+           "message expands $acl_m_ (set by the same statement), $acl_c_ "
+           "(set at HELO) and an unset one as empty",
+           "got %d %s" % (code, text))
     code, text = c.cmd("RCPT TO:<defer@example.com>")
     tap.ok(code == 451 and "deferred rcpt" in text, "rcpt ACL defer: 451",
            "got %d %s" % (code, text))
@@ -270,6 +280,8 @@ with tap.guard("data"):
              "acl_c_ variable set in the helo ACL is seen by the data ACL")
     tap.eq(rec["vars"].get("acl_m_flag"), "from-rcpt",
            "acl_m_ variable is saved in the spool envelope")
+    tap.like(hdrs, r"(?m)^X-Vars: setvar via yes / yes \$5\r?$",
+             "set and add_header expand $variables ($$ is a dollar)")
     m, rs, d, final = transaction(c, "s@client.example.org",
                                   ["alice@example.com"], body())
     mid = reply_id(final[1]) if final else None

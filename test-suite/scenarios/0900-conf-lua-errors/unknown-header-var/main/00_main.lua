@@ -1,0 +1,4 @@
+main {
+  primary_hostname = "mail.example.com",
+  dns_servers = "@DNS@",
+}

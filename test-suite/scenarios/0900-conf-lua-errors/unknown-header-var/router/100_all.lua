@@ -1,0 +1,4 @@
+router "all" {
+  driver = "lua",
+  route = function() return accept { transport = "t" } end,
+}

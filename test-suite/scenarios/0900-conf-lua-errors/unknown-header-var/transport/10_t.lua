@@ -1,0 +1,1 @@
+transport "t" { driver = "maildir", directory = "/var/mail/$local_part" }
