@@ -40,4 +40,9 @@ struct acl_fields {
     struct strlist control;
 };
 
+/* acl_lua_cond_ops - what a Lua ACL function's acl.NAME(value) runs
+ * (acl_luacall.c; the loader hands it to lua/lcoro.h) */
+struct lco_cond_ops;
+const struct lco_cond_ops *acl_lua_cond_ops(void);
+
 #endif

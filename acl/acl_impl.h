@@ -64,6 +64,11 @@ int acl_code_check(enum acl_verdict v, int code, const char *status,
                    char *why, size_t size);
 
 /* acl_run.c */
+/* acl_check_def - like acl_check, with the ACL given (NULL: the built-in
+ * policy of req->hook) */
+struct acl_check *acl_check_def(struct acl_req *req,
+                                const struct acl_def *def,
+                                acl_done_fn done, void *arg);
 void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg);
 /* acl_internal_error - the check failed for a local reason (a script or
  * lookup error, a bad reply code): the verdict becomes defer, the client

@@ -420,6 +420,15 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
 struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
                             void *arg)
 {
+    return acl_check_def(req, conf_find_acl(req->conf, req->hook), done,
+                         arg);
+}
+
+/* acl_check_def - see acl_impl.h */
+struct acl_check *acl_check_def(struct acl_req *req,
+                                const struct acl_def *def,
+                                acl_done_fn done, void *arg)
+{
     struct acl_check *chk = xcalloc(1, sizeof(*chk));
 
     chk->req = req;
@@ -427,7 +436,7 @@ struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
     chk->arg = arg;
     chk->pool = pool_new();
     sb_init(&chk->headers);
-    chk->def = conf_find_acl(req->conf, req->hook);
+    chk->def = def;
     if (chk->def == NULL)
         acl_builtin(chk);
     else if (chk->def->fn >= 0)

@@ -18,6 +18,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "acl/acl.h"
 #include "core/base/strbuf.h"
 #include "core/base/version.h"
 #include "core/conf/conf_build.h"
@@ -25,6 +26,7 @@
 #include "core/mail/expand.h"
 #include "core/conf/mlist.h"
 #include "load/l_conf.h"
+#include "lua/lcoro.h"
 #include "lua/lstate_impl.h"
 
 /* raise "FILE:LINE: what: msg" for the definition being processed */
@@ -345,6 +347,8 @@ static int def_entry(lua_State *L)
     struct conf *c = conf_of(L);
     struct origin org = caller_origin(L, c);
 
+    if (lua_toboolean(L, lua_upvalueindex(3)))  /* a __call: drop self */
+        lua_remove(L, 1);
     if (lua_type(L, 1) != LUA_TSTRING || lua_rawlen(L, 1) == 0)
         return def_error(L, &org, what, "expects a name: "
                          "NAME \"name\" { ... }");
@@ -359,13 +363,20 @@ static int def_entry(lua_State *L)
     return 1;
 }
 
-static void install_def(lua_State *L, int env, const char *what, def_fn fn)
+static void push_def(lua_State *L, const char *what, def_fn fn, int call)
 {
     lua_pushlightuserdata(L, (void *)(uintptr_t)fn);
     lua_pushstring(L, what);
-    lua_pushcclosure(L, def_entry, 2);
+    lua_pushboolean(L, call);
+    lua_pushcclosure(L, def_entry, 3);
+}
+
+static void install_def(lua_State *L, int env, const char *what, def_fn fn)
+{
+    push_def(L, what, fn, 0);
     lua_setfield(L, env, what);
 }
+
 
 static int fail_def(lua_State *L, const struct origin *org, const char *what,
                     const char *name, const char *msg)
@@ -689,6 +700,22 @@ static int l_retry(lua_State *L)
 }
 
 /* install the DSL and the tern table into env */
+/* acl is a table: acl.NAME(value) are the conditions for ACL functions
+ * (lua/lcoro.h); calling it is the DSL's acl "hook" { ... } */
+static void install_acl(struct lstate *ls, int env)
+{
+    lua_State *L = ls->L;
+
+    lco_open_acl(ls, env, acl_lua_cond_ops());
+    lua_createtable(L, 0, 2);
+    push_def(L, "acl", def_acl, 1);
+    lua_setfield(L, -2, "__call");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");     /* scripts cannot change it */
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+}
+
 static void open_dsl(struct lstate *ls, int env)
 {
     lua_State *L = ls->L;
@@ -703,7 +730,7 @@ static void open_dsl(struct lstate *ls, int env)
     install_def(L, env, "localpartlist", def_localpartlist);
     install_def(L, env, "router", def_router);
     install_def(L, env, "transport", def_transport);
-    install_def(L, env, "acl", def_acl);
+    install_acl(ls, env);
     lua_newtable(L);
     lua_pushstring(L, ls->conf && ls->conf->root ? ls->conf->root : "");
     lua_setfield(L, -2, "config_dir");

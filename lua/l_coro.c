@@ -1,20 +1,18 @@
 /*
- * l_coro.c - configuration functions as coroutines, and the yielding DNS
- *            binding (dns.a, dns.aaaa, dns.mx, dns.txt, dns.ptr).
+ * l_coro.c - configuration functions as coroutines: ACL functions and
+ *            ACL conditions written in Lua.
  *
  * PURPOSE: lco_start runs the function on a thread of its own through
  * l_run.c (protected: the session table is built, the function runs and
  * its results are copied with raw access, all inside the thread), with
  * one instruction budget for all its resumes and lua_time_limit for each.
- * A dns.* call checks that it runs on an lco's own thread, starts the
- * query with a small request that points back at the lco, and yields; the
- * answer resumes the thread, whose continuation pushes (records) or
- * (nil, reason).
- * A cancelled lco clears the request's back pointer, so a late answer is
- * dropped and nothing resumes (rspamd's rule: never a stale pointer).
+ * While the thread waits (dns.*: l_coro_dns.c, acl.*: l_coro_acl.c) the
+ * worker serves other sessions; cancelling the lco cancels what it waits
+ * for, so nothing resumes later (rspamd's rule: never a stale pointer).
  * Each resume tells the watchdog (watchdog.h) whose session, which hook
  * and which function runs, so a stuck script is named when it is killed.
- * INTERFACE: lco_start, lco_cancel (lcoro.h); l_dns_open (lstate_impl.h).
+ * INTERFACE: lco_start, lco_cancel (lcoro.h); lco_running, lco_wake
+ *            (lcoro_impl.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,33 +26,9 @@
 #include "core/base/xalloc.h"
 #include "core/net/dns.h"
 #include "core/conf/policy.h"
-#include "lua/lcoro.h"
-#include "lua/lstate_impl.h"
+#include "lua/lcoro_impl.h"
 
 #define LCO_TEXT_MAX 4096           /* a verb's message and log_message */
-
-struct lco {
-    struct lrun run;            /* the thread and its budget */
-    enum lco_kind kind;
-    const struct acl_req *req;  /* during lco_start only */
-    struct ev *ev;
-    struct dns_ctx *dc;
-    lco_done_fn done;
-    void *arg;
-    struct dns_wait *wait;      /* the query the thread waits for */
-    const struct dns_answer *answer;    /* during the resume it wakes */
-    struct ev_timer *timer;     /* delivers the result */
-    int rc;
-    struct lco_result res;
-    char *strings[3];           /* copies backing res */
-    char *notes;                /* for the watchdog: session and step
-                                   (NULL when no watchdog listens; the
-                                   script's file:line is l_run.c's) */
-};
-
-struct dns_wait {
-    struct lco *lco;            /* NULL: cancelled */
-};
 
 static void keep_notes(struct lco *co, const struct acl_req *req);
 static void note(const struct lco *co);
@@ -161,7 +135,7 @@ static void after_run(struct lco *co, int st, const struct errbuf *eb)
         finish(co, 0, NULL);
         break;
     case LRUN_YIELD:
-        if (co->wait == NULL)
+        if (co->waiting == NULL)
             finish(co, -1, "coroutine.yield is not allowed in ACL functions");
         break;
     case LRUN_NEED_DNS:
@@ -239,7 +213,6 @@ struct lco *lco_start(struct lstate *ls, int fn, enum lco_kind kind,
     keep_notes(co, req);
     note(co);
     st = lrun_start(&co->run, &eb);
-    co->req = NULL;
     after_run(co, st, &eb);
     return co;
 }
@@ -249,8 +222,8 @@ void lco_cancel(struct lco *co)
 {
     if (co == NULL)
         return;
-    if (co->wait != NULL)
-        co->wait->lco = NULL;       /* the late answer frees the wait */
+    if (co->waiting != NULL)
+        co->wait_cancel(co->waiting);
     ev_timer_cancel(co->ev, co->timer);
     lco_free(co);
 }
@@ -280,47 +253,8 @@ static void note(const struct lco *co)
     watchdog_note(WD_STEP, co->notes + WATCHDOG_TEXT);
 }
 
-/* ---- dns.* ---- */
-
-static void dns_answer_cb(const struct dns_answer *ans, void *arg)
-{
-    struct dns_wait *w = arg;
-    struct lco *co = w->lco;
-    struct errbuf eb;
-
-    free(w);
-    if (co == NULL)
-        return;                     /* the session is gone */
-    co->wait = NULL;
-    co->answer = ans;               /* dns_resumed pushes it */
-    note(co);
-    int st = lrun_resume(&co->run, &eb);
-    co->answer = NULL;
-    after_run(co, st, &eb);
-}
-
-/* the continuation of a dns.* call: the answer as Lua values, built
- * inside the thread (a memory error here is the script's error) */
-static int dns_resumed(lua_State *L, int status, lua_KContext ctx)
-{
-    struct lco *co = (struct lco *)ctx;
-    const struct dns_answer *ans = co->answer;
-
-    (void)status;
-    if (ans->status == DNS_OK) {
-        l_push_dns_answer(L, ans);
-        return 1;
-    }
-    lua_pushnil(L);
-    lua_pushstring(L, ans->status == DNS_NXDOMAIN ? "nxdomain"
-                      : ans->status == DNS_NODATA ? "nodata"
-                      : ans->why ? ans->why : "servfail");
-    return 2;
-}
-
-/* the lco whose own thread is L, or NULL (a coroutine the script made,
- * a routing function, a conf.d file) */
-static struct lco *running_lco(lua_State *L)
+/* lco_running - see lcoro_impl.h */
+struct lco *lco_running(lua_State *L)
 {
     struct lrun *r = lstate_of(L)->call;
 
@@ -329,37 +263,11 @@ static struct lco *running_lco(lua_State *L)
     return r->arg;
 }
 
-static int l_dns_query(lua_State *L)
+/* lco_wake - see lcoro_impl.h */
+void lco_wake(struct lco *co)
 {
-    int type = (int)lua_tointeger(L, lua_upvalueindex(1));
-    const char *name = luaL_checkstring(L, 1);
-    struct lco *co;
-    struct dns_wait *w;
+    struct errbuf eb;
 
-    if (!lua_isyieldable(L) || (co = running_lco(L)) == NULL
-        || co->dc == NULL)
-        return luaL_error(L, "dns.%s cannot be called here (only in ACL "
-                          "functions)", dns_type_name(type));
-    w = xcalloc(1, sizeof(*w));
-    w->lco = co;
-    co->wait = w;
-    dns_query(co->dc, type, name, dns_answer_cb, w);
-    return lua_yieldk(L, 0, (lua_KContext)co, dns_resumed);
-}
-
-/* l_dns_open - the dns table of the sandbox */
-void l_dns_open(struct lstate *ls, int env)
-{
-    static const struct { const char *name; int type; } types[] = {
-        { "a", DNS_T_A }, { "aaaa", DNS_T_AAAA }, { "mx", DNS_T_MX },
-        { "txt", DNS_T_TXT }, { "ptr", DNS_T_PTR } };
-    lua_State *L = ls->L;
-
-    lua_newtable(L);
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        lua_pushinteger(L, types[i].type);
-        lua_pushcclosure(L, l_dns_query, 1);
-        lua_setfield(L, -2, types[i].name);
-    }
-    lua_setfield(L, env, "dns");
+    note(co);
+    after_run(co, lrun_resume(&co->run, &eb), &eb);
 }

@@ -63,7 +63,7 @@ void l_sandbox_open(struct lstate *ls, int env);   /* l_sandbox.c */
 void l_pattern_open(lua_State *L, int strlib);     /* l_pattern.c */
 void l_lookup_open(struct lstate *ls, int env);    /* l_lookup.c */
 void l_verbs_open(struct lstate *ls, int env);     /* l_verbs.c */
-void l_dns_open(struct lstate *ls, int env);       /* l_coro.c */
+void l_dns_open(struct lstate *ls, int env);       /* l_coro_dns.c */
 struct dns_answer;
 void l_push_dns_answer(lua_State *L, const struct dns_answer *a); /* l_lookup */
 

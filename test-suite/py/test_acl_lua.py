@@ -70,6 +70,16 @@ acl "helo" {
 }
 acl "rcpt" (function(s)
   local r = s.rcpt
+  if s.helo == "conditions.example" then
+    local v = acl.verify("recipient")
+    local bl, why = acl.dnslists("mx-pref.test")
+    return deny { message = "verify=" .. tostring(v) .. " listed=" ..
+                            tostring(bl) .. "/" .. tostring(why) }
+  elseif s.helo == "badcondition.example" then
+    acl.verify("telepathy")
+  elseif s.helo == "nocondition.example" then
+    acl.hosts("127.0.0.1")
+  end
   if r == "deny@example.com" then
     return deny { message = "function says no" }
   elseif r == "defer@example.com" then
@@ -104,6 +114,15 @@ end)
 acl "data" {
   warn   { add_header = "X-Data-Acl: seen" },
   accept {},
+}
+acl "predata" {
+  accept { condition = function(s)
+             if s.helo == "predata-bl.example" then
+               return not acl.dnslists("mx-pref.test")
+             end
+             return s.helo ~= "predata-helo.example" or acl.verify("helo")
+           end },
+  deny   { message = "predata condition said no" },
 }
 '''
 
@@ -184,6 +203,59 @@ with tap.guard("dns from Lua"):
         tap.ok("a=nil err=nxdomain" in got[1],
                "dns.a of a non-existent name gives nil, \"nxdomain\"",
                repr(got))
+
+with tap.guard("acl.NAME conditions from Lua"):
+    def conditions(helo, rcpt_to):
+        c = t.raw(timeout=20)
+        c.cmd("EHLO " + helo)
+        c.cmd("MAIL FROM:<s@client.example.org>")
+        got = c.cmd("RCPT TO:<%s>" % rcpt_to)
+        c.close()
+        return got
+    got = conditions("conditions.example", "alice@example.com")
+    tap.ok(got[0] == 550 and "verify=true" in got[1],
+           "acl.verify(\"recipient\") in an ACL function: true for a user "
+           "the routers know", repr(got))
+    got = conditions("conditions.example", "nosuchuser@example.com")
+    tap.ok(got[0] == 550 and "verify=false" in got[1],
+           "acl.verify(\"recipient\"): false for an unknown user",
+           repr(got))
+    tap.ok("listed=false/nil" in got[1],
+           "acl.dnslists(zone): false when the client is not listed",
+           repr(got))
+    c = t.raw(timeout=20)           # closed while acl.dnslists waits
+    c.cmd("EHLO conditions.example")
+    c.cmd("MAIL FROM:<s@client.example.org>")
+    c.send(b"RCPT TO:<alice@example.com>\r\n")
+    time.sleep(0.2)
+    c.close()
+    time.sleep(DNS_DELAY * 2.5)     # the late answers arrive
+    got = conditions("conditions.example", "alice@example.com")
+    tap.ok(got[0] == 550 and "verify=true" in got[1]
+           and "killed by signal" not in t.mainlog(),
+           "a session closed while acl.* waits: the late answer is dropped, "
+           "the worker keeps serving", repr(got))
+    got = conditions("badcondition.example", "alice@example.com")
+    pat = r'acl\.verify: unknown verify kind "telepathy"'
+    tap.ok(got[0] == 451 and (t.wait_log("main", pat, 3)
+                              or t.wait_log("reject", pat, 1)),
+           "acl.verify with a value the condition refuses: script error, "
+           "451, the reason logged", repr(got))
+    got = conditions("nocondition.example", "alice@example.com")
+    tap.ok(got[0] == 451, "acl.hosts (not a callable condition): 451",
+           repr(got))
+    for helo, want, what in (("predata-bl.example", 3, "not acl.dnslists"),
+                             ("predata-helo.example", 5,
+                              "acl.verify(\"helo\") of a name that does not "
+                              "resolve")):
+        c = t.raw(timeout=20)
+        c.cmd("EHLO " + helo)
+        c.cmd("MAIL FROM:<s@client.example.org>")
+        c.cmd("RCPT TO:<alice@example.com>")
+        got = c.cmd("DATA")
+        c.close()
+        tap.ok(got[0] // 100 == want, "%s in a condition function of the "
+               "predata ACL: %dxx" % (what, want), repr(got))
 
 with tap.guard("delay"):
     res, other = [], []
