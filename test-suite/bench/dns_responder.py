@@ -13,13 +13,17 @@ Zone (names are matched case-insensitively):
                            default 198.51.100, TEST-NET-2; not 192.0.2,
                            which the bench machines use for their own eth0)
     either name, any other type      NOERROR, no answer (NODATA)
-    anything else                    NXDOMAIN
+    NAME given with --txt NAME=TEXT  TXT "TEXT" (other types: NODATA); the
+                                     anti-spam accept load publishes the
+                                     bench sender's SPF record this way
+    anything else                    NXDOMAIN (so DNS list queries such as
+                                     1.0.0.127.bl.bench say "not listed")
 Negative answers carry the SOA of "bench." in the authority section.
 TTL 300 everywhere; answer names are compression pointers to the question.
 
 Usage:
     dns_responder.py --listen 127.0.0.153:53 --stats FILE [--delay-ms 5]
-                     [--ip-prefix 198.51.100]
+                     [--ip-prefix 198.51.100] [--txt NAME=TEXT ...]
 It writes FILE ("queries=N", "drops=N" -- datagrams the kernel dropped
 because our receive buffer was full -- and per-type counts) once bound, again on
 SIGUSR1, and a last time on SIGTERM/SIGINT before exiting, so a caller
@@ -45,6 +49,8 @@ RCODE_OK, RCODE_FORMERR, RCODE_NXDOMAIN, RCODE_NOTIMP = 0, 1, 3, 4
 DOMAIN_RE = re.compile(r"^d([0-9]{4})\.bench$")
 MXHOST_RE = re.compile(r"^mx\.d([0-9]{4})\.bench$")
 QNAME_PTR = b"\xc0\x0c"          # the question name always starts at offset 12
+QTYPE_TXT = 16
+TXT = {}                         # --txt: lower-case name -> text
 
 
 def encode_name(name):
@@ -85,8 +91,19 @@ def parse_question(msg):
     return pos + 4, ".".join(labels).lower(), qtype
 
 
+def txt_rdata(text):
+    """TXT rdata: the text in character-strings of at most 255 bytes."""
+    raw = text.encode("utf-8")
+    chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return b"".join(bytes([len(c)]) + c for c in chunks)
+
+
 def answer_for(qname, qtype, ip_prefix):
     """(rcode, list of answer RRs, authority RRs) for one question."""
+    if qname in TXT:
+        if qtype == QTYPE_TXT:
+            return RCODE_OK, [rr(QNAME_PTR, QTYPE_TXT, txt_rdata(TXT[qname]))], []
+        return RCODE_OK, [], [SOA_RR]
     m = DOMAIN_RE.match(qname)
     if m:
         if qtype == QTYPE_MX:
@@ -212,7 +229,14 @@ def main():
     ap.add_argument("--delay-ms", type=float, default=5.0)
     ap.add_argument("--ip-prefix", default="198.51.100", help="first 3 octets of the MX hosts' A records")
     ap.add_argument("--stats", required=True, help="file for the query counts")
+    ap.add_argument("--txt", action="append", default=[], metavar="NAME=TEXT",
+                    help="also answer TXT \"TEXT\" for NAME (repeatable)")
     args = ap.parse_args()
+    for item in args.txt:
+        name, eq, text = item.partition("=")
+        if not eq or not name:
+            sys.exit("dns_responder: --txt wants NAME=TEXT, got %r" % item)
+        TXT[name.strip(".").lower()] = text
     host, _, port = args.listen.rpartition(":")
     if not host.startswith("127."):
         sys.exit("dns_responder: refusing to listen outside 127.0.0.0/8")
