@@ -283,6 +283,9 @@ static void modifiers(struct acl_check *chk, const struct acl_fields *f)
         chk->req->submission |= strcmp(c, "submission") == 0;
         chk->req->queue_only |= strcmp(c, "queue_only") == 0;
         chk->req->freeze |= strcmp(c, "freeze") == 0;
+        chk->req->no_pipelining |= strcmp(c, "no_pipelining") == 0;
+        if (strcmp(c, "enforce_sync") == 0 || strcmp(c, "no_enforce_sync") == 0)
+            chk->req->sync_control = c[0] == 'n' ? -1 : 1;
     }
 }
 
