@@ -32,6 +32,10 @@ t.main.update(tls_certificate=certs["cert"], tls_privatekey=certs["key"],
               tls_on_connect_ports=[implicit_port],
               auth_passwords="lsearch;" + t.path("passwd"))
 t.write("main/00_main.lua", "main " + lua(t.main) + "\n")
+# 127.0.0.2 is exempt from the synchronization checks (test 5)
+t.write("acl/10_connect.lua", 'acl "connect" {\n'
+        '  accept { hosts = "127.0.0.2", control = "no_enforce_sync" },\n'
+        '  accept {},\n}\n')
 t.start()
 ca_ctx = client_ctx(certs["ca"])
 
@@ -117,9 +121,28 @@ with tap.guard("state reset"):
     c.close()
 
 # 5. CVE-2011-0411: "STARTTLS\r\nMAIL FROM:<x@y>\r\n" in one write; the
-# MAIL must be discarded, never executed inside TLS
-with tap.guard("STARTTLS pipelining injection"):
+# MAIL must never be executed inside TLS. With smtp_enforce_sync (the
+# default) STARTTLS must be the last command of its packet: 554, closed.
+with tap.guard("STARTTLS pipelining injection, smtp_enforce_sync"):
     c = t.raw()
+    c.cmd("EHLO client.example.org")
+    c.send(b"STARTTLS\r\nMAIL FROM:<x@y.example>\r\n")
+    code, text = c.reply()
+    tap.ok(code == 554 and "synchronization error" in text,
+           "pipelined STARTTLS: 554 SMTP synchronization error, no TLS",
+           "got %d %s" % (code, text))
+    try:
+        c.reply()
+        closed = False
+    except (EOFError, OSError):
+        closed = True
+    tap.ok(closed, "and the connection is closed")
+    c.close()
+
+# ... and where the check is off (control = no_enforce_sync), the
+# pipelined plain text is discarded
+with tap.guard("STARTTLS pipelining injection"):
+    c = t.raw(source="127.0.0.2")
     c.cmd("EHLO client.example.org")
     c.send(b"STARTTLS\r\nMAIL FROM:<x@y.example>\r\n")
     code, text = c.reply()
