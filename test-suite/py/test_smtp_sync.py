@@ -305,4 +305,17 @@ with t.guard("banner delay: the daemon ran to its end"), \
          "(the delays overlap, they do not add up)" % (n, DELAY), repr(got))
     t.eq(d.paniclog(), "", "paniclog is empty")
 
+# ---- a banner delay clients would never wait out, or no time at all,
+# is refused at load time
+for value, why in (("10m", "is over 5m"), ("soon", 'bad time "soon"')):
+    with t.guard("banner delay %s: refused at load time" % value), \
+            Tern(name="sync-bad", main={"smtp_banner_delay": value},
+                 start=False) as d:
+        p = d.run("-bV")
+        err = p.stderr.decode("utf-8", "replace")
+        t.ok(p.returncode == 78 and "smtp_banner_delay" in err
+             and why in err and "main/00_test.lua:" in err,
+             "smtp_banner_delay = %s: -bV exits 78 naming the file, line "
+             "and reason" % value, "exit %d: %s" % (p.returncode, err))
+
 t.done()
