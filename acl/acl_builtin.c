@@ -3,10 +3,14 @@
  *                 (DESIGN §7): never an open relay.
  *
  * PURPOSE: RCPT is accepted for local submission (no client host), for
- * +local_domains and +relay_to_domains (local parts with '@', '%', '!',
- * '/' or '|', or starting with '.', are refused there), for clients in
- * +relay_from_hosts and for authenticated clients; everything else gets
- * "550 5.7.1 relay not permitted". Every other hook accepts.
+ * clients in +relay_from_hosts and for authenticated clients, as in
+ * Exim's default configuration; for anyone else only to +local_domains
+ * and +relay_to_domains (local parts with '@', '%', '!', '/' or '|', or
+ * starting with '.', are refused there) when the recipient verifies (the
+ * router chain, on the loop): an unknown user in our domains gets "550
+ * 5.1.1 <addr>: unknown user" (acl_verify.c says why and with which
+ * status), a temporary failure 451; every other recipient gets "550
+ * 5.7.1 relay not permitted". Every other hook accepts.
  */
 #include <string.h>
 
@@ -42,6 +46,30 @@ static int restricted(const char *rcpt, const char *at)
            || memchr(rcpt, '|', n);
 }
 
+/* acl_builtin_done - the recipient verification answered */
+void acl_builtin_done(struct acl_check *chk, enum cond_result r)
+{
+    if (r == C_YES) {
+        acl_finish(chk, ACL_ACCEPT, NULL);
+    } else if (r == C_NO) {             /* unknown user: 550 5.1.1 */
+        chk->res.status = chk->cond_status;
+        chk->res.log_message = chk->cond_log;
+        acl_finish(chk, ACL_DENY, chk->cond_msg);
+    } else {                            /* why is for the log only */
+        acl_internal_error(chk, 0, chk->cond_msg ? chk->cond_msg
+                                   : "recipient verification deferred");
+        acl_finish(chk, ACL_DEFER, NULL);
+    }
+}
+
+static void verify_rcpt(struct acl_check *chk)
+{
+    enum cond_result r = acl_verify(chk, "recipient");
+
+    if (r != C_PENDING)
+        acl_builtin_done(chk, r);
+}
+
 static void builtin_rcpt(struct acl_check *chk)
 {
     const struct acl_req *q = chk->req;
@@ -59,7 +87,7 @@ static void builtin_rcpt(struct acl_check *chk)
         if (restricted(q->rcpt, at))
             acl_finish(chk, ACL_DENY, "restricted characters in address");
         else
-            acl_finish(chk, ACL_ACCEPT, NULL);
+            verify_rcpt(chk);
         return;
     }
     if (defer == ACL_DEFER)

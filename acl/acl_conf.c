@@ -189,8 +189,8 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         "reverse_host_lookup", NULL };
     static const char *const controls[] = {
         "submission", "queue_only", "freeze", "no_pipelining",
-        "no_enforce_sync", "suppress_local_fixups", "fakedefer",
-        "fakereject", "allow_auth_unadvertised", NULL };
+        "no_enforce_sync", "enforce_sync", "suppress_local_fixups",
+        "fakedefer", "fakereject", "allow_auth_unadvertised", NULL };
     struct acl_fields *f = fields;
 
     if (compile_all(c, &f->regex, &f->regex_re, eb) != 0

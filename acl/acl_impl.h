@@ -30,6 +30,8 @@ struct acl_check {
     struct acl_result res;
     struct strbuf headers;          /* add_header results */
     const char *cond_msg;           /* why the last condition failed */
+    const char *cond_status;        /* its enhanced status (verify), or NULL */
+    const char *cond_log;           /* its reject-log text, or NULL */
     const char *lua_error;          /* a message function failed: 451 */
     struct ev_timer *timer;         /* delay, or the final callback */
     void *async;                    /* a pending condition's state */
@@ -55,8 +57,10 @@ enum cond_result acl_dnslists(struct acl_check *chk,
 void acl_run_function(struct acl_check *chk);
 enum cond_result acl_lua_condition(struct acl_check *chk, int fn);
 
-/* acl_builtin.c: the policy when no ACL is configured for the hook */
+/* acl_builtin.c: the policy when no ACL is configured for the hook;
+ * acl_builtin_done: its pending verification answered */
 void acl_builtin(struct acl_check *chk);
+void acl_builtin_done(struct acl_check *chk, enum cond_result r);
 
 /* acl_code.c: reply codes from the configuration (see there) */
 size_t acl_code_prefix(const char *text, int *code, char status[16]);

@@ -283,6 +283,9 @@ static void modifiers(struct acl_check *chk, const struct acl_fields *f)
         chk->req->submission |= strcmp(c, "submission") == 0;
         chk->req->queue_only |= strcmp(c, "queue_only") == 0;
         chk->req->freeze |= strcmp(c, "freeze") == 0;
+        chk->req->no_pipelining |= strcmp(c, "no_pipelining") == 0;
+        if (strcmp(c, "enforce_sync") == 0 || strcmp(c, "no_enforce_sync") == 0)
+            chk->req->sync_control = c[0] == 'n' ? -1 : 1;
     }
 }
 
@@ -333,6 +336,11 @@ static void delay_done(void *arg)
     run_statements(chk);
 }
 
+static int msg_unset(const struct acl_fields *f)
+{
+    return !xval_set(&f->message);
+}
+
 /* Act on statement st whose conditions gave r; 1 = go on to the next */
 static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
                       enum cond_result r)
@@ -354,6 +362,9 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
         if (r == C_YES)
             return 1;
         chk->res.log_message = acl_expand(chk, &f->log_message);
+        if (chk->res.log_message == NULL && msg_unset(f))
+            chk->res.log_message = chk->cond_log;
+        chk->res.status = chk->cond_status;     /* a verify's reason */
         chk->res.code = (int)f->code;
         msg = acl_expand(chk, &f->message);
         acl_finish(chk, ACL_DENY, msg ? msg : chk->cond_msg);
@@ -379,6 +390,8 @@ static void run_statements(struct acl_check *chk)
     while (!chk->finished && chk->stmt < d->n) {
         const struct acl_stmt *st = &d->stmts[chk->stmt];
         const struct acl_fields *f = st->fields;
+        if (chk->cond == 0)             /* a new statement: no reason yet */
+            chk->cond_msg = chk->cond_status = chk->cond_log = NULL;
         enum cond_result r = acl_conditions(chk, f, &chk->cond);
         if (r == C_PENDING)
             return;
@@ -404,6 +417,10 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
 {
     chk->async = NULL;
     chk->async_cancel = NULL;
+    if (chk->def == NULL) {             /* the built-in policy's verify */
+        acl_builtin_done(chk, r);
+        return;
+    }
     if (r != C_YES) {
         const struct acl_stmt *st = &chk->def->stmts[chk->stmt];
         chk->cond = 0;

@@ -7,7 +7,9 @@
  * (verify mode: verify_only routers included, verify = false ones
  * skipped) on the event loop with a fresh DNS cache; helo, reverse lookup
  * and DNS lists ask the resolver directly. All of them answer through
- * acl_cond_done; a temporary failure is C_DEFER (451), never "no".
+ * acl_cond_done; a temporary failure is C_DEFER (451), never "no". A
+ * failed routing verification leaves its reason with the enhanced status
+ * that says it (RFC 3463; fail_reason below) for a require that fails.
  * SECURITY: DNS answers are compared, never trusted as text in replies.
  */
 #include <arpa/inet.h>
@@ -20,19 +22,66 @@
 #include "core/mail/address.h"
 #include "core/base/ev.h"
 #include "core/base/xalloc.h"
+#include "core/conf/mlist.h"
 #include "core/net/dns.h"
 #include "core/mail/header.h"
 #include "route/route_verify.h"
 
 /* ---- routing: verify = recipient / sender ---- */
 
+struct vroute {
+    struct acl_check *chk;
+    const char *addr;
+    int rcpt;                   /* verifying the recipient (else sender) */
+};
+
+static int in_local_domains(struct acl_check *chk, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    struct errbuf eb;
+    struct match_ctx mc = { .conf = chk->req->conf, .eb = &eb };
+
+    return at != NULL && chk->req->conf->main.local_domains != NULL
+           && mlist_match(chk->req->conf->main.local_domains, at + 1, &mc)
+              == MATCH_YES;
+}
+
+/* Why routing failed, for the client and the reject log, with the
+ * enhanced status of the reason (RFC 3463): a recipient in our own
+ * domains that no router took is "<addr>: unknown user", 5.1.1 (logged
+ * as Exim's "Unknown user", which fail2ban's exim filter knows); one a
+ * router refused keeps the router's text (a :fail: alias), still 5.1.1;
+ * a remote recipient that cannot be routed is a bad destination system,
+ * 5.1.2; a sender, 5.1.7 in our domains, 5.1.8 elsewhere. */
+static void fail_reason(struct vroute *vr, const char *msg)
+{
+    struct acl_check *chk = vr->chk;
+    int local = in_local_domains(chk, vr->addr);
+    int unrouteable = msg == NULL || strcmp(msg, "Unrouteable address") == 0;
+
+    chk->cond_msg = pool_strdup(chk->pool, msg ? msg : "Unrouteable address");
+    if (!vr->rcpt) {
+        chk->cond_status = local ? "5.1.7" : "5.1.8";
+        return;
+    }
+    chk->cond_status = local ? "5.1.1" : "5.1.2";
+    if (local && unrouteable) {
+        chk->cond_msg = pool_printf(chk->pool, "<%s>: unknown user",
+                                    vr->addr);
+        chk->cond_log = "Unknown user";
+    }
+}
+
 static void verified(enum verify_result r, const char *msg, void *arg)
 {
-    struct acl_check *chk = arg;
+    struct vroute *vr = arg;
+    struct acl_check *chk = vr->chk;
 
     chk->async = NULL;
     chk->async_cancel = NULL;
-    if (msg != NULL)
+    if (r == VERIFY_FAILED)
+        fail_reason(vr, msg);
+    else if (msg != NULL)
         chk->cond_msg = pool_strdup(chk->pool, msg);
     acl_cond_done(chk, r == VERIFY_FAILED ? C_NO : r == VERIFY_DEFERRED
                        ? C_DEFER : C_YES);
@@ -43,12 +92,17 @@ static void verify_cancel(void *arg)
     route_verify_cancel(arg);
 }
 
-static enum cond_result verify_route(struct acl_check *chk, const char *addr)
+static enum cond_result verify_route(struct acl_check *chk, const char *addr,
+                                     int rcpt)
 {
     struct acl_req *q = chk->req;
+    struct vroute *vr = pool_zalloc(chk->pool, sizeof(*vr));
 
+    vr->chk = chk;
+    vr->addr = addr;
+    vr->rcpt = rcpt;
     chk->async = route_verify_start(q->conf, q->ev, q->dns, q->sender,
-                                    q->client_ip, addr, verified, chk);
+                                    q->client_ip, addr, verified, vr);
     chk->async_cancel = verify_cancel;
     return C_PENDING;
 }
@@ -301,9 +355,9 @@ enum cond_result acl_verify(struct acl_check *chk, const char *what)
     const struct acl_req *q = chk->req;
 
     if (strncmp(what, "recipient", n) == 0 && n == 9)
-        return q->rcpt ? verify_route(chk, q->rcpt) : C_YES;
+        return q->rcpt ? verify_route(chk, q->rcpt, 1) : C_YES;
     if (strncmp(what, "sender", n) == 0 && n == 6)
-        return q->sender && q->sender[0] ? verify_route(chk, q->sender)
+        return q->sender && q->sender[0] ? verify_route(chk, q->sender, 0)
                                          : C_YES;
     if (strncmp(what, "helo", n) == 0 && n == 4)
         return verify_helo(chk);

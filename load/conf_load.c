@@ -315,11 +315,27 @@ static int parse_auth_table(struct conf *c, struct errbuf *eb)
     return -1;
 }
 
+/* Clients give up on a greeting after 5 minutes (RFC 5321 4.5.3.2.1):
+ * a longer smtp_banner_delay would only turn everyone away. */
+static int check_banner_delay(struct conf *c, struct errbuf *eb)
+{
+    const struct opt_spec *o = opt_find(conf_main_opts(),
+                                        "smtp_banner_delay");
+    const struct origin *org = &c->main_origin[o - conf_main_opts()];
+
+    if (c->main.smtp_banner_delay <= 300)
+        return 0;
+    errbuf_set(eb, "%s:%d: main: smtp_banner_delay %lds is over 5m: "
+               "clients wait only 5 minutes for the greeting", org->file,
+               org->line, c->main.smtp_banner_delay);
+    return -1;
+}
+
 static int finish(struct conf *c, struct errbuf *eb)
 {
     default_names(c);
     if (main_lists(c, eb) != 0 || check_tls_files(c, eb) != 0
-        || parse_auth_table(c, eb) != 0)
+        || parse_auth_table(c, eb) != 0 || check_banner_delay(c, eb) != 0)
         return -1;
     if (default_retry(c, eb) != 0)
         return -1;

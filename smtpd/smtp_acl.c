@@ -36,6 +36,7 @@ static void acl_cb(const struct acl_result *r, void *arg)
     s->txn.submission |= c->req.submission;
     s->txn.queue_only |= c->req.queue_only;
     s->txn.freeze |= c->req.freeze;
+    sess_sync_control(s, c->req.sync_control, c->req.no_pipelining);
     if (r->add_headers != NULL && r->verdict != ACL_DENY
         && r->verdict != ACL_DROP)
         sb_append(&s->txn.added, sb_str(r->add_headers),

@@ -101,8 +101,7 @@ static void greet_done(struct sess *s, const struct acl_result *r)
         smtpin_set_state(s, SS_CLOSING);
         return;
     }
-    smtpin_set_state(s, SS_CMD);
-    sess_reply(s, 220, NULL, "%s ESMTP tern", hostname(s));
+    sess_banner(s);             /* smtp_sync.c: delay, early talkers */
 }
 
 /* sess_greet - connect ACL, then the 220 banner */
@@ -130,8 +129,9 @@ static void ehlo_reply(struct sess *s)
               s->ip[0] ? s->ip : "local");
     if (m->message_size_limit > 0)
         sb_printf(&t, "SIZE %ld\n", m->message_size_limit);
-    sb_puts(&t, "8BITMIME\nPIPELINING\nCHUNKING\nSMTPUTF8\n"
-                "ENHANCEDSTATUSCODES\n");
+    s->pipelining = sess_pipelining_offer(s);
+    sb_puts(&t, s->pipelining ? "8BITMIME\nPIPELINING\n" : "8BITMIME\n");
+    sb_puts(&t, "CHUNKING\nSMTPUTF8\nENHANCEDSTATUSCODES\n");
     if (s->srv->o.tls != NULL && s->tls == NULL)
         sb_puts(&t, "STARTTLS\n");
     if (sess_auth_advertise(s))
@@ -152,6 +152,7 @@ void sess_set_greeting(struct sess *s, char *helo, int esmtp)
     free(s->helo);
     s->helo = helo;
     s->esmtp = helo != NULL && esmtp;
+    s->pipelining = 0;          /* until an EHLO reply offers it */
 }
 
 /* A greeting counts only once the helo ACL accepted it. A refused one
@@ -165,7 +166,8 @@ static void helo_done(struct sess *s, const struct acl_result *r)
 
     s->pending = NULL;
     sess_reset_txn(s);
-    if (refused) {
+    if (refused || sess_sync_recheck(s, s->pending_esmtp ? SV_EHLO : SV_HELO,
+                                     helo)) {
         free(helo);
         sess_set_greeting(s, NULL, 0);
         return;
@@ -214,7 +216,7 @@ static void mail_done(struct sess *s, const struct acl_result *r)
     char *sender = s->pending;
 
     s->pending = NULL;
-    if (refused) {
+    if (refused || sess_sync_recheck(s, SV_MAIL, sender)) {
         free(sender);
         return;
     }
@@ -280,6 +282,10 @@ static void rcpt_done(struct sess *s, const struct acl_result *r)
     struct sess_txn *t = &s->txn;
 
     s->pending = NULL;
+    if (!refused && sess_sync_recheck(s, SV_RCPT, rcpt)) {
+        free(rcpt);
+        return;
+    }
     if (refused || r->verdict == ACL_DISCARD) {
         if (!refused) {             /* accepted, then thrown away */
             t->discarded++;
@@ -526,6 +532,8 @@ void sess_command_line(struct sess *s, const char *line, size_t len)
         return;
     }
     if (smtp_parse_command(line, len, &cmd, &err) != 0) {
+        if (sess_sync_command(s, &cmd, line, len))
+            return;
         if (cmd.verb == SV_UNKNOWN)
             s->unknown_commands++;
         else
@@ -541,5 +549,7 @@ void sess_command_line(struct sess *s, const char *line, size_t len)
         arg[n] = '\0';
         cmd.arg = arg;
     }
+    if (sess_sync_command(s, &cmd, line, len))
+        return;                 /* 554: sent too soon */
     handlers[cmd.verb](s, &cmd);
 }

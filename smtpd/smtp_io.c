@@ -335,6 +335,7 @@ static int next_line(struct sess *s)
         len--;
     size_t used = (size_t)(lf - s->in) + 1;
 
+    s->in_next = used;          /* what follows the line: smtp_sync.c */
     if (s->state == SS_AUTH)
         sess_auth_line(s, s->in, len);
     else
@@ -517,6 +518,7 @@ void smtp_session_start(struct smtp_server *srv, int fd,
     peer_text(s, peer);
     sess_note(s);
     s->local_port = local_port;
+    sess_sync_init(s);
     if (tls_on_connect)
         sess_start_tls(s);      /* greets once the handshake is done */
     else

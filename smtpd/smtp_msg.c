@@ -50,7 +50,8 @@ static unsigned long long size_max(const struct sess *s)
 
 static void predata_done(struct sess *s, const struct acl_result *r)
 {
-    if (sess_acl_refused(s, r, 554, "predata"))
+    if (sess_acl_refused(s, r, 554, "predata")
+        || sess_sync_recheck(s, SV_DATA, ""))
         return;
     dp_init(&s->dp, (size_t)s->srv->o.conf->main.header_size_limit,
             size_max(s), data_sink, s);
@@ -497,7 +498,7 @@ size_t sess_bdat_input(struct sess *s, const char *p, size_t n)
     if (!t->bdat_failed && data_sink(p, take, s) != 0)
         t->bdat_failed = 552;
     t->bdat_left -= take;
-    if (t->bdat_left == 0)
+    if (t->bdat_left == 0 && !sess_sync_bdat(s, p + take, n - take))
         bdat_chunk_end(s);
     return take;
 }

@@ -108,6 +108,12 @@ struct sess {
     struct rejlog *rejlog;      /* rejection lines logged (smtp_rejlog.c) */
     void *pending;              /* what an async step will act on */
     int pending_esmtp;          /* the HELO ACL is checking an EHLO */
+    /* SMTP synchronization (smtp_sync.c) */
+    int sync;                   /* checks enforced for this session */
+    int sync_net;               /* a network session (not -bs, -bh) */
+    int pipelining;             /* PIPELINING was advertised (last EHLO) */
+    int no_pipelining;          /* control = no_pipelining seen */
+    size_t in_next;             /* s->in offset after the current line */
 };
 
 /* smtp_io.c */
@@ -146,6 +152,16 @@ int sess_reject_logf(struct sess *s, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sess_reject_summary(struct sess *s);
 void sess_rejlog_free(struct sess *s);
+
+/* smtp_sync.c */
+void sess_sync_init(struct sess *s);
+void sess_sync_control(struct sess *s, int control, int no_pipelining);
+void sess_banner(struct sess *s);
+int sess_sync_command(struct sess *s, const struct smtp_cmd *cmd,
+                      const char *line, size_t len);
+int sess_sync_recheck(struct sess *s, enum smtp_verb verb, const char *arg);
+int sess_sync_bdat(struct sess *s, const char *next, size_t n);
+int sess_pipelining_offer(struct sess *s);
 
 /* smtp_auth.c */
 void sess_auth_start(struct sess *s, const struct smtp_cmd *cmd);

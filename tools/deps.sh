@@ -10,7 +10,9 @@
 # password hashes against it), Dovecot (imapd, pop3d, lmtpd: the tests run a
 # private instance; the install runs under a policy-rc.d that forbids
 # starting services, and the unit is disabled afterwards, so nothing
-# listens on ports 143/110/24).
+# listens on ports 143/110/24), fail2ban (test_smtp_sync runs its exim
+# filter with fail2ban-regex over tern's log; its service is disabled the
+# same way: nothing is banned on the machine).
 # Account: tern started as root runs as tern_user, by default the system
 # account "tern"; it is created here (adduser --system --group
 # --no-create-home) when missing, so `make run` and the tests find it.
@@ -19,7 +21,8 @@ set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
 libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl whois \
-dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd adduser"
+dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd adduser \
+fail2ban"
 TERN_ACCOUNT=tern
 
 # the tern system account, when missing (as root; adduser is in PKGS)
@@ -82,6 +85,16 @@ case "$missing" in
             update-rc.d dovecot disable >/dev/null 2>&1 || true
         fi
         service dovecot stop >/dev/null 2>&1 || true
+        ;;
+esac
+case "$missing" in
+    *fail2ban*)
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now fail2ban >/dev/null 2>&1 || true
+        else
+            update-rc.d fail2ban disable >/dev/null 2>&1 || true
+        fi
+        service fail2ban stop >/dev/null 2>&1 || true
         ;;
 esac
 if [ "$rc" != 0 ]; then

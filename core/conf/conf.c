@@ -88,6 +88,10 @@ static const struct opt_spec main_opts[] = {
     { "auth_check", OPT_FUNC, M(auth_check), NULL, 0, NULL },
     { "auth_failure_max", OPT_INT, M(auth_failure_max), "3", 0, NULL },
     { "smtp_vrfy_hosts", OPT_MLIST, M(smtp_vrfy_hosts), NULL, ML_HOST, NULL },
+    { "smtp_enforce_sync", OPT_BOOL, M(smtp_enforce_sync), "true", 0, NULL },
+    { "smtp_banner_delay", OPT_TIME, M(smtp_banner_delay), "0s", 0, NULL },
+    { "pipelining_advertise_hosts", OPT_MLIST, M(pipelining_advertise_hosts),
+      "*", ML_HOST, NULL },
     { "queue_only", OPT_BOOL, M(queue_only), "false", 0, NULL },
     /* delivery */
     { "queue_run_max", OPT_INT, M(queue_run_max), "100", 0, NULL },

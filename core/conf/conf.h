@@ -124,6 +124,9 @@ struct conf_main {
     struct xval auth_check;
     long auth_failure_max;
     struct mlist *smtp_vrfy_hosts;
+    int smtp_enforce_sync;          /* early talkers, unadvertised pipelining */
+    long smtp_banner_delay;         /* seconds before the 220 (pre-greet) */
+    struct mlist *pipelining_advertise_hosts;
     int queue_only;
     /* delivery */
     long queue_run_max;             /* messages in delivery at once */

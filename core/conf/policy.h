@@ -63,6 +63,9 @@ struct acl_req {
     int submission;             /* out: control = submission seen */
     int queue_only;             /* out: control = queue_only seen */
     int freeze;                 /* out: control = freeze */
+    int sync_control;           /* out: control = enforce_sync (1) or
+                                 * no_enforce_sync (-1), the last one seen */
+    int no_pipelining;          /* out: control = no_pipelining */
 };
 
 struct acl_result {

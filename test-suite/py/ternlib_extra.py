@@ -407,8 +407,11 @@ class Raw:
     """A raw SMTP client: bytes out, replies in."""
 
     def __init__(self, port, host="127.0.0.1", timeout=10, tls_ctx=None,
-                 server_hostname="localhost"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 server_hostname="localhost", source=None):
+        # source: the client's own address (127.0.0.2 ... on loopback)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         if tls_ctx is not None:
             self.sock = tls_ctx.wrap_socket(self.sock,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_acl_builtin - the policy with no ACL configured (never an open
-relay: local domains, relay_to_domains, relay_from_hosts and
-authenticated clients only), -bh IP (a fake session that prints the ACL
+relay: local domains and relay_to_domains for recipients that verify,
+relay_from_hosts and authenticated clients only; an unknown local user
+gets 550 5.1.1), -bh IP (a fake session that prints the ACL
 decisions as ">>> " lines on stderr and queues nothing), and hosts = ""
 matching local submission (-bs)."""
 import os
@@ -15,7 +16,8 @@ from ternlib_extra import Tap, Tern  # noqa: E402
 tap = Tap()
 
 # ---- no ACL, no relay_from_hosts
-t = Tern("aclbuiltin", main={"relay_to_domains": ["relay.example"]})
+t = Tern("aclbuiltin", main={"relay_to_domains": ["nowhere.test",
+                                                   "mx-pref.test"]})
 t.start()
 
 
@@ -35,12 +37,20 @@ with tap.guard("built-in rcpt policy"):
            repr(got))
     got = rcpt(t, "alice@example.com")
     tap.ok(got[0] == 250, "no ACL: a local domain is accepted", repr(got))
-    got = rcpt(t, "anyone@mail.example.com")
+    got = rcpt(t, "alice@mail.example.com")
     tap.ok(got[0] == 250, "no ACL: primary_hostname (@) is a local domain",
            repr(got))
-    got = rcpt(t, "x@relay.example")
+    got = rcpt(t, "anyone@mail.example.com")
+    tap.ok(got == (550, "5.1.1 <anyone@mail.example.com>: unknown user"),
+           "no ACL: an unknown user of a local domain gets 550 5.1.1 "
+           "<addr>: unknown user", repr(got))
+    got = rcpt(t, "x@mx-pref.test")
     tap.ok(got[0] == 250, "no ACL: a relay_to_domains domain is accepted",
            repr(got))
+    got = rcpt(t, "x@nowhere.test")
+    tap.ok(got[0] == 550 and got[1].startswith("5.1.2 "),
+           "no ACL: a relay_to_domains domain that cannot be routed gets "
+           "550 5.1.2", repr(got))
     got = rcpt(t, "a%b@example.com")
     tap.ok(got[0] == 550 and "restricted characters" in got[1],
            "no ACL: restricted characters in a local part are refused",

@@ -91,7 +91,7 @@ with tap.guard("list conditions"):
                "domains matches a *.wildcard")
     check_rcpt("bad42@example.com", 550, "local_parts: regex",
                "local_parts regex ^bad[0-9]+$ matches bad42")
-    check_rcpt("bad4x@example.com", 550, "Unrouteable",
+    check_rcpt("bad4x@example.com", 550, "unknown user",
                "local_parts regex does not match bad4x (falls through to "
                "verify)")
     check_rcpt("alice@example.com", 550, "senders: spam",
@@ -99,7 +99,7 @@ with tap.guard("list conditions"):
                sender="x@spam.example")
     check_rcpt("condstr@example.com", 550, "condition string",
                "condition = \"yes\" (string) is true")
-    check_rcpt("condstrno@example.com", 550, "Unrouteable",
+    check_rcpt("condstrno@example.com", 550, "unknown user",
                "condition = \"false\" (string) is false")
     check_rcpt("condfn@example.com", 550, "condition function",
                "condition = Lua function returning true")
@@ -107,9 +107,10 @@ with tap.guard("list conditions"):
 with tap.guard("verify = recipient"):
     check_rcpt("alice@example.com", 250, "",
                "verify = recipient: a known local user is accepted")
-    check_rcpt("nobody@example.com", 550, "Unrouteable address",
-               "verify = recipient: unknown local user gets 550 with the "
-               "routing message")
+    check_rcpt("nobody@example.com", 550,
+               "5.1.1 <nobody@example.com>: unknown user",
+               "verify = recipient: unknown local user gets 550 5.1.1 "
+               "<addr>: unknown user")
     check_rcpt("x@servfail.test", 451, "",
                "verify = recipient: a DNS temporary failure while routing "
                "gets 451")

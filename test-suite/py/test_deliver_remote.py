@@ -153,6 +153,7 @@ def read_bounce(t, user):
 
 # ---- 1. MX lookup to a second tern ----------------------------------------
 with tap.guard("mx"):
+    # the peer verifies recipients (its built-in policy): alice is a user
     peer = Tern(name="mx-peer", main={"local_domains": ["self-mx.test"]})
     a = Tern(name="mx-sender", main={"queue_only": False,
                                      "relay_from_hosts": ["127.0.0.1"]},
@@ -170,8 +171,8 @@ router "dnslookup" {
             'transport "remote_smtp" { override = true, driver = "smtp",'
             ' port = %d }\n' % peer.port})
     at = len(a.mainlog())
-    send(a, "alice@" + D, ["user@self-mx.test"], "by mx")
-    m = a.wait_log(r'=> user@self-mx\.test R=dnslookup T=remote_smtp '
+    send(a, "alice@" + D, ["alice@self-mx.test"], "by mx")
+    m = a.wait_log(r'=> alice@self-mx\.test R=dnslookup T=remote_smtp '
                    r'H=mx\.self-mx\.test \[127\.0\.0\.1\]:%d '
                    r'C="250 2\.0\.0 OK id=(\S+)"' % peer.port, since=at,
                    timeout=15)
@@ -179,8 +180,8 @@ router "dnslookup" {
            a.mainlog()[at:])
     tap.ok(a.wait_log(r"Completed$", since=at) is not None, "Completed")
     got = peer.spool_messages()
-    tap.eq([g.rcpts for g in got], [["user@self-mx.test"]],
-           "the peer spooled it for user@self-mx.test")
+    tap.eq([g.rcpts for g in got], [["alice@self-mx.test"]],
+           "the peer spooled it for alice@self-mx.test")
     tap.eq(got[0].id if got else None, m.group(1) if m else None,
            "under the id its 250 reply gave")
     a.stop()

@@ -26,8 +26,11 @@ def get(c, n, timeout=5):
 MSG = crlf("From: p@client.example\nSubject: pipelined\n"
            "Message-ID: <pipe.%d@client.example>\n\nbody %d\n")
 
+# The synchronization checks are off for this daemon: the whole-dialogue
+# groups below break RFC 2920's rules on purpose (test_smtp_sync.py tests
+# the 554 they get by default).
 with t.guard("pipe: the session ran to its end"), \
-     Tern(name="pipe") as d:
+     Tern(name="pipe", main={"smtp_enforce_sync": False}) as d:
     # ---- the whole transaction in one write, as the brief asks (RFC 2920
     # wants EHLO and DATA last in a group; a server must cope anyway)
     c = d.raw()
@@ -180,11 +183,9 @@ with t.guard("pipe: the session ran to its end"), \
     c = d.raw(banner=False)
     c.send("EHLO early.example\r\nNOOP\r\nQUIT\r\n")
     rs = get(c, 4)
-    t.ok(codes(rs) == [220, 250, 250, 221]
-         or (rs[0] is not None and rs[0].code in (421, 554)
-             and c.is_closed(3)),
-         "commands sent before the banner: banner first, then 250 250 221 "
-         "in order, or the session is refused and closed", repr(rs))
+    t.eq(codes(rs), [220, 250, 250, 221],
+         "commands sent before the banner (synchronization checks off): "
+         "banner first, then 250 250 221 in order")
     t.ok(d.paniclog() == "", "paniclog is empty", d.paniclog())
 
 # ---- replies to a pipelined group are not held back by Nagle: the 250s

@@ -32,6 +32,12 @@ t.main.update(tls_certificate=certs["cert"], tls_privatekey=certs["key"],
               tls_on_connect_ports=[implicit_port],
               auth_passwords="lsearch;" + t.path("passwd"))
 t.write("main/00_main.lua", "main " + lua(t.main) + "\n")
+# 127.0.0.2 is exempt from the synchronization checks (test 5); 127.0.0.3
+# is greeted after a second, so its early input is there in time (7c)
+t.write("acl/10_connect.lua", 'acl "connect" {\n'
+        '  accept { hosts = "127.0.0.2", control = "no_enforce_sync" },\n'
+        '  accept { hosts = "127.0.0.3", delay = "1s" },\n'
+        '  accept {},\n}\n')
 t.start()
 ca_ctx = client_ctx(certs["ca"])
 
@@ -117,9 +123,28 @@ with tap.guard("state reset"):
     c.close()
 
 # 5. CVE-2011-0411: "STARTTLS\r\nMAIL FROM:<x@y>\r\n" in one write; the
-# MAIL must be discarded, never executed inside TLS
-with tap.guard("STARTTLS pipelining injection"):
+# MAIL must never be executed inside TLS. With smtp_enforce_sync (the
+# default) STARTTLS must be the last command of its packet: 554, closed.
+with tap.guard("STARTTLS pipelining injection, smtp_enforce_sync"):
     c = t.raw()
+    c.cmd("EHLO client.example.org")
+    c.send(b"STARTTLS\r\nMAIL FROM:<x@y.example>\r\n")
+    code, text = c.reply()
+    tap.ok(code == 554 and "synchronization error" in text,
+           "pipelined STARTTLS: 554 SMTP synchronization error, no TLS",
+           "got %d %s" % (code, text))
+    try:
+        c.reply()
+        closed = False
+    except (EOFError, OSError):
+        closed = True
+    tap.ok(closed, "and the connection is closed")
+    c.close()
+
+# ... and where the check is off (control = no_enforce_sync), the
+# pipelined plain text is discarded
+with tap.guard("STARTTLS pipelining injection"):
+    c = t.raw(source="127.0.0.2")
     c.cmd("EHLO client.example.org")
     c.send(b"STARTTLS\r\nMAIL FROM:<x@y.example>\r\n")
     code, text = c.reply()
@@ -164,6 +189,24 @@ with tap.guard("implicit TLS"):
     m = t.wait_log("main", r"<= implicit@client\.example\.org .*", 5)
     tap.like(m.group(0) if m else "", r" P=esmtps X=TLS",
              "implicit TLS arrival logged with P=esmtps X=TLS...")
+
+# 7c. an early talker inside implicit TLS: the input is read through TLS,
+# answered 554 and logged as for a plain connection
+with tap.guard("implicit TLS early talker"):
+    c = Raw(implicit_port, tls_ctx=ca_ctx, server_hostname="localhost",
+            source="127.0.0.3")
+    c.send(b"EHLO early.example\r\n")
+    code, text = c.reply()
+    tap.ok(code == 554 and text == "SMTP synchronization error",
+           "tls_on_connect port, EHLO before the greeting: 554 inside TLS",
+           "got %d %s" % (code, text))
+    m = t.wait_log("main", r"(?m)SMTP protocol synchronization error \(input "
+                   r"sent without waiting for greeting\): rejected "
+                   r"connection from H=\[127\.0\.0\.3\]:\d+ "
+                   r'input="EHLO early\.example\\r\\n"$', 5)
+    tap.ok(m is not None, "mainlog: the early talker line with the "
+           "decrypted input", t.mainlog()[-600:])
+    c.close()
 
 # 7b. exactly one greeting on the implicit TLS port (a second 220 would
 # answer the client's EHLO and shift every later reply)
