@@ -167,13 +167,17 @@ const char *acl_var_get(const struct acl_vars *v, const char *name,
     return NULL;
 }
 
-/* $acl_m_*, then the connection's: acl_c_* and what conditions found */
+/* $acl_m_*, then the connection's: acl_c_* and what conditions found;
+ * $sender_address_domain from the envelope */
 static const char *session_var(const void *ctx, const char *name,
                                size_t len)
 {
     const struct acl_req *q = ctx;
     const char *v = acl_var_get(q->msg_vars, name, len);
 
+    if (len == 21 && strncmp(name, "sender_address_domain", len) == 0)
+        return q->sender && strrchr(q->sender, '@')
+               ? strrchr(q->sender, '@') + 1 : "";
     return v ? v : acl_var_get(q->conn_vars, name, len);
 }
 
@@ -368,7 +372,10 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
     }
     chk->res.log_message = acl_expand(chk, &f->log_message);
     chk->res.code = (int)f->code;
-    acl_finish(chk, verdict_of[v], acl_expand(chk, &f->message));
+    const char *msg = acl_expand(chk, &f->message);
+    if (msg == NULL && !xval_set(&f->message) && chk->lua_error == NULL)
+        msg = chk->reason;
+    acl_finish(chk, verdict_of[v], msg);
     return 0;
 }
 
@@ -391,6 +398,7 @@ static void run_statements(struct acl_check *chk)
         }
         int next = apply_verb(chk, st, r);
         chk->cond = 0;
+        chk->reason = NULL;
         if (!next)
             return;
         chk->stmt++;
@@ -404,10 +412,15 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
 {
     chk->async = NULL;
     chk->async_cancel = NULL;
+    if (chk->def != NULL && chk->def->fn < 0)
+        r = acl_cond_negate(chk, chk->def->stmts[chk->stmt].fields,
+                            chk->cond_id, r);
     if (r != C_YES) {
         const struct acl_stmt *st = &chk->def->stmts[chk->stmt];
         chk->cond = 0;
-        if (apply_verb(chk, st, r)) {
+        int next = apply_verb(chk, st, r);
+        chk->reason = NULL;
+        if (next) {
             chk->stmt++;
             run_statements(chk);
         }
@@ -416,9 +429,9 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
     run_statements(chk);
 }
 
-/* acl_check - start the check of req->hook */
-struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
-                            void *arg)
+/* acl_check_def - see acl_impl.h */
+struct acl_check *acl_check_def(struct acl_req *req, const struct acl_def *def,
+                                int depth, acl_done_fn done, void *arg)
 {
     struct acl_check *chk = xcalloc(1, sizeof(*chk));
 
@@ -426,8 +439,9 @@ struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
     chk->done = done;
     chk->arg = arg;
     chk->pool = pool_new();
+    chk->depth = depth;
     sb_init(&chk->headers);
-    chk->def = conf_find_acl(req->conf, req->hook);
+    chk->def = def;
     if (chk->def == NULL)
         acl_builtin(chk);
     else if (chk->def->fn >= 0)
@@ -435,6 +449,14 @@ struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
     else
         run_statements(chk);
     return chk;
+}
+
+/* acl_check - start the check of req->hook */
+struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
+                            void *arg)
+{
+    return acl_check_def(req, conf_find_acl(req->conf, req->hook), 0, done,
+                         arg);
 }
 
 /* acl_cancel - the session is gone: no callback (NULL ok) */
