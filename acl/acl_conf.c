@@ -198,6 +198,23 @@ static int placed(const char *hook, int used, const char *const *hooks,
     return -1;
 }
 
+/* Conditions that make sense at some hooks only. */
+static int check_places(const char *hook, const struct acl_fields *f,
+                        struct errbuf *eb)
+{
+    return placed(hook, f->domains != NULL, rcpt_on, "domains", eb) != 0
+        || placed(hook, f->local_parts != NULL, rcpt_on, "local_parts", eb)
+           != 0
+        || placed(hook, f->recipients != NULL, after_rcpt, "recipients", eb)
+           != 0
+        || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
+        || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0
+        || placed(hook, has_word(&f->verify, "header_sender")
+                  || has_word(&f->verify, "header_names_ascii"), data_on,
+                  "verify = header_sender/header_names_ascii", eb) != 0
+        ? -1 : 0;
+}
+
 /* A code option, or a refusal's message that is a constant (no
  * $variables, not a function) and starts with a code, must fit the verb:
  * checked now, so a refusal can never go out as "250" (computed ones:
@@ -270,16 +287,7 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         || check_words(&f->control, controls, "control", eb) != 0
         || check_set(&f->set, eb) != 0
         || check_expands(&f->add_header, "add_header", eb) != 0
-        || placed(hook, f->domains != NULL, rcpt_on, "domains", eb) != 0
-        || placed(hook, f->local_parts != NULL, rcpt_on, "local_parts", eb)
-           != 0
-        || placed(hook, f->recipients != NULL, after_rcpt, "recipients", eb)
-           != 0
-        || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
-        || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0
-        || placed(hook, has_word(&f->verify, "header_sender")
-                  || has_word(&f->verify, "header_names_ascii"), data_on,
-                  "verify = header_sender/header_names_ascii", eb) != 0
+        || check_places(hook, f, eb) != 0
         || acl_dnslists_prepare(c, f, eb) != 0)
         return -1;
     if (f->acl != NULL && !acl_name_ok(f->acl)) {

@@ -41,9 +41,7 @@ struct dnsl_q {
 struct dnsl {
     struct acl_check *chk;      /* NULL once cancelled */
     const struct acl_fields *f;
-    int outstanding;
-    int txt;                    /* the winner's TXT query is out */
-    size_t winner;
+    int outstanding;            /* A queries not answered yet */
     struct dnsl_q q[];
 };
 
@@ -152,8 +150,6 @@ static void decide(struct dnsl *d)
             finish(d, C_YES);
             return;
         }
-        d->txt = 1;
-        d->winner = i;
         dns_query(chk->req->dns, DNS_T_TXT, q->name, txt_cb, d);
         return;
     }

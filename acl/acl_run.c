@@ -135,7 +135,8 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
     v = chk->res.verdict;
     if (sb_len(&chk->headers) > 0)
         chk->res.add_headers = &chk->headers;
-    acl_trace(chk, "%s ACL returned %s%s%s", chk->req->hook, names[v],
+    acl_trace(chk, "%s ACL returned %s%s%s", chk->depth > 0
+              ? chk->def->hook : chk->req->hook, names[v],
               chk->res.message ? ": " : "",
               chk->res.message ? chk->res.message : "");
     chk->timer = ev_timer_add(chk->req->ev, 0, deliver_cb, chk);
@@ -373,7 +374,8 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
     chk->res.log_message = acl_expand(chk, &f->log_message);
     chk->res.code = (int)f->code;
     const char *msg = acl_expand(chk, &f->message);
-    if (msg == NULL && !xval_set(&f->message) && chk->lua_error == NULL)
+    if (msg == NULL && !xval_set(&f->message) && chk->lua_error == NULL
+        && v != V_ACCEPT && v != V_DISCARD)
         msg = chk->reason;
     acl_finish(chk, verdict_of[v], msg);
     return 0;

@@ -74,10 +74,10 @@ static void test_names(void)
     ok(dnsbl_query_name("", "dbl.test", out, sizeof(out)) == -1,
        "empty key refused");
     char big[300];
-    memset(big, 'a', 62);
-    for (int i = 0; i < 4; i++)
-        memcpy(big + i * 63, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.",
-               63);
+    for (int i = 0; i < 4; i++) {           /* 4 labels of 62 + dots */
+        memset(big + i * 63, 'a', 62);
+        big[i * 63 + 62] = '.';
+    }
     big[4 * 63 - 1] = '\0';
     ok(dnsbl_query_name(big, "dbl.test", out, sizeof(out)) == -1,
        "a name over 253 bytes refused");
