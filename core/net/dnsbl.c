@@ -156,6 +156,14 @@ int dnsbl_option(const char *text)
     return -1;
 }
 
+static int is_v4_mapped(const unsigned char *b)
+{
+    static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                              0xff, 0xff };
+
+    return memcmp(b, prefix, sizeof(prefix)) == 0;
+}
+
 /* dnsbl_query_name - see dnsbl.h */
 int dnsbl_query_name(const char *key, const char *zone, char *out,
                      size_t size)
@@ -167,6 +175,10 @@ int dnsbl_query_name(const char *key, const char *zone, char *out,
 
     if (inet_pton(AF_INET, key, b) == 1) {
         snprintf(name, sizeof(name), "%u.%u.%u.%u", b[3], b[2], b[1], b[0]);
+        key = name;
+    } else if (inet_pton(AF_INET6, key, b) == 1 && is_v4_mapped(b)) {
+        snprintf(name, sizeof(name), "%u.%u.%u.%u", b[15], b[14], b[13],
+                 b[12]);                /* ::ffff:a.b.c.d is an IPv4 client */
         key = name;
     } else if (inet_pton(AF_INET6, key, b) == 1) {
         for (int i = 15; i >= 0; i--) {

@@ -4,8 +4,8 @@
  *
  * An item is ZONE[=V,V..|==V,..|&M|!=V,..|!==V,..|!&M][/KEY]. With no KEY
  * the client's address is asked for; an IPv4 or IPv6 KEY is reversed
- * (4.3.2.1.ZONE, 32 nibbles for IPv6), any other KEY is a domain asked
- * for as is (KEY.ZONE). The special items +include_unknown,
+ * (4.3.2.1.ZONE, 32 nibbles for IPv6, IPv4-mapped IPv6 as IPv4), any
+ * other KEY is a domain asked for as is (KEY.ZONE). The special items +include_unknown,
  * +exclude_unknown and +defer_unknown say what a DNS failure of the items
  * after them means (default: not listed).
  *

@@ -65,6 +65,9 @@ static void test_names(void)
     ok(dnsbl_query_name("2001:db8::1", "bl.test", out, sizeof(out)) == 0
        && strcmp(out, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
                  "8.b.d.0.1.0.0.2.bl.test") == 0, "IPv6 nibbles: %s", out);
+    ok(dnsbl_query_name("::ffff:192.0.2.1", "bl.test", out, sizeof(out))
+       == 0 && strcmp(out, "1.2.0.192.bl.test") == 0,
+       "IPv4-mapped IPv6 asked as IPv4: %s", out);
     ok(dnsbl_query_name("Spam.Example", "dbl.test", out, sizeof(out)) == 0
        && strcmp(out, "Spam.Example.dbl.test") == 0, "domain as is");
     ok(dnsbl_query_name("a b", "dbl.test", out, sizeof(out)) == -1,
