@@ -4,10 +4,10 @@
  *                  lists, with the answer the item asks for?
  *
  * PURPOSE: items are parsed at load time (acl_dnslists_prepare, syntax in
- * core/net/dnsbl.h). At SMTP time every item's A query starts at once on
- * the loop; when all have answered, the first item in list order that
- * lists the key wins, as if they had been asked one by one: its TXT record
- * is then fetched, and $dnslist_domain, $dnslist_matched, $dnslist_value
+ * core/net/dnsbl.h). At SMTP time the A query of every item and key (a
+ * key may be a list, Exim's "/<;key1;key2") starts at once on the loop;
+ * when all have answered, the first in list order that lists its key
+ * wins, as if they had been asked one by one: its TXT record is fetched, and $dnslist_domain, $dnslist_matched, $dnslist_value
  * and $dnslist_text are left in the session's variables.
  * ERRORS: a DNS failure of an item means "not listed" unless
  * +include_unknown (listed) or +defer_unknown (the condition defers)
@@ -28,10 +28,13 @@
 #include "core/net/dns.h"
 #include "core/net/dnsbl.h"
 
-enum { Q_NONE, Q_WAIT, Q_LISTED, Q_NOT, Q_FAIL };
+enum { Q_WAIT = 1, Q_LISTED, Q_NOT, Q_FAIL };
+
+#define DNSL_MAX_Q 64           /* queries of one condition (items x keys) */
 
 struct dnsl_q {
     struct dnsl *d;
+    size_t item;                /* index in f->dnsl */
     int state;
     char name[DNSBL_NAME_MAX + 2];
     char key[256];
@@ -42,6 +45,7 @@ struct dnsl {
     struct acl_check *chk;      /* NULL once cancelled */
     const struct acl_fields *f;
     int outstanding;            /* A queries not answered yet */
+    size_t nq;
     struct dnsl_q q[];
 };
 
@@ -127,13 +131,15 @@ static void set_vars(struct dnsl *d, const struct dnsl_q *q, size_t i)
                                    q->key, d->f->dnsl[i].zone);
 }
 
-/* Every item answered: the first that lists the key, in list order. */
+/* Every query answered: the first that lists its key, in list order
+ * (items, then the keys of an item). */
 static void decide(struct dnsl *d)
 {
     struct acl_check *chk = d->chk;
 
-    for (size_t i = 0; i < d->f->ndnsl; i++) {
-        struct dnsl_q *q = &d->q[i];
+    for (size_t k = 0; k < d->nq; k++) {
+        struct dnsl_q *q = &d->q[k];
+        size_t i = q->item;
         enum dnsbl_unknown u = d->f->dnsl[i].unknown;
         if (q->state == Q_FAIL && u == DNSBL_DEFER) {
             chk->cond_msg = pool_printf(chk->pool, "DNS list %s: lookup of "
@@ -189,7 +195,7 @@ static void a_cb(const struct dns_answer *ans, void *arg)
     size_t n = ans->status == DNS_OK ? ans->n : 0, ignored = 0;
 
     if (d->chk != NULL) {
-        size_t i = (size_t)(q - d->q);
+        size_t i = q->item;
         for (size_t k = 0; k < n && k < 32; k++)
             recs[k] = ans->rr[k].data;
         int listed = dnsbl_listed(&d->f->dnsl[i], recs, n < 32 ? n : 32,
@@ -212,19 +218,70 @@ static void a_cb(const struct dns_answer *ans, void *arg)
         decide(d);
 }
 
-/* The key of item i: its expanded /KEY, or the client's address. */
-static const char *item_key(struct acl_check *chk, const struct dnsbl_item *it)
+/* The keys of an item, at most max: its expanded /KEY, which may be a
+ * list in Exim's form "<;key1;key2" (any punctuation after '<'), or the
+ * client's address. */
+static size_t item_keys(struct acl_check *chk, const struct dnsbl_item *it,
+                        const char **keys, size_t max)
 {
     struct xvars v;
     struct errbuf eb;
-    const char *out;
+    const char *s;
+    size_t n = 0;
 
-    if (it->key[0] == '\0')
-        return chk->req->client_ip;
+    if (max == 0)
+        return 0;
+    if (it->key[0] == '\0') {
+        keys[0] = chk->req->client_ip;
+        return keys[0][0] != '\0';
+    }
     acl_xvars(chk, &v);
-    if (expand_string(it->key, &v, chk->pool, &out, &eb) != 0)
-        return "";
-    return out;
+    if (expand_string(it->key, &v, chk->pool, &s, &eb) != 0)
+        return 0;
+    if (s[0] != '<' || s[1] == '\0' || strchr(";|,", s[1]) == NULL)
+        return (keys[0] = s)[0] != '\0';
+    const char sep[2] = { s[1], '\0' };
+    for (const char *p = s + 2; *p != '\0' && n < max;) {
+        size_t len = strcspn(p, sep);
+        const char *next = p + len + (p[len] != '\0');
+        while (len > 0 && *p == ' ')
+            p++, len--;
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len > 0)
+            keys[n++] = pool_strndup(chk->pool, p, len);
+        p = next;
+    }
+    return n;
+}
+
+static struct dnsl *make_queries(struct acl_check *chk,
+                                 const struct acl_fields *f)
+{
+    const char *keys[DNSL_MAX_Q];
+    size_t item[DNSL_MAX_Q], nq = 0;
+    struct dnsl *d;
+
+    for (size_t i = 0; i < f->ndnsl && nq < DNSL_MAX_Q; i++) {
+        size_t nk = item_keys(chk, &f->dnsl[i], keys + nq, DNSL_MAX_Q - nq);
+        for (size_t k = 0; k < nk; k++)
+            item[nq++] = i;
+    }
+    d = xcalloc(1, sizeof(*d) + nq * sizeof(d->q[0]));
+    d->chk = chk;
+    d->f = f;
+    for (size_t k = 0; k < nq; k++) {
+        struct dnsl_q *q = &d->q[d->nq];
+        q->d = d;
+        q->item = item[k];
+        snprintf(q->key, sizeof(q->key), "%s", keys[k]);
+        if (dnsbl_query_name(q->key, f->dnsl[q->item].zone, q->name,
+                             sizeof(q->name)) != 0)
+            continue;                       /* not a name: not listed */
+        q->state = Q_WAIT;
+        d->nq++;
+    }
+    return d;
 }
 
 /* acl_dnslists - see acl_impl.h */
@@ -237,29 +294,15 @@ enum cond_result acl_dnslists(struct acl_check *chk,
         return C_YES;
     if (chk->req->dns == NULL)
         return C_NO;
-    d = xcalloc(1, sizeof(*d) + f->ndnsl * sizeof(d->q[0]));
-    d->chk = chk;
-    d->f = f;
-    for (size_t i = 0; i < f->ndnsl; i++) {
-        struct dnsl_q *q = &d->q[i];
-        q->d = d;
-        snprintf(q->key, sizeof(q->key), "%s", item_key(chk, &f->dnsl[i]));
-        q->state = Q_NONE;
-        if (q->key[0] == '\0'
-            || dnsbl_query_name(q->key, f->dnsl[i].zone, q->name,
-                                sizeof(q->name)) != 0)
-            continue;                       /* no key: not listed */
-        q->state = Q_WAIT;
-        d->outstanding++;
-    }
-    if (d->outstanding == 0) {
+    d = make_queries(chk, f);
+    if (d->nq == 0) {
         free(d);
         chk->cond_msg = "not listed in any DNS list";
         return C_NO;
     }
-    for (size_t i = 0; i < f->ndnsl; i++)
-        if (d->q[i].state == Q_WAIT)
-            dns_query(chk->req->dns, DNS_T_A, d->q[i].name, a_cb, &d->q[i]);
+    d->outstanding = (int)d->nq;
+    for (size_t k = 0; k < d->nq; k++)
+        dns_query(chk->req->dns, DNS_T_A, d->q[k].name, a_cb, &d->q[k]);
     chk->async = d;
     chk->async_cancel = dnsl_cancel;
     return C_PENDING;

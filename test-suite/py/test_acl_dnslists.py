@@ -6,7 +6,7 @@ value form (=, ==, &, !=, !&), a domain list keyed on
 $sender_address_domain, $dnslist_domain/_matched/_value/_text in messages
 and add_header, a DNSWL that accepts early (= and & forms), answers
 outside 127.0.0.0/8 ignored and logged, a DNS failure not listed (and
-+defer_unknown / +include_unknown), IPv6 clients (the 32-nibble name is
++defer_unknown / +include_unknown), a list of keys, IPv6 clients (the 32-nibble name is
 asked). Then the ACL syntax: '!' before several kinds of condition,
 acl = NAME (accept, deny with its message, defer, endless recursion
 bounded), verify = header_sender and header_names_ascii in the data ACL,
@@ -69,6 +69,9 @@ acl "rcpt" {
            message = "failinc listed $dnslist_domain" },
   deny   { local_parts = "^dbl$", dnslists = "dbl.test/$sender_address_domain",
            message = "dbl $dnslist_matched: $dnslist_text" },
+  deny   { local_parts = "^keys$",
+           dnslists = "bl.test/<; 192.0.2.9 ;$sender_host_address",
+           message = "keys $dnslist_matched" },
   deny   { local_parts = "^negdns$", ["!dnslists"] = "bl.test",
            message = "negdns: not listed" },
   deny   { local_parts = "^neghosts$", ["!hosts"] = "127.0.0.1",
@@ -199,6 +202,11 @@ check("dbl", "127.0.0.1", 250, None,
 check("dbl", "127.0.0.1", 250, None,
       "dbl.test/$sender_address_domain: the null sender has no key",
       sender="")
+
+# ---- several keys in one item (Exim's "/<;key;key")
+check("keys", "127.0.0.2", 550, "keys 127.0.0.2",
+      "a key list: the second key is listed, $dnslist_matched names it")
+check("keys", "127.0.0.6", 250, None, "a key list: no key listed")
 
 # ---- negation of several condition kinds
 check("negdns", "127.0.0.6", 550, "negdns: not listed",
