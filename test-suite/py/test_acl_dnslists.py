@@ -38,6 +38,10 @@ acl "is_one" {
 }
 acl "defers" { defer { message = "called defer" } }
 acl "loop" { accept { acl = "loop" } }
+acl "lua_named" (function(s)
+  if s.client_ip == "127.0.0.1" then return accept {} end
+  return deny { message = "lua named says no" }
+end)
 
 acl "rcpt" {
   accept { local_parts = "^wlmask$", dnslists = "wl.test&0.0.10.2" },
@@ -69,6 +73,13 @@ acl "rcpt" {
            message = "failinc listed $dnslist_domain" },
   deny   { local_parts = "^dbl$", dnslists = "dbl.test/$sender_address_domain",
            message = "dbl $dnslist_matched: $dnslist_text" },
+  deny   { local_parts = "^luavars$", dnslists = "bl.test",
+           condition = function(s)
+             return s.vars.dnslist_domain == "bl.test"
+                    and s.vars.dnslist_matched == s.client_ip
+                    and s.vars.dnslist_text:find("^listed: see") ~= nil
+           end,
+           message = "lua sees the dnslist variables" },
   deny   { local_parts = "^keys$",
            dnslists = "bl.test/<; 192.0.2.9 ;$sender_host_address",
            message = "keys $dnslist_matched" },
@@ -84,6 +95,7 @@ acl "rcpt" {
            message = "callacl: one" },
   deny   { local_parts = "^negacl$", ["!acl"] = "is_one" },
   deny   { local_parts = "^acldefer$", acl = "defers" },
+  deny   { local_parts = "^luaacl$", ["!acl"] = "lua_named" },
   deny   { local_parts = "^loop$", acl = "loop" },
   warn   { local_parts = "^hdr$", dnslists = "bl.test",
            add_header = "X-DNSList: $dnslist_domain $dnslist_value $dnslist_matched" },
@@ -203,6 +215,9 @@ check("dbl", "127.0.0.1", 250, None,
       "dbl.test/$sender_address_domain: the null sender has no key",
       sender="")
 
+check("luavars", "127.0.0.1", 550, "lua sees the dnslist variables",
+      "a Lua condition after dnslists reads session.vars.dnslist_*")
+
 # ---- several keys in one item (Exim's "/<;key;key")
 check("keys", "127.0.0.2", 550, "keys 127.0.0.2",
       "a key list: the second key is listed, $dnslist_matched names it")
@@ -231,6 +246,10 @@ check("negacl", "127.0.0.2", 550, "not client one (127.0.0.2)",
       "!acl = NAME: the called ACL's deny message becomes the reply")
 check("negacl", "127.0.0.1", 250, None,
       "!acl = NAME: the called ACL accepts: false")
+check("luaacl", "127.0.0.2", 550, "lua named says no",
+      "!acl = NAME where NAME is a Lua function ACL")
+check("luaacl", "127.0.0.1", 250, None,
+      "acl = NAME, a Lua function ACL that accepts")
 check("acldefer", "127.0.0.1", 451, None,
       "acl = NAME: the called ACL defers: the condition defers")
 log_at = len(t.paniclog())
