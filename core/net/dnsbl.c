@@ -127,6 +127,10 @@ int dnsbl_parse(const char *text, struct dnsbl_item *out, struct errbuf *eb)
     if (zn > (size_t)(end - s))
         zn = (size_t)(end - s);
     zn = trimmed(s, zn, &z);
+    if (memchr(z, ',', zn) != NULL)
+        return errbuf_set(eb, "DNS list \"%.*s\": merged lists (\"a,b=V\") "
+                          "are not supported; name the list itself",
+                          (int)(zn > 80 ? 80 : zn), z), -1;
     if (zn >= sizeof(out->zone) || !valid_name(z, zn))
         return errbuf_set(eb, "DNS list \"%.*s\": not a domain name",
                           (int)(zn > 80 ? 80 : zn), z), -1;

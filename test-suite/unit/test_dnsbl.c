@@ -46,6 +46,9 @@ static void test_parse(void)
     ok(dnsbl_parse("bl..example", &it, &eb) == -1, "empty label refused");
     ok(dnsbl_parse("bl example", &it, &eb) == -1, "space in zone refused");
     ok(dnsbl_parse("", &it, &eb) == -1, "empty item refused");
+    ok(dnsbl_parse("a.example,b.example=127.0.0.2", &it, &eb) == -1
+       && strstr(eb.msg, "merged") != NULL, "merged lists refused: %s",
+       eb.msg);
     ok(dnsbl_parse("bl.example=1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
                    "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
                    "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1", &it, &eb) == -1,
