@@ -43,6 +43,11 @@ acl "lua_named" (function(s)
   return deny { message = "lua named says no" }
 end)
 
+acl "connect" {
+  drop   { dnslists = "bl.test=127.0.0.7", message = "connect: $dnslist_domain" },
+  accept {},
+}
+
 acl "rcpt" {
   accept { local_parts = "^wlmask$", dnslists = "wl.test&0.0.10.2" },
   deny   { local_parts = "^wlmask$", message = "wlmask: not whitelisted" },
@@ -140,6 +145,18 @@ def check(lp, source, code, text, name, sender="s@client.example.org"):
                "RCPT %s from %s: got %d %r, want %d %r"
                % (lp, source, r.code, r.text, code, text))
 
+
+# ---- the connect ACL
+with tap.guard("connect"):
+    c = t.raw(source="127.0.0.7")
+    tap.ok(c.banner.code == 554 and "connect: bl.test" in c.banner.text,
+           "connect ACL: drop a client listed with =127.0.0.7",
+           repr(c.banner))
+    c.close()
+    c = t.raw(source="127.0.0.1")
+    tap.ok(c.banner.code == 220, "connect ACL: a client listed with another "
+           "value is greeted", repr(c.banner))
+    c.close()
 
 # ---- several lists, first listed in list order
 check("multi", "127.0.0.1", 550, "multi bl2.test 127.0.0.2",
