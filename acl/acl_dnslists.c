@@ -163,12 +163,18 @@ static void decide(struct dnsl *d)
     finish(d, C_NO);
 }
 
-static void note_ignored(struct dnsl_q *q, const struct dns_answer *ans)
+/* One line per answer however many records it has (a hostile list may
+ * send hundreds): the first address outside 127/8 and the count. */
+static void note_ignored(struct dnsl_q *q, const struct dns_answer *ans,
+                         size_t ignored)
 {
     for (size_t i = 0; i < ans->n; i++)
-        if (strncmp(ans->rr[i].data, "127.", 4) != 0)
-            log_main("DNS list lookup of %s returned %s, outside "
-                     "127.0.0.0/8: ignored", q->name, ans->rr[i].data);
+        if (strncmp(ans->rr[i].data, "127.", 4) != 0) {
+            log_main("DNS list lookup of %s returned %.40s, outside "
+                     "127.0.0.0/8: ignored (%zu such record%s)", q->name,
+                     ans->rr[i].data, ignored, ignored == 1 ? "" : "s");
+            return;
+        }
 }
 
 static void collect_value(struct dnsl_q *q, const struct dns_answer *ans)
@@ -201,7 +207,7 @@ static void a_cb(const struct dns_answer *ans, void *arg)
         int listed = dnsbl_listed(&d->f->dnsl[i], recs, n < 32 ? n : 32,
                                   &ignored);
         if (ignored > 0)
-            note_ignored(q, ans);
+            note_ignored(q, ans, ignored);
         if (listed)
             collect_value(q, ans);
         q->state = ans->status == DNS_TEMPFAIL ? Q_FAIL
