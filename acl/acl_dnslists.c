@@ -225,7 +225,7 @@ static void a_cb(const struct dns_answer *ans, void *arg)
 }
 
 /* The keys of an item, at most max: its expanded /KEY, which may be a
- * list in Exim's form "<;key1;key2" (any punctuation after '<'), or the
+ * list in Exim's form "<;key1;key2" (";", "|" or "," after "<"), or the
  * client's address. */
 static size_t item_keys(struct acl_check *chk, const struct dnsbl_item *it,
                         const char **keys, size_t max)

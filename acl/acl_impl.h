@@ -1,6 +1,7 @@
 /*
  * acl_impl.h - private to the ACL engine (acl_run.c, acl_cond.c,
- *              acl_verify.c, acl_builtin.c).
+ *              acl_verify.c, acl_verify_hdr.c, acl_dnslists.c, acl_call.c,
+ *              acl_builtin.c, acl_lua.c).
  *
  * A check walks the statements of one ACL. Each statement's conditions are
  * evaluated in a fixed order; a condition answers yes, no, defer, or
