@@ -7,7 +7,9 @@
  * core/net/dnsbl.h). At SMTP time the A query of every item and key (a
  * key may be a list, Exim's "/<;key1;key2") starts at once on the loop;
  * when all have answered, the first in list order that lists its key
- * wins, as if they had been asked one by one: its TXT record is fetched, and $dnslist_domain, $dnslist_matched, $dnslist_value
+ * wins, as if they had been asked one by one (a merged list,
+ * "detail.example,merged.example=V", is asked first and the detailed list
+ * only when the merged one matches): its TXT record is fetched, and $dnslist_domain, $dnslist_matched, $dnslist_value
  * and $dnslist_text are left in the session's variables.
  * ERRORS: a DNS failure of an item means "not listed" unless
  * +include_unknown (listed) or +defer_unknown (the condition defers)
@@ -36,6 +38,7 @@ struct dnsl_q {
     struct dnsl *d;
     size_t item;                /* index in f->dnsl */
     int state;
+    int detail;                 /* merged list matched: asking the list */
     char name[DNSBL_NAME_MAX + 2];
     char key[256];
     char value[200];            /* the 127/8 records, ", " between */
@@ -193,28 +196,58 @@ static void collect_value(struct dnsl_q *q, const struct dns_answer *ans)
     }
 }
 
+static void a_cb(const struct dns_answer *ans, void *arg);
+
+/* Is q's key listed by this answer? A merged list's detailed list (the
+ * second query) lists it with any 127/8 record. */
+static int judge(struct dnsl *d, struct dnsl_q *q, const struct dns_answer *ans)
+{
+    static const struct dnsbl_item any;     /* DNSBL_LISTED */
+    const struct dnsbl_item *it = &d->f->dnsl[q->item];
+    const char *recs[32];
+    size_t n = ans->status == DNS_OK ? ans->n : 0, ignored = 0;
+
+    for (size_t k = 0; k < n && k < 32; k++)
+        recs[k] = ans->rr[k].data;
+    int listed = dnsbl_listed(q->detail ? &any : it, recs, n < 32 ? n : 32,
+                              &ignored);
+    if (ignored > 0)
+        note_ignored(q, ans, ignored);
+    if (listed)
+        collect_value(q, ans);
+    acl_trace(d->chk, "DNS list check: %s: %s", q->name,
+              ans->status == DNS_TEMPFAIL ? ans->why : listed ? q->value
+              : n > 0 ? "not listed with that value" : "not listed");
+    return listed;
+}
+
+/* The merged list matched: ask the detailed list, where q's answer now
+ * comes from; 0 when its name cannot be made (then not listed). */
+static int ask_detail(struct dnsl *d, struct dnsl_q *q)
+{
+    const struct dnsbl_item *it = &d->f->dnsl[q->item];
+
+    q->detail = 1;
+    if (dnsbl_query_name(q->key, it->zone, q->name, sizeof(q->name)) != 0)
+        return 0;
+    dns_query(d->chk->req->dns, DNS_T_A, q->name, a_cb, q);
+    return 1;
+}
+
 static void a_cb(const struct dns_answer *ans, void *arg)
 {
     struct dnsl_q *q = arg;
     struct dnsl *d = q->d;
-    const char *recs[32];
-    size_t n = ans->status == DNS_OK ? ans->n : 0, ignored = 0;
 
     if (d->chk != NULL) {
-        size_t i = q->item;
-        for (size_t k = 0; k < n && k < 32; k++)
-            recs[k] = ans->rr[k].data;
-        int listed = dnsbl_listed(&d->f->dnsl[i], recs, n < 32 ? n : 32,
-                                  &ignored);
-        if (ignored > 0)
-            note_ignored(q, ans, ignored);
-        if (listed)
-            collect_value(q, ans);
+        int listed = judge(d, q, ans);
+        if (listed && d->f->dnsl[q->item].merged[0] != '\0' && !q->detail) {
+            if (ask_detail(d, q))
+                return;                     /* still outstanding */
+            listed = 0;
+        }
         q->state = ans->status == DNS_TEMPFAIL ? Q_FAIL
                    : listed ? Q_LISTED : Q_NOT;
-        acl_trace(d->chk, "DNS list check: %s: %s", q->name,
-                  q->state == Q_FAIL ? ans->why : listed ? q->value
-                  : n > 0 ? "not listed with that value" : "not listed");
     }
     if (--d->outstanding > 0)
         return;
@@ -281,8 +314,9 @@ static struct dnsl *make_queries(struct acl_check *chk,
         q->d = d;
         q->item = item[k];
         snprintf(q->key, sizeof(q->key), "%s", keys[k]);
-        if (dnsbl_query_name(q->key, f->dnsl[q->item].zone, q->name,
-                             sizeof(q->name)) != 0)
+        const struct dnsbl_item *it = &f->dnsl[q->item];
+        if (dnsbl_query_name(q->key, it->merged[0] ? it->merged : it->zone,
+                             q->name, sizeof(q->name)) != 0)
             continue;                       /* not a name: not listed */
         q->state = Q_WAIT;
         d->nq++;

@@ -105,6 +105,20 @@ static int parse_match(const char *s, size_t n, struct dnsbl_item *it,
     return parse_values(s + skip, n - skip, it, eb);
 }
 
+/* A list's domain into dst (DNSBL_NAME_MAX bytes), without a final dot */
+static int set_zone(char *dst, const char *z, size_t zn, struct errbuf *eb)
+{
+    zn = trimmed(z, zn, &z);
+    if (zn >= DNSBL_NAME_MAX || !valid_name(z, zn))
+        return errbuf_set(eb, "DNS list \"%.*s\": not a domain name",
+                          (int)(zn > 80 ? 80 : zn), z), -1;
+    memcpy(dst, z, zn);
+    dst[zn] = '\0';
+    if (dst[zn - 1] == '.')
+        dst[zn - 1] = '\0';
+    return 0;
+}
+
 /* dnsbl_parse - see dnsbl.h */
 int dnsbl_parse(const char *text, struct dnsbl_item *out, struct errbuf *eb)
 {
@@ -127,16 +141,12 @@ int dnsbl_parse(const char *text, struct dnsbl_item *out, struct errbuf *eb)
     if (zn > (size_t)(end - s))
         zn = (size_t)(end - s);
     zn = trimmed(s, zn, &z);
-    if (memchr(z, ',', zn) != NULL)
-        return errbuf_set(eb, "DNS list \"%.*s\": merged lists (\"a,b=V\") "
-                          "are not supported; name the list itself",
-                          (int)(zn > 80 ? 80 : zn), z), -1;
-    if (zn >= sizeof(out->zone) || !valid_name(z, zn))
-        return errbuf_set(eb, "DNS list \"%.*s\": not a domain name",
-                          (int)(zn > 80 ? 80 : zn), z), -1;
-    memcpy(out->zone, z, zn);
-    if (out->zone[zn - 1] == '.')
-        out->zone[zn - 1] = '\0';
+    const char *comma = memchr(z, ',', zn);
+    if (comma == NULL ? set_zone(out->zone, z, zn, eb) != 0
+        : set_zone(out->zone, z, (size_t)(comma - z), eb) != 0
+          || set_zone(out->merged, comma + 1, zn - (size_t)(comma + 1 - z),
+                      eb) != 0)
+        return -1;
     n = trimmed(z + zn, (size_t)(end - z - zn), &s);
     if (n > 0 && parse_match(s, n, out, eb) != 0) {
         errbuf_prefix(eb, "DNS list \"%s\": ", out->zone);

@@ -2,7 +2,10 @@
  * dnsbl.h - DNS block/allow list items in Exim's dnslists syntax: the
  *           parser, the query name, and the test of an answer.
  *
- * An item is ZONE[=V,V..|==V,..|&M|!=V,..|!==V,..|!&M][/KEY]. With no KEY
+ * An item is ZONE[,MERGED][=V,V..|==V,..|&M|!=V,..|!==V,..|!&M][/KEY]:
+ * with MERGED (Exim's merged lists, "sbl.example,zen.example=127.0.0.2"),
+ * the key is first asked in MERGED with the value test, and only when that
+ * matches in ZONE, where any answer lists it. With no KEY
  * the client's address is asked for; an IPv4 or IPv6 KEY is reversed
  * (4.3.2.1.ZONE, 32 nibbles for IPv6, IPv4-mapped IPv6 as IPv4), any
  * other KEY is a domain asked for as is (KEY.ZONE). The special items +include_unknown,
@@ -40,7 +43,8 @@ enum dnsbl_how {
 enum dnsbl_unknown { DNSBL_EXCLUDE, DNSBL_INCLUDE, DNSBL_DEFER };
 
 struct dnsbl_item {
-    char zone[DNSBL_NAME_MAX];
+    char zone[DNSBL_NAME_MAX];  /* the list ($dnslist_domain) */
+    char merged[DNSBL_NAME_MAX];/* asked first when set; "" none */
     enum dnsbl_how how;
     int negate;                 /* != !== !&: listed, but not so */
     size_t nvals;

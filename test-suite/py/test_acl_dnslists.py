@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """test_acl_dnslists - the dnslists condition over real SMTP sessions and
 tern -bh, against a private dnsmasq serving test-suite/zones/
-dnsbl.zone.conf: several lists (first listed in list order wins), each
-value form (=, ==, &, !=, !&), a domain list keyed on
-$sender_address_domain, $dnslist_domain/_matched/_value/_text in messages
-and add_header, a DNSWL that accepts early (= and & forms), answers
-outside 127.0.0.0/8 ignored and logged, a DNS failure not listed (and
-+defer_unknown / +include_unknown), a list of keys, IPv6 clients (the 32-nibble name is
+dnsbl.zone.conf: dnslists in the connect ACL, several lists (first listed
+in list order wins), a merged list, each value form (=, ==, &, !=, !&), a
+domain list keyed on $sender_address_domain, a list of keys,
+$dnslist_domain/_matched/_value/_text in messages, add_header and Lua's
+session.vars, a DNSWL that accepts early (= and & forms), answers outside
+127.0.0.0/8 ignored and logged, a DNS failure not listed (and
++defer_unknown / +include_unknown), IPv6 clients (the 32-nibble name is
 asked). Then the ACL syntax: '!' before several kinds of condition,
-acl = NAME (accept, deny with its message, defer, endless recursion
-bounded), verify = header_sender and header_names_ascii in the data ACL,
-and $acl_verify_message."""
+acl = NAME (accept, deny with its message, defer, a Lua function ACL,
+endless recursion bounded), verify = header_sender and
+header_names_ascii in the data ACL, and $acl_verify_message."""
 import os
 import subprocess
 import sys
@@ -56,6 +57,8 @@ acl "rcpt" {
   deny   { local_parts = "^multi$",
            dnslists = "nx.test : bl.test=127.0.0.3 : bl2.test",
            message = "multi $dnslist_domain $dnslist_value" },
+  deny   { local_parts = "^merged$", dnslists = "sbl.test,zen.test=127.0.0.2",
+           message = "merged $dnslist_domain $dnslist_text" },
   deny   { local_parts = "^eq$", dnslists = "bl.test=127.0.0.2,127.0.0.3",
            message = "eq $dnslist_value" },
   deny   { local_parts = "^all$", dnslists = "bl.test==127.0.0.2",
@@ -164,6 +167,20 @@ check("multi", "127.0.0.1", 550, "multi bl2.test 127.0.0.2",
 check("multi", "127.0.0.2", 550, "multi bl.test 127.0.0.3",
       "several lists: the first listing one wins (bl.test before bl2.test)")
 check("multi", "127.0.0.6", 250, None, "several lists: listed nowhere")
+
+# ---- a merged list: zen.test=127.0.0.2 first, then sbl.test for details
+check("merged", "127.0.0.1", 550, "merged sbl.test sbl detail",
+      "merged list matches, the detailed list lists: its domain and TXT")
+check("merged", "127.0.0.2", 250, None,
+      "merged list answers another value: not listed")
+check("merged", "127.0.0.3", 250, None,
+      "merged list matches but the detailed list does not list")
+with tap.guard("merged queries"):
+    with open(os.path.join(dns_dir, "dnsmasq.log"), errors="replace") as f:
+        qlog = f.read()
+    tap.ok("query[A] 3.0.0.127.sbl.test" in qlog
+           and "query[A] 2.0.0.127.sbl.test" not in qlog,
+           "the detailed list is asked only after the merged one matched")
 
 # ---- value forms
 check("eq", "127.0.0.1", 550, "eq 127.0.0.2", "=V,V matches 127.0.0.2")

@@ -18,7 +18,7 @@ static void test_parse(void)
 
     ok(dnsbl_parse(" bl.example ", &it, &eb) == 0
        && strcmp(it.zone, "bl.example") == 0 && it.how == DNSBL_LISTED
-       && it.key[0] == '\0', "plain zone");
+       && it.key[0] == '\0' && it.merged[0] == '\0', "plain zone");
     ok(dnsbl_parse("bl.example=127.0.0.2,127.0.0.3", &it, &eb) == 0
        && it.how == DNSBL_ANY && !it.negate && it.nvals == 2
        && it.vals[1] == 0x7f000003, "=V,V");
@@ -46,9 +46,14 @@ static void test_parse(void)
     ok(dnsbl_parse("bl..example", &it, &eb) == -1, "empty label refused");
     ok(dnsbl_parse("bl example", &it, &eb) == -1, "space in zone refused");
     ok(dnsbl_parse("", &it, &eb) == -1, "empty item refused");
-    ok(dnsbl_parse("a.example,b.example=127.0.0.2", &it, &eb) == -1
-       && strstr(eb.msg, "merged") != NULL, "merged lists refused: %s",
-       eb.msg);
+    ok(dnsbl_parse("sbl.example, zen.example.=127.0.0.2/$x", &it, &eb) == 0
+       && strcmp(it.zone, "sbl.example") == 0
+       && strcmp(it.merged, "zen.example") == 0 && it.nvals == 1
+       && strcmp(it.key, "$x") == 0, "merged list: detail, merged, value");
+    ok(dnsbl_parse("a.example,=127.0.0.2", &it, &eb) == -1,
+       "merged list without its domain refused");
+    ok(dnsbl_parse("a.example,b.example,c.example", &it, &eb) == -1,
+       "three domains refused");
     ok(dnsbl_parse("bl.example=1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
                    "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
                    "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1", &it, &eb) == -1,
