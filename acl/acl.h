@@ -10,6 +10,20 @@
 
 #include "core/conf/conf.h"
 
+struct dnsbl_item;
+struct acl_def;
+
+/* The conditions, in the order a statement evaluates them (acl_cond.c).
+ * The option rows (acl_conf.c) and the evaluation steps both name them,
+ * so a leading '!' ("!verify" = ...) negates any condition by its id. */
+enum acl_cond_id {
+    ACL_CID_HOSTS, ACL_CID_DOMAINS, ACL_CID_LOCAL_PARTS, ACL_CID_SENDERS,
+    ACL_CID_RECIPIENTS, ACL_CID_AUTHENTICATED, ACL_CID_ENCRYPTED,
+    ACL_CID_REGEX, ACL_CID_MIME_REGEX, ACL_CID_VERIFY, ACL_CID_ACL,
+    ACL_CID_DNSLISTS, ACL_CID_SPF, ACL_CID_CONDITION, ACL_CID_RATELIMIT,
+    ACL_CID_GREYLIST, ACL_CID_COUNT
+};
+
 struct acl_fields {
     /* conditions */
     struct mlist *hosts;
@@ -29,6 +43,13 @@ struct acl_fields {
     regex_t **regex_re;         /* compiled at load time (acl_stmt_check) */
     regex_t **mime_regex_re;
     struct xval condition;
+    const char *acl;            /* acl = name: call a named ACL */
+    unsigned negated;           /* bit 1u << acl_cond_id: written "!name" */
+    unsigned given;             /* conditions written, plain or negated */
+    /* filled at load time (acl_stmt_check, acl_conf_link) */
+    struct dnsbl_item *dnsl;    /* dnslists items, options applied */
+    size_t ndnsl;
+    const struct acl_def *acl_def;
     /* modifiers */
     long code;                  /* reply code for the verb, 0 = default */
     struct xval message;

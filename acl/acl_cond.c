@@ -1,9 +1,13 @@
 /*
  * acl_cond.c - ACL conditions, evaluated in a fixed order: hosts,
  *              domains, local_parts, senders, recipients, authenticated,
- *              encrypted, regex, each verify kind, dnslists, condition.
+ *              encrypted, regex, mime_regex, each verify kind, acl,
+ *              dnslists, condition.
  *
- * PURPOSE: each condition is one step; absent conditions are true. The
+ * PURPOSE: each condition is one step; absent conditions are true. Each
+ * step knows its condition's id (acl.h), so a '!' written before any
+ * condition negates its result here, for steps that answer at once and
+ * for those that answer later through acl_cond_done alike. The
  * synchronous ones match lists (core/conf/mlist.h); verify and dnslists need
  * DNS or routing (acl_verify.c), condition may be a Lua function that
  * waits for DNS (acl_lua.c); those return C_PENDING and the engine
@@ -90,23 +94,25 @@ static enum cond_result simple_step(struct acl_check *chk,
     const struct acl_req *q = chk->req;
 
     switch (i) {
-    case 0: return match(chk, f->hosts, q->client_ip, "hosts");
-    case 1: return rcpt_part(chk, f->domains, 1, "domains");
-    case 2: return rcpt_part(chk, f->local_parts, 0, "local_parts");
-    case 3: return match(chk, f->senders, q->sender, "senders");
-    case 4: return any_recipient(chk, f->recipients);
-    case 5: return match(chk, f->authenticated, q->auth_id, "authenticated");
-    case 6: return match(chk, f->encrypted, q->tls_cipher, "encrypted");
-    case 7: {
-        enum cond_result r = regex_data(chk, f->regex_re, f->regex.n);
-        return r == C_YES ? regex_data(chk, f->mime_regex_re,
-                                       f->mime_regex.n) : r;
-    }
+    case ACL_CID_HOSTS: return match(chk, f->hosts, q->client_ip, "hosts");
+    case ACL_CID_DOMAINS: return rcpt_part(chk, f->domains, 1, "domains");
+    case ACL_CID_LOCAL_PARTS:
+        return rcpt_part(chk, f->local_parts, 0, "local_parts");
+    case ACL_CID_SENDERS: return match(chk, f->senders, q->sender, "senders");
+    case ACL_CID_RECIPIENTS: return any_recipient(chk, f->recipients);
+    case ACL_CID_AUTHENTICATED:
+        return match(chk, f->authenticated, q->auth_id, "authenticated");
+    case ACL_CID_ENCRYPTED:
+        return match(chk, f->encrypted, q->tls_cipher, "encrypted");
+    case ACL_CID_REGEX: return regex_data(chk, f->regex_re, f->regex.n);
+    case ACL_CID_MIME_REGEX:
+        return regex_data(chk, f->mime_regex_re, f->mime_regex.n);
     default: return C_YES;
     }
 }
 
-#define SIMPLE_STEPS 8
+/* the simple steps are the first ids, in order */
+#define SIMPLE_STEPS (ACL_CID_MIME_REGEX + 1)
 
 static enum cond_result condition_step(struct acl_check *chk,
                                        const struct acl_fields *f)
@@ -123,23 +129,62 @@ static enum cond_result condition_step(struct acl_check *chk,
            ? C_YES : C_NO;
 }
 
-/* One step; -9 when there are no more. */
+typedef enum cond_result (*step_fn)(struct acl_check *chk,
+                                    const struct acl_fields *f);
+
+/* After the simple ones and each verify kind, one step per condition, in
+ * this order (stateful conditions last: they only count or record when
+ * every other condition of the statement held). A step answers C_YES when
+ * its condition is absent; negation is applied by id, outside the step. */
+static const struct { int id; step_fn fn; } late_steps[] = {
+    { ACL_CID_ACL, acl_call },
+    { ACL_CID_DNSLISTS, acl_dnslists },
+    { ACL_CID_CONDITION, condition_step },
+};
+
+#define NLATE ((int)(sizeof(late_steps) / sizeof(late_steps[0])))
+
+/* One step, its condition's id in *id; -9 when there are no more. */
 static int cond_step(struct acl_check *chk, const struct acl_fields *f,
-                     int i)
+                     int i, int *id)
 {
     int nverify = (int)f->verify.n;
 
-    if (i < SIMPLE_STEPS)
+    if (i < SIMPLE_STEPS) {
+        *id = i;
         return simple_step(chk, f, i);
+    }
     i -= SIMPLE_STEPS;
+    *id = ACL_CID_VERIFY;
     if (i < nverify)
         return acl_verify(chk, f->verify.v[i]);
     i -= nverify;
-    if (i == 0)
-        return f->dnslists.n ? acl_dnslists(chk, &f->dnslists) : C_YES;
-    if (i == 1)
-        return condition_step(chk, f);
-    return -9;
+    if (i >= NLATE)
+        return -9;
+    *id = late_steps[i].id;
+    return late_steps[i].fn(chk, f);
+}
+
+/* acl_cond_negate - see acl_impl.h. A verify that fails leaves its reason
+ * in $acl_verify_message; a negated condition that fails to fail keeps
+ * the reason for the statement's message (deny !verify = recipient
+ * answers with the routing error, as Exim). */
+enum cond_result acl_cond_negate(struct acl_check *chk,
+                                 const struct acl_fields *f, int id,
+                                 enum cond_result r)
+{
+    if (id == ACL_CID_VERIFY && r == C_NO && chk->cond_msg != NULL)
+        acl_var_set(chk->req->conn_vars, "acl_verify_message", 18,
+                    chk->cond_msg);
+    if (r == C_DEFER || r == C_PENDING || id < 0 || id >= ACL_CID_COUNT
+        || !(f->negated & (1u << id)))
+        return r;
+    if (r == C_NO) {
+        chk->reason = chk->cond_msg;
+        return C_YES;
+    }
+    chk->cond_msg = NULL;
+    return C_NO;
 }
 
 /* acl_conditions - evaluate from step *idx; see acl_impl.h */
@@ -149,9 +194,12 @@ enum cond_result acl_conditions(struct acl_check *chk,
     if (*idx < 0)                   /* after a delay: all were true */
         return C_YES;
     for (;;) {
-        int r = cond_step(chk, f, (*idx)++);
+        int id = -1;
+        int r = cond_step(chk, f, (*idx)++, &id);
         if (r == -9)
             return C_YES;
+        chk->cond_id = id;
+        r = acl_cond_negate(chk, f, id, (enum cond_result)r);
         if (r != C_YES)
             return (enum cond_result)r;
     }

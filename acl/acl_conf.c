@@ -6,13 +6,19 @@
  * acl_stmt_opts and calls acl_stmt_check, so a misspelt condition, an
  * unknown verify kind or a condition that makes no sense at that hook
  * (domains in the connect ACL) is refused with the file and line.
+ * A condition written with a leading '!' is negated (acl_stmt_key); a
+ * statement's acl = NAME is linked to its ACL once everything is loaded
+ * (acl_conf_link), so a name defined in a later file is found and an
+ * unknown one refused.
  * INTERFACE: acl_stmt_opts, acl_stmt_size, acl_verbs, acl_hooks,
- *            acl_stmt_check (declared in core/conf/conf_build.h).
+ *            acl_stmt_check, acl_stmt_key, acl_conf_link (declared in
+ *            core/conf/conf_build.h).
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "acl/acl_impl.h"
+#include "core/base/strbuf.h"
 #include "core/conf/conf_build.h"
 #include "core/conf/mlist.h"
 #include "core/mail/expand.h"
@@ -35,6 +41,7 @@ const struct opt_spec acl_stmt_opts[] = {
     { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
     { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
     { "condition", OPT_XVAL, F(condition), NULL, 0, NULL },
+    { "acl", OPT_STR, F(acl), NULL, 0, NULL },
     { "code", OPT_INT, F(code), "0", 0, NULL },
     { "message", OPT_XVAL, F(message), NULL, 0, NULL },
     { "log_message", OPT_XVAL, F(log_message), NULL, 0, NULL },
@@ -56,6 +63,47 @@ const char *const acl_hooks[] = {
     "connect", "helo", "mail", "rcpt", "predata", "data", "mime", "quit",
     "notquit", "not_smtp", NULL
 };
+
+/* The conditions by id (acl.h); what is not here is a modifier. */
+static const char *const cond_names[ACL_CID_COUNT] = {
+    [ACL_CID_HOSTS] = "hosts", [ACL_CID_DOMAINS] = "domains",
+    [ACL_CID_LOCAL_PARTS] = "local_parts", [ACL_CID_SENDERS] = "senders",
+    [ACL_CID_RECIPIENTS] = "recipients",
+    [ACL_CID_AUTHENTICATED] = "authenticated",
+    [ACL_CID_ENCRYPTED] = "encrypted", [ACL_CID_REGEX] = "regex",
+    [ACL_CID_MIME_REGEX] = "mime_regex", [ACL_CID_VERIFY] = "verify",
+    [ACL_CID_ACL] = "acl", [ACL_CID_DNSLISTS] = "dnslists",
+    [ACL_CID_SPF] = "spf", [ACL_CID_CONDITION] = "condition",
+    [ACL_CID_RATELIMIT] = "ratelimit", [ACL_CID_GREYLIST] = "greylist",
+};
+
+/* acl_stmt_key - the DSL set option name of a statement, written with a
+ * leading '!' when negated: record it; a '!' on a modifier, or the same
+ * condition both plain and negated, is refused */
+int acl_stmt_key(void *fields, const char *name, int negated,
+                 struct errbuf *eb)
+{
+    struct acl_fields *f = fields;
+
+    for (int id = 0; id < ACL_CID_COUNT; id++) {
+        if (strcmp(cond_names[id], name) != 0)
+            continue;
+        if (f->given & (1u << id)) {
+            errbuf_set(eb, "%s and !%s in one statement: write two "
+                       "statements", name, name);
+            return -1;
+        }
+        f->given |= 1u << id;
+        f->negated |= negated ? 1u << id : 0;
+        return 0;
+    }
+    if (negated) {
+        errbuf_set(eb, "\"!%s\": %s is a modifier; only a condition can "
+                   "be negated", name, name);
+        return -1;
+    }
+    return 0;
+}
 
 static int in_words(const char *const *words, const char *w, size_t n)
 {
@@ -114,6 +162,24 @@ static int check_expands(const struct strlist *sl, const char *what,
     return 0;
 }
 
+static int has_word(const struct strlist *sl, const char *w)
+{
+    for (size_t i = 0; i < sl->n; i++)
+        if (strcmp(sl->v[i], w) == 0)
+            return 1;
+    return 0;
+}
+
+/* acl_name_ok - a named ACL's name: letters, digits, '_', '-', '.' */
+int acl_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n > 0 && n < 64 && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                     "_-.") == n;
+}
+
 static const char *const rcpt_on[] = { "rcpt", NULL };
 static const char *const data_on[] = { "data", "mime", "not_smtp", NULL };
 static const char *const mime_on[] = { "mime", NULL };
@@ -121,13 +187,32 @@ static const char *const after_rcpt[] = { "predata", "data", "mime",
                                           "not_smtp", "quit", "notquit",
                                           NULL };
 
+/* A named ACL (acl "name", called by acl = name) may be called from any
+ * hook: its conditions are checked where they run. */
 static int placed(const char *hook, int used, const char *const *hooks,
                   const char *what, struct errbuf *eb)
 {
-    if (!used || in_hooks(hook, hooks))
+    if (!used || in_hooks(hook, hooks) || !in_hooks(hook, acl_hooks))
         return 0;
     errbuf_set(eb, "%s cannot be used in the %s ACL", what, hook);
     return -1;
+}
+
+/* Conditions that make sense at some hooks only. */
+static int check_places(const char *hook, const struct acl_fields *f,
+                        struct errbuf *eb)
+{
+    return placed(hook, f->domains != NULL, rcpt_on, "domains", eb) != 0
+        || placed(hook, f->local_parts != NULL, rcpt_on, "local_parts", eb)
+           != 0
+        || placed(hook, f->recipients != NULL, after_rcpt, "recipients", eb)
+           != 0
+        || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
+        || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0
+        || placed(hook, has_word(&f->verify, "header_sender")
+                  || has_word(&f->verify, "header_names_ascii"), data_on,
+                  "verify = header_sender/header_names_ascii", eb) != 0
+        ? -1 : 0;
 }
 
 /* A code option, or a refusal's message that is a constant (no
@@ -186,7 +271,8 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
 {
     static const char *const verify_kinds[] = {
         "recipient", "sender", "helo", "header_syntax",
-        "reverse_host_lookup", NULL };
+        "reverse_host_lookup", "header_sender", "header_names_ascii",
+        NULL };
     static const char *const controls[] = {
         "submission", "queue_only", "freeze", "no_pipelining",
         "no_enforce_sync", "enforce_sync", "suppress_local_fixups",
@@ -201,14 +287,13 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         || check_words(&f->control, controls, "control", eb) != 0
         || check_set(&f->set, eb) != 0
         || check_expands(&f->add_header, "add_header", eb) != 0
-        || placed(hook, f->domains != NULL, rcpt_on, "domains", eb) != 0
-        || placed(hook, f->local_parts != NULL, rcpt_on, "local_parts", eb)
-           != 0
-        || placed(hook, f->recipients != NULL, after_rcpt, "recipients", eb)
-           != 0
-        || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
-        || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0)
+        || check_places(hook, f, eb) != 0
+        || acl_dnslists_prepare(c, f, eb) != 0)
         return -1;
+    if (f->acl != NULL && !acl_name_ok(f->acl)) {
+        errbuf_set(eb, "acl = \"%s\": not an ACL name", f->acl);
+        return -1;
+    }
     if (f->ratelimit != NULL || f->greylist != NULL || f->spf.n > 0) {
         errbuf_set(eb, "%s is not supported by this version of tern",
                    f->ratelimit ? "ratelimit" : f->greylist ? "greylist"
@@ -217,6 +302,61 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
     }
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");
+        return -1;
+    }
+    return 0;
+}
+
+static int link_stmt(struct conf *c, const struct acl_def *a, size_t i,
+                     struct errbuf *eb)
+{
+    struct acl_fields *f = a->stmts[i].fields;
+    const struct origin *o = &a->stmts[i].origin;
+
+    if (f->acl == NULL)
+        return 0;
+    f->acl_def = conf_find_acl(c, f->acl);
+    if (f->acl_def != NULL)
+        return 0;
+    errbuf_set(eb, "%s:%d: acl \"%s\": statement %zu: acl = \"%s\": no "
+               "ACL of that name is defined", o->file, o->line, a->hook,
+               i + 1, f->acl);
+    return -1;
+}
+
+static int is_called(const struct conf *c, const char *name)
+{
+    for (size_t k = 0; k < c->nacls; k++)
+        for (size_t i = 0; i < c->acls[k]->n; i++) {
+            const struct acl_fields *f = c->acls[k]->stmts[i].fields;
+            if (f->acl != NULL && strcmp(f->acl, name) == 0)
+                return 1;
+        }
+    return 0;
+}
+
+/* acl_conf_link - after loading: every acl = NAME finds its ACL, and
+ * every ACL that is not a hook is called by some acl = NAME (else its
+ * name is most likely a misspelt hook) */
+int acl_conf_link(struct conf *c, struct errbuf *eb)
+{
+    for (size_t k = 0; k < c->nacls; k++) {
+        const struct acl_def *a = c->acls[k];
+        for (size_t i = 0; i < a->n; i++)
+            if (link_stmt(c, a, i, eb) != 0)
+                return -1;
+    }
+    for (size_t k = 0; k < c->nacls; k++) {
+        const struct acl_def *a = c->acls[k];
+        if (in_hooks(a->hook, acl_hooks) || is_called(c, a->hook))
+            continue;
+        char hooks[200] = "";
+        for (size_t h = 0; acl_hooks[h] != NULL; h++)
+            bsnprintf(hooks + strlen(hooks), sizeof(hooks) - strlen(hooks),
+                      "%s%s", h ? ", " : "", acl_hooks[h]);
+        errbuf_set(eb, "%s:%d: acl \"%s\": unknown ACL hook (%s), and no "
+                   "acl = \"%s\" calls it", a->origin.file, a->origin.line,
+                   a->hook, hooks, a->hook);
         return -1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /*
  * acl_impl.h - private to the ACL engine (acl_run.c, acl_cond.c,
- *              acl_verify.c, acl_builtin.c).
+ *              acl_verify.c, acl_verify_hdr.c, acl_dnslists.c, acl_call.c,
+ *              acl_builtin.c, acl_lua.c).
  *
  * A check walks the statements of one ACL. Each statement's conditions are
  * evaluated in a fixed order; a condition answers yes, no, defer, or
@@ -32,6 +33,14 @@ struct acl_check {
     const char *cond_msg;           /* why the last condition failed */
     const char *cond_status;        /* its enhanced status (verify), or NULL */
     const char *cond_log;           /* its reject-log text, or NULL */
+    const char *reason;             /* the statement's message when it has
+                                     * none: a negated condition's failure
+                                     * (deny !verify = recipient), a called
+                                     * ACL's message */
+    int cond_id;                    /* enum acl_cond_id of the step that is
+                                     * pending (its negation is applied
+                                     * when it answers) */
+    int depth;                      /* acl = NAME nesting, 0 at the hook */
     const char *lua_error;          /* a message function failed: 451 */
     struct ev_timer *timer;         /* delay, or the final callback */
     void *async;                    /* a pending condition's state */
@@ -46,12 +55,27 @@ enum cond_result acl_conditions(struct acl_check *chk,
                                 const struct acl_fields *f, int *idx);
 /* a pending condition finished */
 void acl_cond_done(struct acl_check *chk, enum cond_result r);
+/* acl_cond_negate - r of condition id as the statement wrote it: a '!'
+ * turns yes into no and no into yes; defer stays defer (as Exim) */
+enum cond_result acl_cond_negate(struct acl_check *chk,
+                                 const struct acl_fields *f, int id,
+                                 enum cond_result r);
 
 /* acl_verify.c: verify = recipient/sender/helo/header_syntax/
- * reverse_host_lookup, and dnslists */
+ * reverse_host_lookup/header_sender/header_names_ascii */
 enum cond_result acl_verify(struct acl_check *chk, const char *what);
+/* acl_verify_hdr.c: verify = header_sender, header_names_ascii */
+enum cond_result acl_verify_header_sender(struct acl_check *chk);
+enum cond_result acl_verify_names_ascii(struct acl_check *chk);
+
+/* acl_dnslists.c: dnslists = LIST; the items are parsed at load time */
+int acl_dnslists_prepare(struct conf *c, struct acl_fields *f,
+                         struct errbuf *eb);
 enum cond_result acl_dnslists(struct acl_check *chk,
-                              const struct strlist *zones);
+                              const struct acl_fields *f);
+
+/* acl_call.c: acl = NAME, a named ACL as a condition */
+enum cond_result acl_call(struct acl_check *chk, const struct acl_fields *f);
 
 /* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
 void acl_run_function(struct acl_check *chk);
@@ -68,11 +92,11 @@ int acl_code_check(enum acl_verdict v, int code, const char *status,
                    char *why, size_t size);
 
 /* acl_run.c */
-/* acl_check_def - like acl_check, with the ACL given (NULL: the built-in
- * policy of req->hook) */
-struct acl_check *acl_check_def(struct acl_req *req,
-                                const struct acl_def *def,
-                                acl_done_fn done, void *arg);
+#define ACL_MAX_DEPTH 20            /* acl = NAME nesting, as Exim */
+/* acl_check_def - run ACL def for req as a nested check (acl = NAME):
+ * done is called later from the loop; acl_cancel stops it */
+struct acl_check *acl_check_def(struct acl_req *req, const struct acl_def *def,
+                                int depth, acl_done_fn done, void *arg);
 void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg);
 /* acl_internal_error - the check failed for a local reason (a script or
  * lookup error, a bad reply code): the verdict becomes defer, the client

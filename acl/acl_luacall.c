@@ -81,11 +81,18 @@ static void *lua_cond_start(const struct acl_req *req, const char *name,
                             const char *value, lco_cond_cb cb, void *arg,
                             char *err, size_t errsize)
 {
-    struct lua_cond *lc = xcalloc(1, sizeof(*lc));
+    struct lua_cond *lc;
     struct errbuf eb;
 
+    if (req->acl_depth >= ACL_MAX_DEPTH) {  /* a script that calls itself */
+        snprintf(err, errsize, "ACLs nested more than %d deep",
+                 ACL_MAX_DEPTH);
+        return NULL;
+    }
+    lc = xcalloc(1, sizeof(*lc));
     lc->req = *req;
     lc->req.trace = 0;              /* the script's verdict is traced */
+    lc->req.acl_depth++;
     lc->pool = pool_new();
     if (parse(lc, name, value, &eb) != 0) {
         snprintf(err, errsize, "%s", eb.msg);
@@ -99,7 +106,8 @@ static void *lua_cond_start(const struct acl_req *req, const char *name,
                                 .stmts = &lc->stmt };
     lc->cb = cb;
     lc->arg = arg;
-    lc->chk = acl_check_def(&lc->req, &lc->def, lua_cond_done, lc);
+    lc->chk = acl_check_def(&lc->req, &lc->def, lc->req.acl_depth,
+                            lua_cond_done, lc);
     return lc;
 }
 

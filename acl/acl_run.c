@@ -135,7 +135,8 @@ void acl_finish(struct acl_check *chk, enum acl_verdict v, const char *msg)
     v = chk->res.verdict;
     if (sb_len(&chk->headers) > 0)
         chk->res.add_headers = &chk->headers;
-    acl_trace(chk, "%s ACL returned %s%s%s", chk->req->hook, names[v],
+    acl_trace(chk, "%s ACL returned %s%s%s", chk->depth > 0
+              ? chk->def->hook : chk->req->hook, names[v],
               chk->res.message ? ": " : "",
               chk->res.message ? chk->res.message : "");
     chk->timer = ev_timer_add(chk->req->ev, 0, deliver_cb, chk);
@@ -167,13 +168,17 @@ const char *acl_var_get(const struct acl_vars *v, const char *name,
     return NULL;
 }
 
-/* $acl_m_*, then the connection's: acl_c_* and what conditions found */
+/* $acl_m_*, then the connection's: acl_c_* and what conditions found;
+ * $sender_address_domain from the envelope */
 static const char *session_var(const void *ctx, const char *name,
                                size_t len)
 {
     const struct acl_req *q = ctx;
     const char *v = acl_var_get(q->msg_vars, name, len);
 
+    if (len == 21 && strncmp(name, "sender_address_domain", len) == 0)
+        return q->sender && strrchr(q->sender, '@')
+               ? strrchr(q->sender, '@') + 1 : "";
     return v ? v : acl_var_get(q->conn_vars, name, len);
 }
 
@@ -379,7 +384,11 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
     }
     chk->res.log_message = acl_expand(chk, &f->log_message);
     chk->res.code = (int)f->code;
-    acl_finish(chk, verdict_of[v], acl_expand(chk, &f->message));
+    const char *msg = acl_expand(chk, &f->message);
+    if (msg == NULL && !xval_set(&f->message) && chk->lua_error == NULL
+        && v != V_ACCEPT && v != V_DISCARD)
+        msg = chk->reason;
+    acl_finish(chk, verdict_of[v], msg);
     return 0;
 }
 
@@ -404,6 +413,7 @@ static void run_statements(struct acl_check *chk)
         }
         int next = apply_verb(chk, st, r);
         chk->cond = 0;
+        chk->reason = NULL;
         if (!next)
             return;
         chk->stmt++;
@@ -421,10 +431,15 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
         acl_builtin_done(chk, r);
         return;
     }
+    if (chk->def->fn < 0)
+        r = acl_cond_negate(chk, chk->def->stmts[chk->stmt].fields,
+                            chk->cond_id, r);
     if (r != C_YES) {
         const struct acl_stmt *st = &chk->def->stmts[chk->stmt];
         chk->cond = 0;
-        if (apply_verb(chk, st, r)) {
+        int next = apply_verb(chk, st, r);
+        chk->reason = NULL;
+        if (next) {
             chk->stmt++;
             run_statements(chk);
         }
@@ -433,18 +448,9 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r)
     run_statements(chk);
 }
 
-/* acl_check - start the check of req->hook */
-struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
-                            void *arg)
-{
-    return acl_check_def(req, conf_find_acl(req->conf, req->hook), done,
-                         arg);
-}
-
 /* acl_check_def - see acl_impl.h */
-struct acl_check *acl_check_def(struct acl_req *req,
-                                const struct acl_def *def,
-                                acl_done_fn done, void *arg)
+struct acl_check *acl_check_def(struct acl_req *req, const struct acl_def *def,
+                                int depth, acl_done_fn done, void *arg)
 {
     struct acl_check *chk = xcalloc(1, sizeof(*chk));
 
@@ -452,6 +458,7 @@ struct acl_check *acl_check_def(struct acl_req *req,
     chk->done = done;
     chk->arg = arg;
     chk->pool = pool_new();
+    chk->depth = depth;
     sb_init(&chk->headers);
     chk->def = def;
     if (chk->def == NULL)
@@ -461,6 +468,14 @@ struct acl_check *acl_check_def(struct acl_req *req,
     else
         run_statements(chk);
     return chk;
+}
+
+/* acl_check - start the check of req->hook */
+struct acl_check *acl_check(struct acl_req *req, acl_done_fn done,
+                            void *arg)
+{
+    return acl_check_def(req, conf_find_acl(req->conf, req->hook), 0, done,
+                         arg);
 }
 
 /* acl_cancel - the session is gone: no callback (NULL ok) */

@@ -1,12 +1,13 @@
 /*
- * acl_verify.c - the conditions that need the network: verify =
- *                recipient | sender | helo | reverse_host_lookup, verify =
- *                header_syntax, and dnslists.
+ * acl_verify.c - the verify condition: recipient | sender | helo |
+ *                reverse_host_lookup need the network, header_syntax
+ *                reads the message (header_sender and header_names_ascii:
+ *                acl_verify_hdr.c).
  *
  * PURPOSE: recipient and sender verification run the real router chain
  * (verify mode: verify_only routers included, verify = false ones
- * skipped) on the event loop with a fresh DNS cache; helo, reverse lookup
- * and DNS lists ask the resolver directly. All of them answer through
+ * skipped) on the event loop with a fresh DNS cache; helo and reverse
+ * lookup ask the resolver directly. All of them answer through
  * acl_cond_done; a temporary failure is C_DEFER (451), never "no". A
  * failed routing verification leaves its reason with the enhanced status
  * that says it (RFC 3463; fail_reason below) for a require that fails.
@@ -107,12 +108,12 @@ static enum cond_result verify_route(struct acl_check *chk, const char *addr,
     return C_PENDING;
 }
 
-/* ---- DNS: helo, reverse_host_lookup, dnslists ---- */
+/* ---- DNS: helo, reverse_host_lookup ---- */
 
 struct vdns {
     struct acl_check *chk;      /* NULL once cancelled */
     int outstanding;
-    int found;                  /* helo/reverse: address matched; lists */
+    int found;                  /* an address matched */
     int tempfail;
     char names[4][256];         /* reverse lookup: PTR names to check */
     int nnames;
@@ -236,54 +237,6 @@ static enum cond_result verify_reverse(struct acl_check *chk)
     return start_vdns(chk, v);
 }
 
-static void list_cb(const struct dns_answer *ans, void *arg)
-{
-    struct vdns *v = arg;
-
-    if (v->chk != NULL) {
-        v->found |= ans->status == DNS_OK && ans->n > 0;
-        v->tempfail |= ans->status == DNS_TEMPFAIL;
-    }
-    vdns_answered(v);
-}
-
-/* The DNSBL query name: 4.3.2.1.zone for 1.2.3.4 (IPv4 only). */
-static int dnsbl_name(const char *ip, const char *zone, char *out,
-                      size_t size)
-{
-    unsigned char b[4];
-
-    if (inet_pton(AF_INET, ip, b) != 1)
-        return -1;
-    return snprintf(out, size, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0],
-                    zone) < (int)size ? 0 : -1;
-}
-
-/* acl_dnslists - true if the client is listed in any of the zones */
-enum cond_result acl_dnslists(struct acl_check *chk,
-                              const struct strlist *zones)
-{
-    struct vdns *v;
-    char name[300];
-
-    if (chk->req->client_ip[0] == '\0' || chk->req->dns == NULL)
-        return C_NO;
-    v = xcalloc(1, sizeof(*v));
-    v->chk = chk;
-    v->kind = "dnslists";
-    for (size_t i = 0; i < zones->n; i++)
-        if (dnsbl_name(chk->req->client_ip, zones->v[i], name,
-                       sizeof(name)) == 0) {
-            v->outstanding++;
-            dns_query(chk->req->dns, DNS_T_A, name, list_cb, v);
-        }
-    if (v->outstanding == 0) {
-        free(v);
-        return C_NO;
-    }
-    return start_vdns(chk, v);
-}
-
 /* ---- header syntax ---- */
 
 static int address_list_ok(const char *v, size_t n)
@@ -363,5 +316,9 @@ enum cond_result acl_verify(struct acl_check *chk, const char *what)
         return verify_helo(chk);
     if (strncmp(what, "reverse_host_lookup", n) == 0)
         return verify_reverse(chk);
+    if (strncmp(what, "header_sender", n) == 0 && n == 13)
+        return acl_verify_header_sender(chk);
+    if (strncmp(what, "header_names_ascii", n) == 0 && n == 18)
+        return acl_verify_names_ascii(chk);
     return verify_header_syntax(chk);
 }

@@ -339,7 +339,7 @@ static int finish(struct conf *c, struct errbuf *eb)
         return -1;
     if (default_retry(c, eb) != 0)
         return -1;
-    if (conf_link_lists(c, eb) != 0)
+    if (conf_link_lists(c, eb) != 0 || acl_conf_link(c, eb) != 0)
         return -1;
     for (size_t i = 0; i < c->ntransports; i++) {
         struct transport *t = c->transports[i];

@@ -244,6 +244,23 @@ static int is_keyword(const char *key)
            || strcmp(key, "_line") == 0;
 }
 
+/* An ACL statement's key: a condition may be negated by a leading '!'
+ * (["!verify"] = "recipient"); acl/ records it and refuses a '!' on a
+ * modifier. */
+static int acl_key(lua_State *L, struct conf *c, const char *key, void *f,
+                   const struct origin *org, struct errbuf *eb)
+{
+    int neg = key[0] == '!';
+
+    if (neg && opt_find(acl_stmt_opts, key + 1) == NULL) {
+        errbuf_set(eb, "unknown option \"%s\"", key);
+        return -1;
+    }
+    if (set_key(L, c, key + neg, acl_stmt_opts, f, NULL, NULL, org, eb) != 0)
+        return -1;
+    return acl_stmt_key(f, key + neg, neg, eb);
+}
+
 /* Walk the string keys of the table at idx into the option tables. */
 static int set_table(lua_State *L, int idx, struct conf *c,
                      const struct opt_spec *t1, void *b1,
@@ -259,7 +276,8 @@ static int set_table(lua_State *L, int idx, struct conf *c,
         }
         const char *key = lua_tostring(L, -2);
         if (!is_keyword(key)
-            && set_key(L, c, key, t1, b1, t2, b2, org, eb) != 0) {
+            && (t1 == acl_stmt_opts ? acl_key(L, c, key, b1, org, eb)
+                : set_key(L, c, key, t1, b1, t2, b2, org, eb)) != 0) {
             lua_pop(L, 2);
             return -1;
         }
@@ -580,7 +598,8 @@ static int acl_statement(lua_State *L, struct conf *c, const char *hook,
     return 0;
 }
 
-/* acl "hook" { verb{...}, ... } or acl "hook" (function) */
+/* acl "hook" { verb{...}, ... } or acl "hook" (function); any other
+ * name defines an ACL that acl = "name" calls */
 static int def_acl(lua_State *L, struct conf *c, const char *hook, int idx,
                    const struct origin *org)
 {
@@ -590,9 +609,10 @@ static int def_acl(lua_State *L, struct conf *c, const char *hook, int idx,
     a->hook = pool_strdup(c->pool, hook);   /* hook is Lua-owned memory */
     a->origin = *org;
     a->fn = -1;
-    if (!find_word(acl_hooks, hook))
+    if (!find_word(acl_hooks, hook) && !acl_name_ok(hook))
         return fail_def(L, org, "acl", hook,
-                        pool_printf(c->pool, "unknown ACL hook (%s)",
+                        pool_printf(c->pool, "not an ACL hook (%s) nor a "
+                                    "name for acl = (letters, digits, _ - .)",
                                     word_list(c->pool, acl_hooks)));
     if (lua_type(L, idx) == LUA_TFUNCTION) {
         lua_pushvalue(L, idx);

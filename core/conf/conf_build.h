@@ -47,5 +47,12 @@ extern const char *const acl_verbs[];
 extern const char *const acl_hooks[];
 int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
                    void *fields, struct errbuf *eb);
+/* a statement's option name as written: negated = it had a leading '!' */
+int acl_stmt_key(void *fields, const char *name, int negated,
+                 struct errbuf *eb);
+/* after loading: link acl = NAME conditions to their ACLs */
+int acl_conf_link(struct conf *c, struct errbuf *eb);
+/* a name acl "NAME" may define besides the hooks */
+int acl_name_ok(const char *name);
 
 #endif

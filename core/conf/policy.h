@@ -60,6 +60,8 @@ struct acl_req {
     struct acl_vars *conn_vars; /* acl_c_* */
     struct acl_vars *msg_vars;  /* acl_m_* */
     int trace;                  /* -bh: print each statement's result */
+    int acl_depth;              /* nesting: acl.NAME() calls from Lua that
+                                 * led to this request (a copy) */
     int submission;             /* out: control = submission seen */
     int queue_only;             /* out: control = queue_only seen */
     int freeze;                 /* out: control = freeze */

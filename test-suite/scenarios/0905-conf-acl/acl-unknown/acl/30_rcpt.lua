@@ -1,0 +1,3 @@
+acl "rcpt" {
+  require { acl = "not_there" },
+}

@@ -1,0 +1,3 @@
+acl "rcpt" {
+  deny { dnslists = "dbl.example/$sender_domain" },
+}

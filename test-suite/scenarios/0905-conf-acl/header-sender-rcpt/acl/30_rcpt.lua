@@ -1,0 +1,3 @@
+acl "rcpt" {
+  require { verify = "header_sender" },
+}

@@ -1,0 +1,3 @@
+acl "rcpt" {
+  deny { verify = "sender", ["!verify"] = "recipient" },
+}
