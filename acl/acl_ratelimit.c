@@ -31,7 +31,7 @@
 #include <sys/time.h>
 
 #include "acl/acl_impl.h"
-#include "core/base/log.h"
+#include "core/mail/logfile.h"
 #include "core/hints/ratelimitdb.h"
 #include "core/mail/expand.h"
 
@@ -345,7 +345,8 @@ static int db_rate(struct acl_check *chk, const struct rl_spec *s,
     q.now_usec = tv.tv_usec;
     if (ratelimitdb_update(&q, rate, &eb) == 0)
         return 0;
-    log_warn("ratelimit database not available: %s", eb.msg);
+    log_main("H=[%s] ratelimit database not available: %s",
+             chk->req->client_ip ? chk->req->client_ip : "", eb.msg);
     chk->cond_msg = pool_printf(chk->pool, "ratelimit database not "
                                 "available: %s", eb.msg);
     return -1;

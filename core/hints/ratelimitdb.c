@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "core/base/errbuf.h"
+#include "core/base/log.h"
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
 #include "core/hints/hintsdb.h"
@@ -159,8 +160,10 @@ static int fetch(struct hintsdb *db, const char *key, struct rl_rec *r,
 
     sb_init(&v);
     rc = hintsdb_fetch(db, key, &v, eb);
-    if (rc == 1 && rl_decode(sb_str(&v), sb_len(&v), r) != 0)
+    if (rc == 1 && rl_decode(sb_str(&v), sb_len(&v), r) != 0) {
+        log_warn("ratelimit database: damaged record for %s ignored", key);
         rc = 0;
+    }
     sb_free(&v);
     return rc;
 }
@@ -308,8 +311,12 @@ int ratelimitdb_walk(const char *spool,
     rc = read_all(db, &v, &n, eb);
     r = xcalloc(1, sizeof(*r));
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && rl_decode(sb_str(&v[i].val), sb_len(&v[i].val), r)
-                       == 0 && fn(v[i].key, r, arg) != 0)
+        if (rc != 0)
+            ;
+        else if (rl_decode(sb_str(&v[i].val), sb_len(&v[i].val), r) != 0)
+            log_warn("ratelimit database: damaged record for %s ignored",
+                     v[i].key);
+        else if (fn(v[i].key, r, arg) != 0)
             rc = 1;
         free(v[i].key);
         sb_free(&v[i].val);

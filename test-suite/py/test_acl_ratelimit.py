@@ -93,6 +93,19 @@ with tap.guard("per_conn at connect"):
     code, text = c.reply()
     c.close()
     tap.eq(code, 220, "after the rate decays a new connection is accepted")
+with tap.guard("database not available"):
+    db = os.path.join(tc.spool, "db", "ratelimit")
+    os.rename(db, db + ".away")
+    os.mkdir(db)                        # not a file: cannot be opened
+    c = tc.raw(banner=False)
+    code, text = c.reply()
+    c.close()
+    tap.ok(code == 451 and "ratelimit" not in text,
+           "a database that cannot be used defers (451, the reason not "
+           "shown to the client)", "%d %s" % (code, text))
+    tap.ok(tc.wait_log("main", r"H=\[127\.0\.0\.1\] ratelimit database "
+                       r"not available: cannot open .*ratelimit"),
+           "and the main log says why", tc.mainlog()[-600:])
 tc.stop()
 
 # ---- 2. RCPT-time limits --------------------------------------------------
