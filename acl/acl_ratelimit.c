@@ -171,7 +171,7 @@ static int one_option(struct pool *pool, struct rl_spec *s, const char *w,
         if (loading && strchr(w, '$') != NULL)
             return 0;
         s->count = strtod(w + 6, &end);
-        if (end == w + 6 || *end != '\0' || !isfinite(s->count)
+        if (*end != '\0' || !isfinite(s->count)   /* "count=" is 0 */
             || s->count < 0.0)
             return errbuf_set(eb, "ratelimit: \"%s\" is not a positive "
                               "number", w), -1;
