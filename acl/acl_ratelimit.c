@@ -339,14 +339,18 @@ static int db_rate(struct acl_check *chk, const struct rl_spec *s,
                           .wait_ms = RL_WAIT_MS };
     struct timeval tv;
     struct errbuf eb;
+    struct strbuf sb;
 
     gettimeofday(&tv, NULL);
     q.now_sec = tv.tv_sec;
     q.now_usec = tv.tv_usec;
     if (ratelimitdb_update(&q, rate, &eb) == 0)
         return 0;
+    sb_init(&sb);                       /* the key may be client data */
+    logfile_escape_str(&sb, eb.msg);
     log_main("H=[%s] ratelimit database not available: %s",
-             chk->req->client_ip ? chk->req->client_ip : "", eb.msg);
+             chk->req->client_ip ? chk->req->client_ip : "", sb_str(&sb));
+    sb_free(&sb);
     chk->cond_msg = pool_printf(chk->pool, "ratelimit database not "
                                 "available: %s", eb.msg);
     return -1;

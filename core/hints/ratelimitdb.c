@@ -8,7 +8,10 @@
  *            ~8 KiB, one close, so a worker's loop is never held long.
  * INTERFACE: rl_smooth, rl_decode, rl_encode, rl_bloom_seen,
  *            rl_bloom_size, ratelimitdb_update, ratelimitdb_walk.
- * ERRORS:    -1 with eb; a damaged record reads as none.
+ * ERRORS:    -1 with eb when the file cannot be opened or read; a
+ *            record that cannot be written is logged and the rate still
+ *            answered (Exim ignores its write errors); a damaged record
+ *            reads as none.
  * SECURITY:  records come from a file others may write: every field is
  *            range-checked, the filter's size bounded, its hex checked.
  */
@@ -26,6 +29,7 @@
 #include "core/base/xalloc.h"
 #include "core/hints/hintsdb.h"
 #include "core/hints/ratelimitdb.h"
+#include "core/mail/logfile.h"
 
 #define RL_MAX_TIME (1LL << 40)
 #define RL_MAX_RATE 1e300
@@ -218,6 +222,17 @@ static int open_for(const struct rl_query *q, struct hintsdb **db,
     return *db != NULL || absent ? 0 : -1;
 }
 
+/* a main-log line for msg, which may hold a key made of client data */
+static void log_escaped(const char *msg, const char *tail)
+{
+    struct strbuf sb;
+
+    sb_init(&sb);
+    logfile_escape_str(&sb, msg);
+    log_main("%s%s", sb_str(&sb), tail);
+    sb_free(&sb);
+}
+
 /* ratelimitdb_update - see ratelimitdb.h */
 int ratelimitdb_update(const struct rl_query *q, double *rate,
                        struct errbuf *eb)
@@ -225,6 +240,7 @@ int ratelimitdb_update(const struct rl_query *q, double *rate,
     struct rl_rec *r = xcalloc(1, sizeof(*r));
     struct hintsdb *db = NULL;
     struct strbuf v;
+    struct errbuf web;          /* write errors: logged, not returned */
     int found = 0, rc = 0;
 
     if (open_for(q, &db, eb) < 0) {
@@ -241,11 +257,12 @@ int ratelimitdb_update(const struct rl_query *q, double *rate,
                     || (q->update == RL_LEAKY && r->rate < q->limit))) {
         sb_init(&v);
         rl_encode(r, &v);
-        rc = hintsdb_store(db, q->key, sb_str(&v), sb_len(&v), eb);
+        if (hintsdb_store(db, q->key, sb_str(&v), sb_len(&v), &web) != 0)
+            log_escaped(web.msg, " (a rate is not recorded)");
         sb_free(&v);
     }
-    if (hintsdb_close(db, rc == 0 ? eb : NULL) < 0)
-        rc = -1;
+    if (hintsdb_close(db, &web) < 0)
+        log_escaped(web.msg, "");
     free(r);
     return rc;
 }

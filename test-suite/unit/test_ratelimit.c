@@ -277,8 +277,11 @@ static void test_walk(void)
     struct strbuf sb;
     struct errbuf eb;
 
+    int rc;
+
     sb_init(&sb);
-    ok(ratelimitdb_walk(spool, walk_cb, &sb, &eb) == 0
+    rc = ratelimitdb_walk(spool, walk_cb, &sb, &eb);
+    ok(rc == 0
        && strstr(sb_str(&sb), "1h/per_mail/192.0.2.1=0;1h/per_mail/bad=0;")
           != NULL && strstr(sb_str(&sb), "1m/per_rcpt/unique/k=1;") != NULL,
        "walk: every record in key order, filters flagged (%s)", sb_str(&sb));
