@@ -2,7 +2,7 @@
  * acl_cond.c - ACL conditions, evaluated in a fixed order: hosts,
  *              domains, local_parts, senders, recipients, authenticated,
  *              encrypted, regex, mime_regex, each verify kind, acl,
- *              dnslists, condition.
+ *              dnslists, condition, ratelimit (acl_ratelimit.c).
  *
  * PURPOSE: each condition is one step; absent conditions are true. Each
  * step knows its condition's id (acl.h), so a '!' written before any
@@ -136,10 +136,19 @@ typedef enum cond_result (*step_fn)(struct acl_check *chk,
  * this order (stateful conditions last: they only count or record when
  * every other condition of the statement held). A step answers C_YES when
  * its condition is absent; negation is applied by id, outside the step. */
+static enum cond_result ratelimit_step(struct acl_check *chk,
+                                       const struct acl_fields *f)
+{
+    return f->ratelimit ? acl_ratelimit(chk, f->ratelimit) : C_YES;
+}
+
+/* After the verify kinds, in this order: the stateful ones last, so they
+ * count or record only when every other condition of the statement held */
 static const struct { int id; step_fn fn; } late_steps[] = {
     { ACL_CID_ACL, acl_call },
     { ACL_CID_DNSLISTS, acl_dnslists },
     { ACL_CID_CONDITION, condition_step },
+    { ACL_CID_RATELIMIT, ratelimit_step },
 };
 
 #define NLATE ((int)(sizeof(late_steps) / sizeof(late_steps[0])))

@@ -253,6 +253,22 @@ static int check_code(const char *verb, const struct acl_fields *f,
     return 0;
 }
 
+/* ratelimit: parsed now for this hook (acl_ratelimit.c), its $variables
+ * known */
+static int check_ratelimit(struct conf *c, const char *hook,
+                           const char *value, struct errbuf *eb)
+{
+    struct rl_spec s;
+
+    if (value == NULL)
+        return 0;
+    if (expand_check(value, eb) != 0) {
+        errbuf_prefix(eb, "ratelimit: ");
+        return -1;
+    }
+    return acl_ratelimit_parse(c->pool, value, hook, 1, &s, eb);
+}
+
 /* Compile a statement's regexes once, at load time. */
 static int compile_all(struct conf *c, const struct strlist *sl,
                        regex_t ***out, struct errbuf *eb)
@@ -294,10 +310,11 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         errbuf_set(eb, "acl = \"%s\": not an ACL name", f->acl);
         return -1;
     }
-    if (f->ratelimit != NULL || f->greylist != NULL || f->spf.n > 0) {
+    if (check_ratelimit(c, hook, f->ratelimit, eb) != 0)
+        return -1;
+    if (f->greylist != NULL || f->spf.n > 0) {
         errbuf_set(eb, "%s is not supported by this version of tern",
-                   f->ratelimit ? "ratelimit" : f->greylist ? "greylist"
-                                                            : "spf");
+                   f->greylist ? "greylist" : "spf");
         return -1;
     }
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {

@@ -45,6 +45,7 @@ struct acl_check {
     struct ev_timer *timer;         /* delay, or the final callback */
     void *async;                    /* a pending condition's state */
     void (*async_cancel)(void *async);
+    void *rate_cmd;                 /* ratelimit: rates of this command */
     int finished;
 };
 
@@ -76,6 +77,29 @@ enum cond_result acl_dnslists(struct acl_check *chk,
 
 /* acl_call.c: acl = NAME, a named ACL as a condition */
 enum cond_result acl_call(struct acl_check *chk, const struct acl_fields *f);
+
+/* acl_ratelimit.c: the ratelimit condition. A value is parsed for its
+ * hook (Exim's rules of which per_* options count where); loading: at
+ * load time, where $variables in LIMIT, PERIOD and count= are accepted
+ * unchecked (they are checked after expansion, at each use). */
+enum rl_count { RL_COUNT_ONE, RL_COUNT_FIXED, RL_COUNT_RCPTS,
+                RL_COUNT_BYTES };
+enum rl_cache { RL_CACHE_CMD, RL_CACHE_MAIL, RL_CACHE_CONN };
+struct rl_spec {
+    const char *limit_s, *period_s;     /* as written */
+    double limit, period, count;
+    const char *per;                    /* "per_mail", ... for the key */
+    enum rl_count count_from;
+    enum rl_cache cache;                /* a rate is computed once per */
+    int leaky, strict, readonly, noupdate, badacl;
+    int unique_addr;                    /* per_addr: the recipient */
+    const char *unique;                 /* unique=, or NULL */
+    const char *key;                    /* NULL: $sender_host_address */
+};
+int acl_ratelimit_parse(struct pool *pool, const char *value,
+                        const char *hook, int loading, struct rl_spec *s,
+                        struct errbuf *eb);
+enum cond_result acl_ratelimit(struct acl_check *chk, const char *value);
 
 /* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
 void acl_run_function(struct acl_check *chk);

@@ -196,6 +196,7 @@ void acl_xvars(struct acl_check *chk, struct xvars *v)
         v->domain = at + 1;
     }
     v->primary_hostname = chk->req->conf->main.primary_hostname;
+    v->authenticated_id = chk->req->auth_id;
     v->more = session_var;
     v->more_ctx = chk->req;
 }

@@ -205,6 +205,7 @@ static int not_smtp_acl(struct submission *sm)
                          .rcpts = (const char *const *)sm->rcpts,
                          .data = sb_str(&sm->msg),
                          .data_len = sb_len(&sm->msg),
+                         .message_size = (long long)sb_len(&sm->msg),
                          .conn_vars = &cvars, .msg_vars = &vars };
     struct acl_wait w = { 0 };
     int rc = 0;

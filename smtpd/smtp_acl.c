@@ -79,6 +79,10 @@ static void fill_req(struct sess *s, struct acl_req *q, const char *hook,
     }
     q->conn_vars = &s->conn_vars;
     q->msg_vars = &s->txn.vars;
+    q->message_size = strcmp(hook, "data") == 0 || strcmp(hook, "mime") == 0
+                      ? (long long)sb_len(&s->txn.msg) : s->txn.size_hint;
+    q->rate_conn = &s->conn_rates;
+    q->rate_msg = &s->txn.rates;
     q->trace = s->srv->o.fake;
 }
 
@@ -244,5 +248,6 @@ void sess_notquit(struct sess *s, const char *why)
     n->req.tls_cipher = NULL;
     n->req.conn_vars = &n->conn_vars;
     n->req.msg_vars = &n->msg_vars;
+    n->req.rate_conn = n->req.rate_msg = NULL;  /* they die with s */
     acl_check(&n->req, notquit_done, n);
 }

@@ -49,6 +49,7 @@ void sess_reset_txn(struct sess *s)
         sb_reset(&t->added);
     }
     acl_vars_free(&t->vars);
+    acl_vars_free(&t->rates);
     free(t->mime);
     t->mime = NULL;
     t->mime_next = 0;

@@ -178,6 +178,7 @@ static void sess_free(struct sess *s)
     sb_free(&s->txn.added);
     sb_free(&s->out);
     acl_vars_free(&s->conn_vars);
+    acl_vars_free(&s->conn_rates);
     free(s->name);
     free(s->helo);
     free(s->auth_id);

@@ -52,6 +52,7 @@ struct sess_txn {
     struct strbuf msg;          /* the message as received */
     struct strbuf added;        /* headers added by ACLs */
     struct acl_vars vars;       /* acl_m_* */
+    struct acl_vars rates;      /* ratelimit: this message's rates */
     int discard;                /* an ACL said discard */
     size_t discarded;           /* recipients discarded by the rcpt ACL */
     int queue_only;
@@ -102,6 +103,7 @@ struct sess {
     int bad_commands;
     int unknown_commands;
     struct acl_vars conn_vars;  /* acl_c_* */
+    struct acl_vars conn_rates; /* ratelimit: this connection's rates */
     struct data_parser dp;
     struct sess_txn txn;
     void *sasl;                 /* SASL exchange in progress */

@@ -18,6 +18,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/conf/conf.h"
+#include "core/hints/ratelimitdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
@@ -32,6 +33,16 @@ static int load_conf(struct dbtool *t, const char *dir)
         return 1;
     }
     t->spool = t->conf->main.spool_directory;
+    return 0;
+}
+
+static int known_db(const struct dbtool *t, const char *name)
+{
+    static const char *const retry_only[] = { "retry", NULL };
+
+    for (const char *const *d = t->dbs ? t->dbs : retry_only; *d; d++)
+        if (strcmp(*d, name) == 0)
+            return 1;
     return 0;
 }
 
@@ -53,11 +64,11 @@ int dbtool_args(struct dbtool *t, int argc, char **argv)
         t->spool = argv[1];
         i = 2;
     }
-    if (strcmp(argv[i], "retry") != 0) {
-        fprintf(stderr, "%s: unknown database \"%s\" (only \"retry\")\n",
-                t->prog, argv[i]);
+    if (!known_db(t, argv[i])) {
+        fprintf(stderr, "%s: unknown database \"%s\"\n", t->prog, argv[i]);
         return DBTOOL_EX_USAGE;
     }
+    t->db = argv[i];
     t->next = i + 1;
     if (t->spool == NULL && load_conf(t, argv[2]) != 0)
         return 1;
@@ -119,6 +130,27 @@ void dbtool_print(FILE *fp, const char *key, const struct retry_rec *r)
     put_time(fp, "  last try", r->last_try);
     put_time(fp, "  next try", r->next_try);
     fputs(r->expired ? " *\n" : "\n", fp);
+}
+
+/* dbtool_print_rate - one ratelimit record, as exim_dumpdb prints it:
+ * "TIME.USEC rate: RATE [epoch: TIME size: N] key: KEY" */
+void dbtool_print_rate(FILE *fp, const char *key, const struct rl_rec *r)
+{
+    char buf[64];
+    struct tm tm;
+    time_t tt = (time_t)r->sec;
+
+    if (localtime_r(&tt, &tm) == NULL
+        || strftime(buf, sizeof(buf), "%d-%b-%Y %H:%M:%S", &tm) == 0)
+        snprintf(buf, sizeof(buf), "@%lld", r->sec);
+    fprintf(fp, "%s.%06ld rate: %10.3f ", buf, r->usec, r->rate);
+    if (r->has_bloom) {
+        put_time(fp, "epoch", r->bloom_epoch);
+        fprintf(fp, " size: %zu ", r->bloom_size);
+    }
+    fputs("key: ", fp);
+    put_clean(fp, key);
+    putc('\n', fp);
 }
 
 /* dbtool_flush - 0, or 1 after reporting a write error on stdout */

@@ -8,6 +8,7 @@
 
 struct conf;
 struct retry_rec;
+struct rl_rec;
 
 #define DBTOOL_EX_USAGE 64
 
@@ -16,11 +17,14 @@ struct dbtool {
     const char *spool;          /* the spool directory */
     struct conf *conf;          /* with -C, else NULL */
     int next;                   /* argv index after the database name */
+    const char *const *dbs;     /* databases the tool knows; NULL: retry */
+    const char *db;             /* the one named */
 };
 
 int dbtool_args(struct dbtool *t, int argc, char **argv);
 void dbtool_done(struct dbtool *t);
 void dbtool_print(FILE *fp, const char *key, const struct retry_rec *r);
+void dbtool_print_rate(FILE *fp, const char *key, const struct rl_rec *r);
 int dbtool_flush(const struct dbtool *t);
 
 #endif

@@ -2,7 +2,9 @@
  * tern_dumpdb.c - print the retry hints database, as exim_dumpdb does.
  *
  * PURPOSE:   "tern_dumpdb [-C confdir | SPOOL_DIR] retry": every record of
- *            SPOOL/db/retry in key order, two lines each (dbtool_print).
+ *            SPOOL/db/retry in key order, two lines each (dbtool_print);
+ *            "... ratelimit": SPOOL/db/ratelimit, one line each, as
+ *            exim_dumpdb prints it (dbtool_print_rate).
  * INTERFACE: main only. Exit 0 printed (also when there is no database
  *            yet), 1 error (message on stderr), 64 usage.
  * ERRORS:    a database busy for over 2 seconds or unreadable is an error;
@@ -14,6 +16,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/base/fatal.h"
+#include "core/hints/ratelimitdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
@@ -21,8 +24,8 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry\n"
-            "Print the records of the retry hints database.\n");
+    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry|ratelimit\n"
+            "Print the records of a hints database.\n");
 }
 
 static int print_cb(const char *key, const struct retry_rec *r, void *arg)
@@ -32,9 +35,17 @@ static int print_cb(const char *key, const struct retry_rec *r, void *arg)
     return 0;
 }
 
+static int print_rate(const char *key, const struct rl_rec *r, void *arg)
+{
+    (void)arg;
+    dbtool_print_rate(stdout, key, r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct dbtool t = { .prog = PROG };
+    static const char *const dbs[] = { "retry", RL_DB, NULL };
+    struct dbtool t = { .prog = PROG, .dbs = dbs };
     struct errbuf eb;
     int rc;
 
@@ -54,7 +65,9 @@ int main(int argc, char **argv)
         return rc;
     }
     errbuf_clear(&eb);
-    if (retrydb_walk(t.spool, print_cb, NULL, &eb) != 0) {
+    if ((strcmp(t.db, RL_DB) == 0
+         ? ratelimitdb_walk(t.spool, print_rate, NULL, &eb)
+         : retrydb_walk(t.spool, print_cb, NULL, &eb)) != 0) {
         fprintf(stderr, PROG ": %s\n", eb.msg);
         rc = 1;
     }

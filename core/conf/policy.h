@@ -59,6 +59,10 @@ struct acl_req {
     const char *mime_filename;      /* mime: its filename, or "" */
     struct acl_vars *conn_vars; /* acl_c_* */
     struct acl_vars *msg_vars;  /* acl_m_* */
+    long long message_size;     /* SIZE= or, after DATA, the real size;
+                                 * -1 unknown (ratelimit per_byte) */
+    struct acl_vars *rate_conn; /* ratelimit: rates computed once per */
+    struct acl_vars *rate_msg;  /* connection / message (NULL: none) */
     int trace;                  /* -bh: print each statement's result */
     int acl_depth;              /* nesting: acl.NAME() calls from Lua that
                                  * led to this request (a copy) */

@@ -189,14 +189,14 @@ static enum try_result open_once(const char *path, const char *name,
  * file is moved aside once and the open made again (a writer creates a
  * new file, a reader finds none) */
 static GDBM_FILE open_waiting(const char *path, const char *name,
-                              enum hints_mode mode, int *absent,
+                              enum hints_mode mode, int tries, int *absent,
                               struct errbuf *eb)
 {
     struct timespec nap = { 0, BUSY_WAIT_NS };
     int moved = 0;
     GDBM_FILE f = NULL;
 
-    for (int i = 0; i < BUSY_TRIES; i++) {
+    for (int i = 0; i < tries; i++) {
         switch (open_once(path, name, mode, &f, eb)) {
         case TRY_OK:
             return f;
@@ -211,21 +211,32 @@ static GDBM_FILE open_waiting(const char *path, const char *name,
             }
             continue;
         case TRY_BUSY:
-            (void)nanosleep(&nap, NULL);
+            if (i + 1 < tries)
+                (void)nanosleep(&nap, NULL);
             continue;
         case TRY_ERROR:
             return NULL;
         }
     }
     errbuf_set(eb, "cannot open %s: locked by another process for more than "
-               "%d seconds", path, BUSY_TRIES * 10 / 1000);
+               "%d ms", path, tries * 10);
     return NULL;
 }
 
-/* hintsdb_open - open SPOOL/db/name for mode */
+/* hintsdb_open - open SPOOL/db/name for mode, waiting up to 2 s */
 struct hintsdb *hintsdb_open(const char *spool, const char *name,
                              enum hints_mode mode, int *absent,
                              struct errbuf *eb)
+{
+    return hintsdb_open_within(spool, name, mode, BUSY_TRIES * 10, absent,
+                               eb);
+}
+
+/* hintsdb_open_within - open SPOOL/db/name, waiting at most wait_ms for
+ * a lock another process holds */
+struct hintsdb *hintsdb_open_within(const char *spool, const char *name,
+                                    enum hints_mode mode, int wait_ms,
+                                    int *absent, struct errbuf *eb)
 {
     char path[PATH_MAX];
     struct hintsdb *db;
@@ -242,7 +253,8 @@ struct hintsdb *hintsdb_open(const char *spool, const char *name,
     }
     if (db_path(spool, name, name, path, sizeof(path), eb) < 0)
         return NULL;
-    if ((f = open_waiting(path, name, mode, absent, eb)) == NULL)
+    if ((f = open_waiting(path, name, mode, wait_ms > 10 ? wait_ms / 10 : 1,
+                          absent, eb)) == NULL)
         return NULL;
     db = xcalloc(1, sizeof(*db));
     db->f = f;

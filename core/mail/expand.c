@@ -14,7 +14,7 @@ static const struct { const char *name; size_t off; } vars[] = {
     VAR(local_part_suffix), VAR(original_local_part), VAR(original_domain),
     VAR(parent_address), VAR(home), VAR(address_data), VAR(sender_address),
     VAR(sender_host_address), VAR(primary_hostname), VAR(qualify_domain),
-    VAR(router_name),
+    VAR(router_name), VAR(authenticated_id),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))

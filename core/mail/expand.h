@@ -34,6 +34,7 @@ struct xvars {
     const char *primary_hostname;
     const char *qualify_domain;
     const char *router_name;
+    const char *authenticated_id;   /* the SMTP client's AUTH id */
     /* names beyond the fixed ones: the session's acl_c_* and acl_m_*
      * variables and what ACL conditions found ($dnslist_domain,
      * $spf_result, $sender_rate, ... listed in expand.c). more() returns
