@@ -1,7 +1,8 @@
 /*
  * acl_cond.c - ACL conditions, evaluated in a fixed order: hosts,
  *              domains, local_parts, senders, recipients, authenticated,
- *              encrypted, regex, each verify kind, dnslists, condition.
+ *              encrypted, regex, each verify kind, dnslists, condition,
+ *              greylist.
  *
  * PURPOSE: each condition is one step; absent conditions are true. The
  * synchronous ones match lists (core/conf/mlist.h); verify and dnslists need
@@ -139,6 +140,9 @@ static int cond_step(struct acl_check *chk, const struct acl_fields *f,
         return f->dnslists.n ? acl_dnslists(chk, &f->dnslists) : C_YES;
     if (i == 1)
         return condition_step(chk, f);
+    if (i == 2)                 /* stateful: last, when all others held */
+        return xval_set(&f->greylist) ? acl_greylist(chk, f->greylist.str)
+                                      : C_YES;
     return -9;
 }
 

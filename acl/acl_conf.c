@@ -30,7 +30,7 @@ const struct opt_spec acl_stmt_opts[] = {
     { "verify", OPT_STRLIST, F(verify), NULL, 0, ":" },
     { "dnslists", OPT_STRLIST, F(dnslists), NULL, 0, ":" },
     { "ratelimit", OPT_STR, F(ratelimit), NULL, 0, NULL },
-    { "greylist", OPT_STR, F(greylist), NULL, 0, NULL },
+    { "greylist", OPT_XVAL, F(greylist), NULL, 0, NULL },
     { "spf", OPT_STRLIST, F(spf), NULL, 0, ":" },
     { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
     { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
@@ -209,12 +209,15 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
         || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0)
         return -1;
-    if (f->ratelimit != NULL || f->greylist != NULL || f->spf.n > 0) {
+    if (f->ratelimit != NULL || f->spf.n > 0) {
         errbuf_set(eb, "%s is not supported by this version of tern",
-                   f->ratelimit ? "ratelimit" : f->greylist ? "greylist"
-                                                            : "spf");
+                   f->ratelimit ? "ratelimit" : "spf");
         return -1;
     }
+    if (xval_set(&f->greylist)
+        && (placed(hook, 1, rcpt_on, "greylist", eb) != 0
+            || acl_greylist_check(c, &f->greylist, eb) != 0))
+        return -1;
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");
         return -1;

@@ -30,6 +30,8 @@ struct acl_check {
     struct acl_result res;
     struct strbuf headers;          /* add_header results */
     const char *cond_msg;           /* why the last condition failed */
+    const char *dflt_msg;           /* defer's message unless message= is
+                                     * set (greylist), for this statement */
     const char *lua_error;          /* a message function failed: 451 */
     struct ev_timer *timer;         /* delay, or the final callback */
     void *async;                    /* a pending condition's state */
@@ -50,6 +52,12 @@ void acl_cond_done(struct acl_check *chk, enum cond_result r);
 enum cond_result acl_verify(struct acl_check *chk, const char *what);
 enum cond_result acl_dnslists(struct acl_check *chk,
                               const struct strlist *zones);
+
+/* acl_greylist.c: greylist = true | delay=5m/...; the value checked at
+ * load time */
+enum cond_result acl_greylist(struct acl_check *chk, const char *value);
+int acl_greylist_check(const struct conf *c, const struct xval *value,
+                       struct errbuf *eb);
 
 /* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
 void acl_run_function(struct acl_check *chk);

@@ -2,7 +2,7 @@
  * dbtool.c - the command line and the record format tern_dumpdb and
  *            tern_fixdb share.
  *
- * PURPOSE:   "[-C confdir | SPOOL_DIR] retry": the spool directory comes
+ * PURPOSE:   "[-C confdir | SPOOL_DIR] retry|greylist": the spool directory comes
  *            from the argument or from the configuration's
  *            spool_directory; records print as Exim's exim_dumpdb does.
  * INTERFACE: dbtool_args, dbtool_done, dbtool_print, dbtool_flush.
@@ -18,6 +18,7 @@
 
 #include "core/base/errbuf.h"
 #include "core/conf/conf.h"
+#include "core/hints/greylistdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
@@ -35,7 +36,8 @@ static int load_conf(struct dbtool *t, const char *dir)
     return 0;
 }
 
-/* dbtool_args - parse "[-C confdir | SPOOL_DIR] retry"; 0, 1 or 64 */
+/* dbtool_args - parse "[-C confdir | SPOOL_DIR] retry|greylist"; 0, 1 or
+ * 64 */
 int dbtool_args(struct dbtool *t, int argc, char **argv)
 {
     struct stat st;
@@ -53,11 +55,12 @@ int dbtool_args(struct dbtool *t, int argc, char **argv)
         t->spool = argv[1];
         i = 2;
     }
-    if (strcmp(argv[i], "retry") != 0) {
-        fprintf(stderr, "%s: unknown database \"%s\" (only \"retry\")\n",
-                t->prog, argv[i]);
+    if (strcmp(argv[i], "retry") != 0 && strcmp(argv[i], "greylist") != 0) {
+        fprintf(stderr, "%s: unknown database \"%s\" (\"retry\" or "
+                "\"greylist\")\n", t->prog, argv[i]);
         return DBTOOL_EX_USAGE;
     }
+    t->db = argv[i];
     t->next = i + 1;
     if (t->spool == NULL && load_conf(t, argv[2]) != 0)
         return 1;
@@ -129,4 +132,28 @@ int dbtool_flush(const struct dbtool *t)
         return 1;
     }
     return 0;
+}
+
+/* dbtool_grey_params - the settings records are judged by */
+void dbtool_grey_params(const struct dbtool *t, struct grey_params *p)
+{
+    if (t->conf == NULL) {
+        *p = (struct grey_params){ 300, 2 * 86400, 35 * 86400, 5 };
+        return;
+    }
+    *p = (struct grey_params){ t->conf->main.greylist_delay,
+                               t->conf->main.greylist_retry_window,
+                               t->conf->main.greylist_lifetime,
+                               t->conf->main.greylist_auto_whitelist };
+}
+
+/* dbtool_grey_print - "KEY  STATE", then first seen, last seen, passes */
+void dbtool_grey_print(FILE *fp, const struct grey_params *p, const char *key,
+                       const struct grey_rec *r, long long now)
+{
+    put_clean(fp, key);
+    fprintf(fp, "  %s\n  ", greylist_state(p, key, r, now));
+    put_time(fp, key[0] == 'C' ? "first pass" : "first seen", r->first);
+    put_time(fp, key[0] == 'C' ? "  last pass" : "  last seen", r->last);
+    fprintf(fp, "  passes: %ld\n", r->passes);
 }

@@ -1,8 +1,9 @@
 /*
- * tern_dumpdb.c - print the retry hints database, as exim_dumpdb does.
+ * tern_dumpdb.c - print a hints database, as exim_dumpdb does.
  *
- * PURPOSE:   "tern_dumpdb [-C confdir | SPOOL_DIR] retry": every record of
- *            SPOOL/db/retry in key order, two lines each (dbtool_print).
+ * PURPOSE:   "tern_dumpdb [-C confdir | SPOOL_DIR] retry|greylist": every
+ *            record of SPOOL/db/NAME in key order, two lines each
+ *            (dbtool_print, dbtool_grey_print).
  * INTERFACE: main only. Exit 0 printed (also when there is no database
  *            yet), 1 error (message on stderr), 64 usage.
  * ERRORS:    a database busy for over 2 seconds or unreadable is an error;
@@ -11,9 +12,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/base/errbuf.h"
 #include "core/base/fatal.h"
+#include "core/hints/greylistdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
@@ -21,8 +24,8 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry\n"
-            "Print the records of the retry hints database.\n");
+    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry|greylist\n"
+            "Print the records of a hints database.\n");
 }
 
 static int print_cb(const char *key, const struct retry_rec *r, void *arg)
@@ -30,6 +33,30 @@ static int print_cb(const char *key, const struct retry_rec *r, void *arg)
     (void)arg;
     dbtool_print(stdout, key, r);
     return 0;
+}
+
+struct grey_print {
+    struct grey_params p;
+    long long now;
+};
+
+static int grey_cb(const char *key, const struct grey_rec *r, void *arg)
+{
+    const struct grey_print *g = arg;
+
+    dbtool_grey_print(stdout, &g->p, key, r, g->now);
+    return 0;
+}
+
+static int walk(const struct dbtool *t, struct errbuf *eb)
+{
+    struct grey_print g;
+
+    if (strcmp(t->db, "retry") == 0)
+        return retrydb_walk(t->spool, print_cb, NULL, eb);
+    dbtool_grey_params(t, &g.p);
+    g.now = (long long)time(NULL);
+    return greylistdb_walk(t->spool, grey_cb, &g, eb);
 }
 
 int main(int argc, char **argv)
@@ -54,7 +81,7 @@ int main(int argc, char **argv)
         return rc;
     }
     errbuf_clear(&eb);
-    if (retrydb_walk(t.spool, print_cb, NULL, &eb) != 0) {
+    if (walk(&t, &eb) != 0) {
         fprintf(stderr, PROG ": %s\n", eb.msg);
         rc = 1;
     }

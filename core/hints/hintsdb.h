@@ -11,7 +11,7 @@
  * exclusive (GDBM_WRCREAT); a busy file is retried for up to 2 seconds.
  * Keys are NUL-free text of 1..HINTS_KEY_MAX bytes; values are bytes.
  *
- * INTERFACE: hintsdb_open, hintsdb_close, hintsdb_forget, hintsdb_exists,
+ * INTERFACE: hintsdb_open, hintsdb_open_wait, hintsdb_close, hintsdb_forget, hintsdb_exists,
  *            hintsdb_key_ok,
  *            hintsdb_fetch, hintsdb_store, hintsdb_delete, hintsdb_keys,
  *            hintsdb_delete_all, hintsdb_keys_free.
@@ -40,6 +40,12 @@ struct hintsdb;
 struct hintsdb *hintsdb_open(const char *spool, const char *name,
                              enum hints_mode mode, int *absent,
                              struct errbuf *eb);
+/* hintsdb_open_wait - hintsdb_open waiting at most wait_ms (not 2 s) for
+ * another process's lock: for callers on an event loop (greylist); a file
+ * still busy then gives NULL with *busy set */
+struct hintsdb *hintsdb_open_wait(const char *spool, const char *name,
+                                  enum hints_mode mode, long wait_ms,
+                                  int *absent, int *busy, struct errbuf *eb);
 #define HINTS_RESET 1           /* hintsdb_close: the file was damaged */
 
 /* hintsdb_close - close and free (NULL ok); -1 with eb when the close
