@@ -9,6 +9,12 @@
  *            pass of a client network counts (at most once per `delay`,
  *            so one message to many recipients counts once); `awl` counts
  *            whitelist the network for `lifetime` since its last count.
+ *            Writes are few: a decision is first made under the shared
+ *            (reader's) lock, and the file is opened for writing only
+ *            when a record changes - a first sight, a first pass, and a
+ *            known triplet's or client's refresh at most once per
+ *            `delay`. gdbm_close syncs a writer's file (fsync + msync), so
+ *            each write costs the worker one flush of a small file.
  * INTERFACE: see greylistdb.h.
  * ERRORS:    GREY_BUSY when the lock is held for more than
  *            GREY_LOCK_WAIT_MS (nothing recorded), GREY_ERROR with eb;
@@ -271,8 +277,14 @@ void greylist_decide(const struct grey_params *p, struct grey_rec *t,
         }
         res->v = GREY_PASSED;
         res->waited = age;
-    } else
+    } else {
         res->v = GREY_KNOWN;
+        res->passes = t->passes;
+        if (now - t->last < p->delay && now >= t->last) {
+            count_client(p, c, now, res, write_c);
+            return;             /* refreshed and counted once per delay */
+        }
+    }
     if (t->passes < GREY_PASSES_MAX)
         t->passes++;
     t->last = now > t->last ? now : t->last;
@@ -335,6 +347,29 @@ static int check_in(struct hintsdb *db, const struct grey_params *p,
     return 0;
 }
 
+/* under the reader's lock: 1 the decision needs no write (res is
+ * final), 0 it does, or a grey_status */
+static int read_only(const char *spool, const struct grey_params *p,
+                     const char *tkey, const char *ckey, long long now,
+                     struct grey_result *res, struct errbuf *eb)
+{
+    struct grey_rec t = { 0, 0, 0 }, c = { 0, 0, 0 };
+    int absent, busy, have_t, have_c = 0, wt, wc;
+    struct hintsdb *db = hintsdb_open_wait(spool, GREY_DB, HINTS_READ,
+                                           GREY_LOCK_WAIT_MS, &absent,
+                                           &busy, eb);
+
+    if (db == NULL)
+        return absent ? 0 : busy ? GREY_BUSY : GREY_ERROR;
+    have_t = fetch_rec(db, tkey, &t, res, eb);
+    if (have_t >= 0 && p->awl > 0)
+        have_c = fetch_rec(db, ckey, &c, res, eb);
+    if (hintsdb_close(db, NULL) != 0 || have_t < 0 || have_c < 0)
+        return 0;               /* the writer looks again (and repairs) */
+    greylist_decide(p, &t, have_t, &c, have_c, now, res, &wt, &wc);
+    return !wt && !wc;
+}
+
 static enum grey_status check_once(const char *spool,
                                    const struct grey_params *p,
                                    const char *tkey, const char *ckey,
@@ -342,11 +377,13 @@ static enum grey_status check_once(const char *spool,
                                    int *reset, struct errbuf *eb)
 {
     int absent, busy, rc;
-    struct hintsdb *db = hintsdb_open_wait(spool, GREY_DB, HINTS_WRITE,
-                                           GREY_LOCK_WAIT_MS, &absent,
-                                           &busy, eb);
+    struct hintsdb *db;
 
     *reset = 0;
+    if ((rc = read_only(spool, p, tkey, ckey, now, res, eb)) != 0)
+        return rc == 1 ? GREY_OK : (enum grey_status)rc;
+    db = hintsdb_open_wait(spool, GREY_DB, HINTS_WRITE, GREY_LOCK_WAIT_MS,
+                           &absent, &busy, eb);
     if (db == NULL)
         return busy ? GREY_BUSY : GREY_ERROR;
     rc = check_in(db, p, tkey, ckey, now, res, eb);
