@@ -170,13 +170,16 @@ void greylistdb_encode(const struct grey_rec *r, struct strbuf *out)
     sb_printf(out, "1 %lld %lld %ld", r->first, r->last, r->passes);
 }
 
-/* one decimal field of at most 15 digits ending at sep; NULL if not */
+/* one decimal field of at most 15 digits, no leading zero (the form is
+ * canonical), ending at sep; NULL if not */
 static const char *dec_field(const char *p, const char *end, char sep,
                              long long *v)
 {
     long long x = 0;
     const char *s = p;
 
+    if (end - p > 1 && p[0] == '0' && is_digit((unsigned char)p[1]))
+        return NULL;
     while (p < end && is_digit((unsigned char)*p) && p - s < 15)
         x = x * 10 + (*p++ - '0');
     if (p == s || (sep == '\0' ? p != end : (p == end || *p != sep)))
