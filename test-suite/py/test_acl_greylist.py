@@ -69,10 +69,9 @@ def greylisted(r, to, name):
 
 t = Tern(files={"acl/10_grey.lua": ACL}, name="grey",
          main={"greylist_auto_whitelist": 2})
-t0 = time.monotonic()
-
 with tap.guard("first sight and early retry"):
     r, _ = rcpt(t, addr("alice"))
+    t0 = time.monotonic()           # the server saw it before this
     greylisted(r, addr("alice"), "first sight of a triplet: 450 4.7.1 with "
                "the time to retry")
     tap.ok(t.wait_log(r"H=\[127\.0\.0\.1\] F=<s@client\.example> RCPT "
@@ -99,9 +98,10 @@ with tap.guard("whitelists"):
               "once")
 
 with tap.guard("retry after the delay"):
-    time.sleep(max(0, DELAY + 0.3 - (time.monotonic() - t0)))
+    time.sleep(max(0, DELAY + 0.2 - (time.monotonic() - t0)))
     # postgrey's sender normalisation: case and +extension do not count
     r, _ = rcpt(t, addr("alice"), sender="S+list@Client.Example")
+    t1 = time.monotonic()           # the first pass, counted for the client
     tap.reply(r, 250, None, "a retry after the delay passes (the sender "
               "normalised: case and +extension ignored)")
     tap.ok(t.wait_log(r"RCPT <alice@test\.example>: greylist: passed after "
@@ -127,7 +127,7 @@ with tap.guard("retry after the delay"):
 
 with tap.guard("auto-whitelist"):
     # passes count once per delay: wait for the second one to count
-    time.sleep(DELAY + 0.2)
+    time.sleep(max(0, DELAY + 0.2 - (time.monotonic() - t1)))
     r, _ = rcpt(t, addr("alice"))
     tap.reply(r, 250, None, "the triplet passes once more")
     tap.ok(t.wait_log(r"greylist: known triplet passed \(2 passes\); client "
