@@ -11,7 +11,8 @@
  * remembered (core/hints/greylistdb.c). The value is "true" (the main
  * options' settings) or options separated by "/": delay=TIME,
  * retry_window=TIME, lifetime=TIME, auto_whitelist=N, netmask_v4=N,
- * netmask_v6=N. Every decision is logged in the main log.
+ * netmask_v6=N. Every decision is logged in the main log and left in
+ * $greylist_result and $greylist_wait.
  * INTERFACE: acl_greylist (the step), acl_greylist_check (load time).
  * ERRORS:  the database busy for more than GREY_LOCK_WAIT_MS (another
  *          process holds its lock) or unusable: the condition defers
@@ -219,6 +220,23 @@ static void log_decision(struct acl_check *chk, const char *what)
     sb_free(&sb);
 }
 
+/* $greylist_result (new, early, passed, known, whitelisted) and
+ * $greylist_wait ("5 minutes" until a retry can pass, or "") for the
+ * statement's message and later statements */
+static void set_vars(struct acl_check *chk, const struct grey_result *r)
+{
+    static const char *const names[] = {
+        [GREY_NEW] = "new", [GREY_EARLY] = "early", [GREY_PASSED] = "passed",
+        [GREY_KNOWN] = "known", [GREY_WHITELISTED] = "whitelisted" };
+    int grey = r->v == GREY_NEW || r->v == GREY_EARLY;
+
+    if (chk->req->msg_vars == NULL)
+        return;
+    acl_var_set(chk->req->msg_vars, "greylist_result", 15, names[r->v]);
+    acl_var_set(chk->req->msg_vars, "greylist_wait", 13,
+                grey ? when(chk, r->retry_in) : "");
+}
+
 /* the words for a decision, and the condition's answer */
 static enum cond_result decided(struct acl_check *chk, const char *net,
                                 const struct grey_result *r)
@@ -250,6 +268,7 @@ static enum cond_result decided(struct acl_check *chk, const char *net,
         break;
     }
     log_decision(chk, w);
+    set_vars(chk, r);
     if (r->v != GREY_NEW && r->v != GREY_EARLY)
         return C_NO;
     chk->dflt_msg = pool_printf(chk->pool, "450 4.7.1 <%s>: Recipient "

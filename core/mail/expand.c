@@ -26,6 +26,7 @@ static const char *const more_vars[] = {
     "dnslist_domain", "dnslist_matched", "dnslist_text", "dnslist_value",
     "spf_header_comment", "spf_received", "spf_result", "spf_smtp_comment",
     "sender_rate", "sender_rate_limit", "sender_rate_period",
+    "greylist_result", "greylist_wait",
 };
 
 #define NMORE (sizeof(more_vars) / sizeof(more_vars[0]))

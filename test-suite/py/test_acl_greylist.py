@@ -2,7 +2,8 @@
 """test_acl_greylist - the greylist ACL condition over real SMTP sessions
 with a 2-second delay: a triplet's first sight and an early retry get
 450 4.7.1 with the time to wait, a retry after the delay 250, another
-recipient of the same client is greylisted on its own, whitelisted hosts
+recipient of the same client is greylisted on its own, a statement's own
+message with $greylist_result and $greylist_wait, whitelisted hosts
 and senders pass at once, a client network is auto-whitelisted after N
 passes, tern_dumpdb greylist lists the entries, IPv6 clients (-bh) are
 keyed by their /64, a damaged database file is moved aside while mail
@@ -30,11 +31,14 @@ ACL = r'''
 acl "rcpt" {
   accept { hosts = "127.0.0.9" },
   accept { senders = "*@friend.example" },
+  defer  { local_parts = "^custom$", greylist = "delay=%ds/retry_window=1h",
+           message = "451 4.7.1 Greylisted ($greylist_result), retry in "
+                     .. "$greylist_wait" },
   defer  { greylist = "delay=%ds/retry_window=1h" },
   accept { domains = "+local_domains" },
   deny   { message = "relay not permitted" },
 }
-''' % DELAY
+''' % (DELAY, DELAY)
 
 
 def addr(user):
@@ -88,6 +92,10 @@ with tap.guard("first sight and early retry"):
     r, _ = rcpt(t, addr("bob"))
     greylisted(r, addr("bob"), "another recipient of the same client is a "
                "new triplet: greylisted")
+    r, _ = rcpt(t, addr("custom"))
+    tap.reply(r, 451, "4.7.1", "the statement's own message replaces the "
+              "default and may use $greylist_result and $greylist_wait",
+              r"^4\.7\.1 Greylisted \(new\), retry in 2 seconds$")
 
 with tap.guard("whitelists"):
     r, _ = rcpt(t, addr("carol"), source="127.0.0.9")
