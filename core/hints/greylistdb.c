@@ -35,6 +35,7 @@
 #include "core/hints/greylistdb.h"
 
 #define GREY_REC_MAX 64
+#define GREY_TIDY_BATCH 100         /* deletions per writer's lock */
 
 static int lower(int c)
 {
@@ -547,33 +548,60 @@ int greylistdb_delete_all(const char *spool, size_t *n, struct errbuf *eb)
     return rc;
 }
 
-/* greylistdb_tidy - remove expired and damaged records */
+static int stale(const struct grey_params *p, const struct grey_ent *e,
+                 long long now)
+{
+    return !e->ok || strcmp(greylist_state(p, e->key, &e->rec, now),
+                            "expired") == 0;
+}
+
+/* delete the stale ones of v[from..to) under one writer's lock, each
+ * looked at again first (a worker may have refreshed it meanwhile) */
+static int tidy_batch(const char *spool, const struct grey_params *p,
+                      long long now, struct grey_ent *v, size_t from,
+                      size_t to, size_t *n, struct errbuf *eb)
+{
+    struct grey_result ignored;
+    int absent, rc = 0;
+    struct hintsdb *db = hintsdb_open(spool, GREY_DB, HINTS_WRITE, &absent,
+                                      eb);
+
+    if (db == NULL)
+        return -1;
+    for (size_t i = from; i < to && rc == 0; i++) {
+        if (!stale(p, &v[i], now))
+            continue;
+        v[i].ok = (rc = fetch_rec(db, v[i].key, &v[i].rec, &ignored, eb)) > 0;
+        if (rc >= 0 && stale(p, &v[i], now)
+            && (rc = hintsdb_delete(db, v[i].key, eb)) > 0)
+            (*n)++;
+        rc = rc < 0 ? -1 : 0;
+    }
+    if (hintsdb_close(db, rc == 0 ? eb : NULL) == -1)
+        rc = -1;
+    return rc;
+}
+
+/* greylistdb_tidy - remove expired and damaged records: read under the
+ * reader's lock (workers still decide meanwhile), deleted in batches of
+ * GREY_TIDY_BATCH so the writer's lock is never held for long */
 int greylistdb_tidy(const char *spool, const struct grey_params *p,
                     long long now, size_t *n, struct errbuf *eb)
 {
-    struct grey_ent *v;
-    size_t nv;
+    struct grey_ent *v = NULL;
+    size_t nv = 0;
     int absent, rc;
     struct hintsdb *db;
 
     *n = 0;
-    if ((rc = hintsdb_exists(spool, GREY_DB, eb)) <= 0)
-        return rc;
-    if ((db = hintsdb_open(spool, GREY_DB, HINTS_WRITE, &absent, eb))
-        == NULL)
-        return -1;
+    if ((db = hintsdb_open(spool, GREY_DB, HINTS_READ, &absent, eb)) == NULL)
+        return absent ? 0 : -1;
     rc = read_all(db, &v, &nv, eb);
-    for (size_t i = 0; rc == 0 && i < nv; i++) {
-        if (v[i].ok && strcmp(greylist_state(p, v[i].key, &v[i].rec, now),
-                              "expired") != 0)
-            continue;
-        if ((rc = hintsdb_delete(db, v[i].key, eb)) < 0)
-            break;
-        *n += (size_t)rc;
-        rc = 0;
-    }
-    ents_free(v, nv);
-    if (hintsdb_close(db, rc == 0 ? eb : NULL) == -1)
+    if (hintsdb_close(db, eb) == -1)
         rc = -1;
+    for (size_t i = 0; rc == 0 && i < nv; i += GREY_TIDY_BATCH)
+        rc = tidy_batch(spool, p, now, v, i, i + GREY_TIDY_BATCH < nv
+                        ? i + GREY_TIDY_BATCH : nv, n, eb);
+    ents_free(v, nv);
     return rc;
 }

@@ -7,6 +7,7 @@
  * replaced, a lock held by another process answered GREY_BUSY within the
  * bounded wait, and the tidy pass.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -279,6 +280,21 @@ static void test_file(void)
        "tidy removes the expired triplet, keeps the client (%zu)", n);
     ok(greylistdb_delete_all(tmpdir, &n, &eb) == 0 && n == 1,
        "delete_all removes the rest");
+    {
+        char rcpt[64];
+        int made = 0;
+        for (int i = 0; i < 250; i++) {
+            snprintf(rcpt, sizeof(rcpt), "r%d@y", i);
+            made += check(rcpt, T0 + (i == 7 ? 2 * 86400 : 0), &r)
+                    == GREY_OK;
+        }
+        ok(made == 250 && greylistdb_tidy(tmpdir, &P, T0 + 2 * 86400 + 60,
+                                          &n, &eb) == 0 && n == 249,
+           "tidy works in batches: 249 of 250 expired (%zu)", n);
+        count = 0;
+        ok(greylistdb_walk(tmpdir, count_cb, &count, &eb) == 0
+           && count == 1, "the fresh one is kept");
+    }
 }
 
 int main(void)
