@@ -182,6 +182,10 @@ with tap.guard("IPv6 clients by /64 (-bh)"):
     tap.ok(re.search(r">>> greylist: new triplet from 2001:db8:1:3::/64",
                      err), "an address of another /64 is a new triplet",
            err)
+    out, err = bh("::ffff:192.0.2.77", addr("alice"))
+    tap.ok(re.search(r">>> greylist: new triplet from 192\.0\.2\.0/24",
+                     err), "an IPv4-mapped IPv6 client is keyed as IPv4",
+           err)
 
 with tap.guard("damaged record"):
     key = "T 127.1.0.0/24 s@client.example carol@test.example"
