@@ -252,6 +252,34 @@ static int whitelisted(const struct grey_params *p, struct grey_rec *c,
     return 1;
 }
 
+/* a triplet on record: early (0), or it passes (1), counted in *t when
+ * it is its first pass or a known one's first after the delay */
+static int known(const struct grey_params *p, struct grey_rec *t,
+                 long long now, struct grey_result *res, int *write_t)
+{
+    if (t->passes == 0) {
+        long long age = now > t->first ? now - t->first : 0;
+        if (age < p->delay) {
+            res->v = GREY_EARLY;
+            res->retry_in = p->delay - age;
+            return 0;
+        }
+        res->v = GREY_PASSED;
+        res->waited = age;
+    } else {
+        res->v = GREY_KNOWN;
+        res->passes = t->passes;
+        if (now - t->last < p->delay && now >= t->last)
+            return 1;           /* refreshed and counted once per delay */
+    }
+    if (t->passes < GREY_PASSES_MAX)
+        t->passes++;
+    t->last = now > t->last ? now : t->last;
+    res->passes = t->passes;
+    *write_t = 1;
+    return 1;
+}
+
 /* greylist_decide - see greylistdb.h */
 void greylist_decide(const struct grey_params *p, struct grey_rec *t,
                      int have_t, struct grey_rec *c, int have_c,
@@ -272,29 +300,8 @@ void greylist_decide(const struct grey_params *p, struct grey_rec *t,
         *write_t = 1;
         return;
     }
-    if (t->passes == 0) {
-        long long age = now > t->first ? now - t->first : 0;
-        if (age < p->delay) {
-            res->v = GREY_EARLY;
-            res->retry_in = p->delay - age;
-            return;
-        }
-        res->v = GREY_PASSED;
-        res->waited = age;
-    } else {
-        res->v = GREY_KNOWN;
-        res->passes = t->passes;
-        if (now - t->last < p->delay && now >= t->last) {
-            count_client(p, c, now, res, write_c);
-            return;             /* refreshed and counted once per delay */
-        }
-    }
-    if (t->passes < GREY_PASSES_MAX)
-        t->passes++;
-    t->last = now > t->last ? now : t->last;
-    res->passes = t->passes;
-    *write_t = 1;
-    count_client(p, c, now, res, write_c);
+    if (known(p, t, now, res, write_t))
+        count_client(p, c, now, res, write_c);
 }
 
 /* the record of key: 1 present and sound, 0 absent or damaged (logged,
