@@ -259,8 +259,8 @@ static enum cond_result decided(struct acl_check *chk, const char *net,
         w = pool_printf(chk->pool, "passed after %llds%s", r->waited, awl);
         break;
     case GREY_KNOWN:
-        w = pool_printf(chk->pool, "known triplet passed (%ld passes)%s",
-                        r->passes, awl);
+        w = pool_printf(chk->pool, "known triplet passed (%ld pass%s)%s",
+                        r->passes, r->passes == 1 ? "" : "es", awl);
         break;
     case GREY_WHITELISTED:
         w = pool_printf(chk->pool, "client %s auto-whitelisted (%ld passes)",

@@ -118,7 +118,7 @@ with tap.guard("retry after the delay"):
     r, _ = rcpt(t, addr("alice"))
     tap.reply(r, 250, None, "a passed triplet passes again at once")
     tap.ok(t.wait_log(r"RCPT <alice@test\.example>: greylist: known "
-                      r"triplet passed \(1 passes\)"),
+                      r"triplet passed \(1 pass\)"),
            "the known triplet's pass is logged (counted once per delay)",
            t.mainlog()[-2000:])
     rc, out = dumpdb(t)
