@@ -33,7 +33,8 @@ UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
 PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
             $(BUILD)/tern_fixdb
 # helpers the Python tests run (test-suite/unit/NAME.c), not tests themselves
-TEST_BINS := $(BUILD)/test-bin/tp_drive $(BUILD)/test-bin/bounce_print
+TEST_BINS := $(BUILD)/test-bin/tp_drive $(BUILD)/test-bin/bounce_print \
+             $(BUILD)/test-bin/grey_tool
 
 .PHONY: all deps run test sanitize fuzz bench install clean check-deps \
         have-libs lib-srcs

@@ -36,7 +36,7 @@ struct acl_fields {
     struct strlist verify;
     struct strlist dnslists;
     const char *ratelimit;
-    const char *greylist;
+    struct xval greylist;       /* a string, or true (Lua boolean) */
     struct strlist spf;
     struct strlist regex;
     struct strlist mime_regex;

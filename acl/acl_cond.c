@@ -2,7 +2,8 @@
  * acl_cond.c - ACL conditions, evaluated in a fixed order: hosts,
  *              domains, local_parts, senders, recipients, authenticated,
  *              encrypted, regex, mime_regex, each verify kind, acl,
- *              dnslists, condition, ratelimit (acl_ratelimit.c).
+ *              dnslists, condition, ratelimit (acl_ratelimit.c), greylist
+ *              (acl_greylist.c).
  *
  * PURPOSE: each condition is one step; absent conditions are true. Each
  * step knows its condition's id (acl.h), so a '!' written before any
@@ -142,6 +143,13 @@ static enum cond_result ratelimit_step(struct acl_check *chk,
     return f->ratelimit ? acl_ratelimit(chk, f->ratelimit) : C_YES;
 }
 
+static enum cond_result greylist_step(struct acl_check *chk,
+                                      const struct acl_fields *f)
+{
+    return xval_set(&f->greylist) ? acl_greylist(chk, f->greylist.str)
+                                  : C_YES;
+}
+
 /* After the verify kinds, in this order: the stateful ones last, so they
  * count or record only when every other condition of the statement held */
 static const struct { int id; step_fn fn; } late_steps[] = {
@@ -149,6 +157,7 @@ static const struct { int id; step_fn fn; } late_steps[] = {
     { ACL_CID_DNSLISTS, acl_dnslists },
     { ACL_CID_CONDITION, condition_step },
     { ACL_CID_RATELIMIT, ratelimit_step },
+    { ACL_CID_GREYLIST, greylist_step },
 };
 
 #define NLATE ((int)(sizeof(late_steps) / sizeof(late_steps[0])))

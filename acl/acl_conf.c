@@ -36,7 +36,7 @@ const struct opt_spec acl_stmt_opts[] = {
     { "verify", OPT_STRLIST, F(verify), NULL, 0, ":" },
     { "dnslists", OPT_STRLIST, F(dnslists), NULL, 0, ":" },
     { "ratelimit", OPT_STR, F(ratelimit), NULL, 0, NULL },
-    { "greylist", OPT_STR, F(greylist), NULL, 0, NULL },
+    { "greylist", OPT_XVAL, F(greylist), NULL, 0, NULL },
     { "spf", OPT_STRLIST, F(spf), NULL, 0, ":" },
     { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
     { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
@@ -312,11 +312,15 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
     }
     if (check_ratelimit(c, hook, f->ratelimit, eb) != 0)
         return -1;
-    if (f->greylist != NULL || f->spf.n > 0) {
+    if (f->spf.n > 0) {
         errbuf_set(eb, "%s is not supported by this version of tern",
-                   f->greylist ? "greylist" : "spf");
+                   "spf");
         return -1;
     }
+    if (xval_set(&f->greylist)
+        && (placed(hook, 1, rcpt_on, "greylist", eb) != 0
+            || acl_greylist_check(c, &f->greylist, eb) != 0))
+        return -1;
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");
         return -1;

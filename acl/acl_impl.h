@@ -41,6 +41,8 @@ struct acl_check {
                                      * pending (its negation is applied
                                      * when it answers) */
     int depth;                      /* acl = NAME nesting, 0 at the hook */
+    const char *dflt_msg;           /* defer's message unless message= is
+                                     * set (greylist), for this statement */
     const char *lua_error;          /* a message function failed: 451 */
     struct ev_timer *timer;         /* delay, or the final callback */
     void *async;                    /* a pending condition's state */
@@ -100,6 +102,12 @@ int acl_ratelimit_parse(struct pool *pool, const char *value,
                         const char *hook, int loading, struct rl_spec *s,
                         struct errbuf *eb);
 enum cond_result acl_ratelimit(struct acl_check *chk, const char *value);
+
+/* acl_greylist.c: greylist = true | delay=5m/...; the value checked at
+ * load time */
+enum cond_result acl_greylist(struct acl_check *chk, const char *value);
+int acl_greylist_check(const struct conf *c, const struct xval *value,
+                       struct errbuf *eb);
 
 /* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
 void acl_run_function(struct acl_check *chk);

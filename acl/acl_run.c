@@ -353,7 +353,9 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
 {
     const struct acl_fields *f = st->fields;
     int v = verb_code(st->verb);
+    const char *dflt = chk->dflt_msg, *msg;
 
+    chk->dflt_msg = NULL;               /* this statement's only */
     acl_trace(chk, "%s (%s:%d): conditions %s", st->verb, st->origin.file,
               st->origin.line, r == C_YES ? "true" : r == C_NO ? "false"
                                                                 : "deferred");
@@ -364,7 +366,6 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
         return 0;
     }
     if (v == V_REQUIRE) {
-        const char *msg;
         if (r == C_YES)
             return 1;
         chk->res.log_message = acl_expand(chk, &f->log_message);
@@ -385,10 +386,12 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
     }
     chk->res.log_message = acl_expand(chk, &f->log_message);
     chk->res.code = (int)f->code;
-    const char *msg = acl_expand(chk, &f->message);
-    if (msg == NULL && !xval_set(&f->message) && chk->lua_error == NULL
+    msg = acl_expand(chk, &f->message);
+    if (msg == NULL && msg_unset(f) && chk->lua_error == NULL
         && v != V_ACCEPT && v != V_DISCARD)
-        msg = chk->reason;
+        msg = v == V_DEFER && f->code == 0 && dflt != NULL
+              ? dflt                    /* greylist's "450 4.7.1 ..." */
+              : chk->reason;
     acl_finish(chk, verdict_of[v], msg);
     return 0;
 }

@@ -2,7 +2,8 @@
  * dbtool.c - the command line and the record format tern_dumpdb and
  *            tern_fixdb share.
  *
- * PURPOSE:   "[-C confdir | SPOOL_DIR] retry": the spool directory comes
+ * PURPOSE:   "[-C confdir | SPOOL_DIR] DATABASE" (retry, greylist,
+ *            ratelimit: the tool's list): the spool directory comes
  *            from the argument or from the configuration's
  *            spool_directory; records print as Exim's exim_dumpdb does.
  * INTERFACE: dbtool_args, dbtool_done, dbtool_print, dbtool_flush.
@@ -19,6 +20,7 @@
 #include "core/base/errbuf.h"
 #include "core/conf/conf.h"
 #include "core/hints/ratelimitdb.h"
+#include "core/hints/greylistdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
@@ -46,7 +48,8 @@ static int known_db(const struct dbtool *t, const char *name)
     return 0;
 }
 
-/* dbtool_args - parse "[-C confdir | SPOOL_DIR] retry"; 0, 1 or 64 */
+/* dbtool_args - parse "[-C confdir | SPOOL_DIR] DATABASE" (one of t->dbs);
+ * 0, 1 or 64 */
 int dbtool_args(struct dbtool *t, int argc, char **argv)
 {
     struct stat st;
@@ -161,4 +164,28 @@ int dbtool_flush(const struct dbtool *t)
         return 1;
     }
     return 0;
+}
+
+/* dbtool_grey_params - the settings records are judged by */
+void dbtool_grey_params(const struct dbtool *t, struct grey_params *p)
+{
+    if (t->conf == NULL) {
+        *p = (struct grey_params){ 300, 2 * 86400, 35 * 86400, 5 };
+        return;
+    }
+    *p = (struct grey_params){ t->conf->main.greylist_delay,
+                               t->conf->main.greylist_retry_window,
+                               t->conf->main.greylist_lifetime,
+                               t->conf->main.greylist_auto_whitelist };
+}
+
+/* dbtool_grey_print - "KEY  STATE", then first seen, last seen, passes */
+void dbtool_grey_print(FILE *fp, const struct grey_params *p, const char *key,
+                       const struct grey_rec *r, long long now)
+{
+    put_clean(fp, key);
+    fprintf(fp, "  %s\n  ", greylist_state(p, key, r, now));
+    put_time(fp, key[0] == 'C' ? "first pass" : "first seen", r->first);
+    put_time(fp, key[0] == 'C' ? "  last pass" : "  last seen", r->last);
+    fprintf(fp, "  passes: %ld\n", r->passes);
 }

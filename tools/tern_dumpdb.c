@@ -1,10 +1,11 @@
 /*
- * tern_dumpdb.c - print the retry hints database, as exim_dumpdb does.
+ * tern_dumpdb.c - print a hints database, as exim_dumpdb does.
  *
- * PURPOSE:   "tern_dumpdb [-C confdir | SPOOL_DIR] retry": every record of
- *            SPOOL/db/retry in key order, two lines each (dbtool_print);
- *            "... ratelimit": SPOOL/db/ratelimit, one line each, as
- *            exim_dumpdb prints it (dbtool_print_rate).
+ * PURPOSE:   "tern_dumpdb [-C confdir | SPOOL_DIR] retry|greylist|ratelimit":
+ *            every record of SPOOL/db/NAME in key order; retry and
+ *            greylist two lines each (dbtool_print, dbtool_grey_print),
+ *            ratelimit one line each, as exim_dumpdb prints it
+ *            (dbtool_print_rate).
  * INTERFACE: main only. Exit 0 printed (also when there is no database
  *            yet), 1 error (message on stderr), 64 usage.
  * ERRORS:    a database busy for over 2 seconds or unreadable is an error;
@@ -13,9 +14,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/base/errbuf.h"
 #include "core/base/fatal.h"
+#include "core/hints/greylistdb.h"
 #include "core/hints/ratelimitdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
@@ -24,7 +27,8 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry|ratelimit\n"
+    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] "
+            "retry|greylist|ratelimit\n"
             "Print the records of a hints database.\n");
 }
 
@@ -42,9 +46,35 @@ static int print_rate(const char *key, const struct rl_rec *r, void *arg)
     return 0;
 }
 
+struct grey_print {
+    struct grey_params p;
+    long long now;
+};
+
+static int grey_cb(const char *key, const struct grey_rec *r, void *arg)
+{
+    const struct grey_print *g = arg;
+
+    dbtool_grey_print(stdout, &g->p, key, r, g->now);
+    return 0;
+}
+
+static int walk(const struct dbtool *t, struct errbuf *eb)
+{
+    struct grey_print g;
+
+    if (strcmp(t->db, "retry") == 0)
+        return retrydb_walk(t->spool, print_cb, NULL, eb);
+    if (strcmp(t->db, RL_DB) == 0)
+        return ratelimitdb_walk(t->spool, print_rate, NULL, eb);
+    dbtool_grey_params(t, &g.p);
+    g.now = (long long)time(NULL);
+    return greylistdb_walk(t->spool, grey_cb, &g, eb);
+}
+
 int main(int argc, char **argv)
 {
-    static const char *const dbs[] = { "retry", RL_DB, NULL };
+    static const char *const dbs[] = { "retry", "greylist", RL_DB, NULL };
     struct dbtool t = { .prog = PROG, .dbs = dbs };
     struct errbuf eb;
     int rc;
@@ -65,9 +95,7 @@ int main(int argc, char **argv)
         return rc;
     }
     errbuf_clear(&eb);
-    if ((strcmp(t.db, RL_DB) == 0
-         ? ratelimitdb_walk(t.spool, print_rate, NULL, &eb)
-         : retrydb_walk(t.spool, print_cb, NULL, &eb)) != 0) {
+    if (walk(&t, &eb) != 0) {
         fprintf(stderr, PROG ": %s\n", eb.msg);
         rc = 1;
     }

@@ -1,10 +1,12 @@
 /*
- * tern_fixdb.c - remove records from the retry hints database.
+ * tern_fixdb.c - remove records from a hints database (retry, greylist).
  *
- * PURPOSE:   "tern_fixdb [-C confdir | SPOOL_DIR] retry [-a | -d KEY...]":
- *            -d deletes the record of KEY (repeatable), -a every record
- *            (damaged ones too: tern_dumpdb skips those with a warning);
- *            with neither it lists the records as tern_dumpdb does. Unlike
+ * PURPOSE:   "tern_fixdb [-C confdir | SPOOL_DIR] retry|greylist [-a | -x |
+ *            -d KEY...]": -d deletes the record of KEY (repeatable), -a
+ *            every record (damaged ones too: tern_dumpdb skips those with a
+ *            warning), -x (greylist) the expired and damaged ones (a tidy
+ *            pass, judged by -C's greylist options or the defaults);
+ *            with none it lists the records as tern_dumpdb does. Unlike
  *            exim_fixdb it is not interactive and does not edit records.
  * INTERFACE: main only. Exit 0 done, 1 error (a KEY without a record, or
  *            the database could not be changed; the other keys are still
@@ -15,9 +17,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/base/errbuf.h"
 #include "core/base/fatal.h"
+#include "core/hints/greylistdb.h"
 #include "core/hints/retrydb.h"
 #include "tools/dbtool.h"
 
@@ -25,17 +29,17 @@
 
 struct fix {
     struct dbtool t;
-    int all, list;
+    int all, list, tidy;
     size_t deleted;
     int rc;
 };
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry"
-            " [-a | -d KEY...]\n"
-            "Delete retry records: -d KEY that record, -a all of them;"
-            " without either, list them.\n");
+    fprintf(fp, "usage: " PROG " [-C confdir | SPOOL_DIR] retry|greylist"
+            " [-a | -x | -d KEY...]\n"
+            "Delete records: -d KEY that record, -a all of them, -x"
+            " (greylist) the expired ones;\nwith none, list them.\n");
 }
 
 static void delete_key(struct fix *f, const char *key)
@@ -44,7 +48,8 @@ static void delete_key(struct fix *f, const char *key)
     int rc;
 
     errbuf_clear(&eb);
-    rc = retrydb_delete(f->t.spool, key, &eb);
+    rc = strcmp(f->t.db, "retry") == 0 ? retrydb_delete(f->t.spool, key, &eb)
+         : greylistdb_delete(f->t.spool, key, &eb);
     if (rc == 1) {
         printf("%s: deleted\n", key);
         f->deleted++;
@@ -72,6 +77,9 @@ static int check_opts(struct fix *f, int argc, char **argv)
     for (int i = f->t.next; i < argc; i++) {
         if (strcmp(argv[i], "-a") == 0)
             f->all = 1;
+        else if (strcmp(argv[i], "-x") == 0
+                 && strcmp(f->t.db, "greylist") == 0)
+            f->tidy = 1;
         else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc
                  && argv[i + 1][0] != '\0') {
             ndel++;
@@ -79,17 +87,55 @@ static int check_opts(struct fix *f, int argc, char **argv)
         } else
             return DBTOOL_EX_USAGE;
     }
-    if (f->all && ndel > 0)
+    if (f->all + f->tidy + (ndel > 0) > 1)
         return DBTOOL_EX_USAGE;
-    f->list = !f->all && ndel == 0;
+    f->list = !f->all && !f->tidy && ndel == 0;
     return 0;
+}
+
+struct grey_list {
+    struct grey_params p;
+    long long now;
+};
+
+static int grey_cb(const char *key, const struct grey_rec *r, void *arg)
+{
+    const struct grey_list *g = arg;
+
+    dbtool_grey_print(stdout, &g->p, key, r, g->now);
+    return 0;
+}
+
+/* the greylist database: list, -a or -x; 0 or -1 with eb */
+static int run_grey(struct fix *f, struct errbuf *eb)
+{
+    struct grey_list g;
+
+    dbtool_grey_params(&f->t, &g.p);
+    g.now = (long long)time(NULL);
+    if (f->list)
+        return greylistdb_walk(f->t.spool, grey_cb, &g, eb);
+    if (f->tidy)
+        return greylistdb_tidy(f->t.spool, &g.p, g.now, &f->deleted, eb);
+    return greylistdb_delete_all(f->t.spool, &f->deleted, eb);
 }
 
 static void run(struct fix *f, int argc, char **argv)
 {
     struct errbuf eb;
+    int retry = strcmp(f->t.db, "retry") == 0;
 
     errbuf_clear(&eb);
+    if (!retry && (f->list || f->all || f->tidy)) {
+        if (run_grey(f, &eb) != 0) {
+            fprintf(stderr, PROG ": %s\n", eb.msg);
+            f->rc = 1;
+        }
+        if (!f->list)
+            printf("%zu record%s deleted\n", f->deleted,
+                   f->deleted == 1 ? "" : "s");
+        return;
+    }
     if (f->list && retrydb_walk(f->t.spool, list_cb, NULL, &eb) != 0) {
         fprintf(stderr, PROG ": %s\n", eb.msg);
         f->rc = 1;
@@ -110,7 +156,8 @@ static void run(struct fix *f, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    struct fix f = { .t = { .prog = PROG } };
+    static const char *const dbs[] = { "retry", "greylist", NULL };
+    struct fix f = { .t = { .prog = PROG, .dbs = dbs } };
     int rc;
 
     fatal_set_progname(PROG);

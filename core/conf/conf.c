@@ -105,6 +105,16 @@ static const struct opt_spec main_opts[] = {
       NULL },
     { "bounce_return_size_limit", OPT_SIZE, M(bounce_return_size_limit),
       "100K", 0, NULL },
+    { "greylist_delay", OPT_TIME, M(greylist_delay), "5m", 0, NULL },
+    { "greylist_retry_window", OPT_TIME, M(greylist_retry_window), "2d", 0,
+      NULL },
+    { "greylist_lifetime", OPT_TIME, M(greylist_lifetime), "35d", 0, NULL },
+    { "greylist_auto_whitelist", OPT_INT, M(greylist_auto_whitelist), "5", 0,
+      NULL },
+    { "greylist_netmask_v4", OPT_INT, M(greylist_netmask_v4), "24", 0,
+      NULL },
+    { "greylist_netmask_v6", OPT_INT, M(greylist_netmask_v6), "64", 0,
+      NULL },
     OPT_END
 };
 

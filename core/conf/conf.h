@@ -137,6 +137,13 @@ struct conf_main {
     long ignore_bounce_errors_after;
     long timeout_frozen_after;
     long bounce_return_size_limit;
+    /* greylisting (acl/acl_greylist.c), postgrey's defaults */
+    long greylist_delay;
+    long greylist_retry_window;
+    long greylist_lifetime;
+    long greylist_auto_whitelist;
+    long greylist_netmask_v4;
+    long greylist_netmask_v6;
 };
 
 /* A named list: domainlist, hostlist, addresslist, localpartlist. */
@@ -184,7 +191,7 @@ struct conf {
                                        messages are built from it */
     struct strlist files;           /* files read, in order */
     struct conf_main main;
-    struct origin main_origin[64];  /* per main option, by spec index */
+    struct origin main_origin[128];  /* per main option, by spec index */
     struct hash *lists;             /* name -> struct named_list * */
     size_t nrouters;
     struct router **routers;        /* in definition order */

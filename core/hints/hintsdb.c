@@ -38,7 +38,8 @@
 #include "core/hints/hintsdb.h"
 
 #define BUSY_WAIT_NS (10L * 1000 * 1000)        /* 10 ms between tries */
-#define BUSY_TRIES 200                          /* 2 seconds */
+#define BUSY_WAIT_MS 2000L                      /* 2 seconds */
+#define BUSY_NAP_SHORT_NS (2L * 1000 * 1000)    /* bounded waits: 2 ms */
 
 struct hintsdb {
     GDBM_FILE f;
@@ -189,14 +190,16 @@ static enum try_result open_once(const char *path, const char *name,
  * file is moved aside once and the open made again (a writer creates a
  * new file, a reader finds none) */
 static GDBM_FILE open_waiting(const char *path, const char *name,
-                              enum hints_mode mode, int tries, int *absent,
-                              struct errbuf *eb)
+                              enum hints_mode mode, long wait_ms,
+                              int *absent, int *busy, struct errbuf *eb)
 {
-    struct timespec nap = { 0, BUSY_WAIT_NS };
+    long nap_ns = wait_ms < 100 ? BUSY_NAP_SHORT_NS : BUSY_WAIT_NS;
+    struct timespec nap = { 0, nap_ns };
+    long tries = wait_ms * 1000000L / nap_ns;
     int moved = 0;
     GDBM_FILE f = NULL;
 
-    for (int i = 0; i < tries; i++) {
+    for (long i = 0; i <= tries; i++) {
         switch (open_once(path, name, mode, &f, eb)) {
         case TRY_OK:
             return f;
@@ -211,38 +214,41 @@ static GDBM_FILE open_waiting(const char *path, const char *name,
             }
             continue;
         case TRY_BUSY:
-            if (i + 1 < tries)
+            if (i < tries)
                 (void)nanosleep(&nap, NULL);
             continue;
         case TRY_ERROR:
             return NULL;
         }
     }
+    *busy = 1;
     errbuf_set(eb, "cannot open %s: locked by another process for more than "
-               "%d ms", path, tries * 10);
+               "%ld ms", path, wait_ms);
     return NULL;
 }
 
-/* hintsdb_open - open SPOOL/db/name for mode, waiting up to 2 s */
+/* hintsdb_open - open SPOOL/db/name for mode */
 struct hintsdb *hintsdb_open(const char *spool, const char *name,
                              enum hints_mode mode, int *absent,
                              struct errbuf *eb)
 {
-    return hintsdb_open_within(spool, name, mode, BUSY_TRIES * 10, absent,
-                               eb);
+    int busy;
+
+    return hintsdb_open_wait(spool, name, mode, BUSY_WAIT_MS, absent, &busy,
+                             eb);
 }
 
-/* hintsdb_open_within - open SPOOL/db/name, waiting at most wait_ms for
- * a lock another process holds */
-struct hintsdb *hintsdb_open_within(const char *spool, const char *name,
-                                    enum hints_mode mode, int wait_ms,
-                                    int *absent, struct errbuf *eb)
+/* hintsdb_open_wait - hintsdb_open waiting at most wait_ms for the lock */
+struct hintsdb *hintsdb_open_wait(const char *spool, const char *name,
+                                  enum hints_mode mode, long wait_ms,
+                                  int *absent, int *busy, struct errbuf *eb)
 {
     char path[PATH_MAX];
     struct hintsdb *db;
     GDBM_FILE f;
 
     *absent = 0;
+    *busy = 0;
     if (mode == HINTS_WRITE) {
         if (db_path(spool, name, NULL, path, sizeof(path), eb) < 0)
             return NULL;
@@ -253,8 +259,8 @@ struct hintsdb *hintsdb_open_within(const char *spool, const char *name,
     }
     if (db_path(spool, name, name, path, sizeof(path), eb) < 0)
         return NULL;
-    if ((f = open_waiting(path, name, mode, wait_ms > 10 ? wait_ms / 10 : 1,
-                          absent, eb)) == NULL)
+    if ((f = open_waiting(path, name, mode, wait_ms, absent, busy, eb))
+        == NULL)
         return NULL;
     db = xcalloc(1, sizeof(*db));
     db->f = f;

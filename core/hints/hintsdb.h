@@ -11,8 +11,8 @@
  * exclusive (GDBM_WRCREAT); a busy file is retried for up to 2 seconds.
  * Keys are NUL-free text of 1..HINTS_KEY_MAX bytes; values are bytes.
  *
- * INTERFACE: hintsdb_open, hintsdb_close, hintsdb_forget, hintsdb_exists,
- *            hintsdb_open_within, hintsdb_key_ok,
+ * INTERFACE: hintsdb_open, hintsdb_open_wait, hintsdb_close,
+ *            hintsdb_forget, hintsdb_exists, hintsdb_key_ok,
  *            hintsdb_fetch, hintsdb_store, hintsdb_delete, hintsdb_keys,
  *            hintsdb_delete_all, hintsdb_keys_free.
  * ERRORS:    -1 (or NULL) with eb, worded "NAME database: ..." or "cannot
@@ -40,12 +40,13 @@ struct hintsdb;
 struct hintsdb *hintsdb_open(const char *spool, const char *name,
                              enum hints_mode mode, int *absent,
                              struct errbuf *eb);
-/* hintsdb_open_within - the same, but a file another process has locked
- * is waited for at most wait_ms (tries every 10 ms): for a process whose
- * event loop must not stall (an SMTP worker) */
-struct hintsdb *hintsdb_open_within(const char *spool, const char *name,
-                                    enum hints_mode mode, int wait_ms,
-                                    int *absent, struct errbuf *eb);
+/* hintsdb_open_wait - hintsdb_open waiting at most wait_ms (not 2 s) for
+ * another process's lock: for callers on an event loop (greylist,
+ * ratelimit); a file
+ * still busy then gives NULL with *busy set */
+struct hintsdb *hintsdb_open_wait(const char *spool, const char *name,
+                                  enum hints_mode mode, long wait_ms,
+                                  int *absent, int *busy, struct errbuf *eb);
 #define HINTS_RESET 1           /* hintsdb_close: the file was damaged */
 
 /* hintsdb_close - close and free (NULL ok); -1 with eb when the close

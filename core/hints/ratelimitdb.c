@@ -212,13 +212,13 @@ static void compute(const struct rl_query *q, struct rl_rec *r, int found)
 static int open_for(const struct rl_query *q, struct hintsdb **db,
                     struct errbuf *eb)
 {
-    int absent = 0;
+    int absent = 0, busy = 0;
 
     if (hintsdb_key_ok(RL_DB, q->key, eb) < 0)
         return -1;
-    *db = hintsdb_open_within(q->spool, RL_DB, q->update == RL_READONLY
-                              ? HINTS_READ : HINTS_WRITE, q->wait_ms,
-                              &absent, eb);
+    *db = hintsdb_open_wait(q->spool, RL_DB, q->update == RL_READONLY
+                            ? HINTS_READ : HINTS_WRITE, q->wait_ms,
+                            &absent, &busy, eb);
     return *db != NULL || absent ? 0 : -1;
 }
 

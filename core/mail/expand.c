@@ -27,6 +27,7 @@ static const char *const more_vars[] = {
     "spf_header_comment", "spf_received", "spf_result", "spf_smtp_comment",
     "sender_rate", "sender_rate_limit", "sender_rate_period",
     "sender_address_domain",
+    "greylist_result", "greylist_wait",
 };
 
 #define NMORE (sizeof(more_vars) / sizeof(more_vars[0]))
