@@ -22,6 +22,7 @@
 #include "core/net/dns.h"
 #include "core/mail/logfile.h"
 #include "queue/queue.h"
+#include "queue/queue_impl.h"
 #include "core/conf/resolver.h"
 #include "queue/sched.h"
 #include "core/spool/spool.h"
@@ -37,7 +38,9 @@ static int runner_open(struct runner *r, struct conf *c,
                        const struct queue_opts *o)
 {
     struct sched_opts so = { o->force, o->thaw, o->dont_deliver, 0,
-                             c->main.queue_run_max };
+                             c->main.queue_run_max,
+                             o->give_up ? o->ids : NULL,
+                             o->give_up ? o->nids : 0 };
     struct errbuf eb;
 
     memset(r, 0, sizeof(*r));
@@ -66,6 +69,23 @@ static void runner_close(struct runner *r)
     ev_free(r->ev);
 }
 
+/* locked - -Mg of a message in delivery is refused, as Exim's queue
+ * actions are ("Message ID is locked"); the scheduler would skip it */
+static int locked(struct runner *r, const char *id)
+{
+    struct errbuf eb;
+    int fd = spool_lock(r->sp, id, &eb);
+
+    if (fd >= 0) {
+        (void)close(fd);        /* read only: unlocks */
+        return 0;
+    }
+    if (errno != EWOULDBLOCK)
+        return 0;               /* gone meanwhile: nothing to do */
+    printf("Message %s is locked\n", id);
+    return 1;
+}
+
 static int known_ids(struct runner *r, const struct queue_opts *o)
 {
     struct spool_msg m;
@@ -80,6 +100,10 @@ static int known_ids(struct runner *r, const struct queue_opts *o)
             continue;
         }
         spool_msg_free(&m);
+        if (o->give_up && locked(r, o->ids[i])) {
+            rc = 1;
+            continue;
+        }
         sched_add(r->s, o->ids[i]);
     }
     return rc;
@@ -91,6 +115,8 @@ int queue_run(struct conf *c, const struct queue_opts *o)
     struct runner r;
     int rc = 0;
 
+    if (o->give_up && !queue_is_admin(c))
+        return queue_denied();
     if (runner_open(&r, c, o) != 0)
         return 73;
     if (o->nids > 0)
