@@ -196,6 +196,8 @@ static void walk(struct lex *x, struct keylines *kl)
     char prev = '{';
 
     for (skip_blank(x); x->p < x->end && *x->p != '{'; skip_blank(x)) {
+        if (*x->p == ')')
+            return;             /* main(t): no constructor in this call */
         if (*x->p == '"' || *x->p == '\'')
             skip_quoted(x, &s, &e);
         else

@@ -202,8 +202,10 @@ int l_conf_value(lua_State *L, int idx, struct conf *c,
     case OPT_INT:
     case OPT_TIME:
     case OPT_SIZE:
+    case OPT_MODE:
         if (t != LUA_TNUMBER && t != LUA_TSTRING)
             return type_error(L, idx, o->type == OPT_INT ? "a number"
+                              : o->type == OPT_MODE ? "a mode (\"0640\")"
                               : o->type == OPT_TIME ? "a time (\"2h\", 90)"
                               : "a size (\"10M\", 1024)", eb);
         return opt_set_text(c, o, base, lua_tostring(L, idx), eb);
