@@ -68,7 +68,9 @@ void cli_usage(FILE *out)
 "  -bv ADDRESS...   verify addresses (routers with verify_only included)\n"
 "  -bV              check the configuration; print version and files read\n"
 "  -bP [WHAT...]    print main options; also: config, routers, transports,\n"
-"                   retry, OPTION, router NAME, transport NAME, +LISTNAME\n"
+"                   retry, OPTION, router NAME, transport NAME, +LISTNAME;\n"
+"                   -bP -n: only the options changed from their defaults,\n"
+"                   -bP -n OPTION: its value alone\n"
 "  -bp, mailq       list the queue; -bpc counts it; -bpu only undelivered\n"
 "                   recipients, -bpa also generated ones delivered (+D),\n"
 "                   -bpr unsorted (-bpru, -bpra)\n"
@@ -230,6 +232,7 @@ static const struct cli_opt cli_opts[] = {
     MODE("-Mmd", CLI_EDIT),
     MODE("-Mes", CLI_EDIT),
     SETS("-N", q.dont_deliver, 1),
+    SETS("-n", terse, 1),
     CALLS("-q", OF_PREFIX, CLI_QUEUE, queue_flag, 0),
     TAKES("-qR", OF_NEXT, CLI_QUEUE, q.domain),
     TAKES("-qS", OF_NEXT, CLI_QUEUE, q.sender),

@@ -36,6 +36,7 @@ struct cli {
     int delivery;               /* -odb, -odi, -odq */
     int no_dot;                 /* -i, -oi */
     int list_how;               /* -bpu, -bpa, -bpr...: QLIST_* */
+    int terse;                  /* -n: -bP shows changes only / values */
     char **args;                /* what follows the options */
     int nargs;
 };

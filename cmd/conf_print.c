@@ -6,7 +6,11 @@
  * NAME / transport NAME every option of one driver instance; -bP routers /
  * transports the names in order; -bP +NAME a named list; -bP retry the
  * retry rules; -bP config all of it with the file and line each item came
- * from.
+ * from (a main option: the line of its key). Sizes print as Exim prints
+ * them (50M), times too (30m), modes in octal (0640). -bP -n alone: only
+ * the main options a file sets to something else than the default, with
+ * file:line (Postfix's postconf -n); -bP -n OPTION: the value alone
+ * (Exim's -n).
  * INTERFACE: see conf_print.h.
  */
 #include <ares.h>
@@ -50,6 +54,76 @@ static void print_main(const struct conf *c, FILE *out, int origins)
     for (size_t i = 0; tbl[i].name != NULL; i++)
         print_opt(out, &tbl[i], &c->main, "",
                   origins ? &c->main_origin[i] : NULL);
+}
+
+/* same_text - a and b equal but for trailing blanks */
+static int same_text(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+
+    while (na > 0 && a[na - 1] == ' ')
+        na--;
+    while (nb > 0 && b[nb - 1] == ' ')
+        nb--;
+    return na == nb && memcmp(a, b, na) == 0;
+}
+
+/* changed - is main option i set in a file to something other than its
+ * default (dflt: the defaults, built by the caller) */
+static int changed(const struct conf *c, size_t i,
+                   const struct conf_main *dflt)
+{
+    const struct opt_spec *o = &conf_main_opts()[i];
+    struct strbuf now, was;
+    int differs;
+
+    if (c->main_origin[i].line <= 0)
+        return 0;
+    sb_init(&now);
+    sb_init(&was);
+    opt_format(o, &c->main, &now);
+    opt_format(o, dflt, &was);
+    /* an empty list set (name = ) is the unset default (name =) */
+    differs = !same_text(sb_str(&now), sb_str(&was));
+    sb_free(&now);
+    sb_free(&was);
+    return differs;
+}
+
+/* -bP -n: the main options a file sets to a value other than the
+ * default, each with its file:line (Postfix's postconf -n) */
+static int print_changed(struct conf *c, FILE *out)
+{
+    const struct opt_spec *tbl = conf_main_opts();
+    struct conf_main dflt;
+    struct errbuf eb;
+
+    memset(&dflt, 0, sizeof(dflt));
+    if (opt_defaults(c, tbl, &dflt, &eb) != 0) {
+        fprintf(stderr, "tern: %s\n", eb.msg);
+        return 1;
+    }
+    for (size_t i = 0; tbl[i].name != NULL; i++)
+        if (changed(c, i, &dflt))
+            print_opt(out, &tbl[i], &c->main, "", &c->main_origin[i]);
+    return 0;
+}
+
+/* -bP -n OPTION: the value alone, as Exim's -n prints it */
+static void print_value(FILE *out, const struct opt_spec *o,
+                        const void *base)
+{
+    struct strbuf sb;
+    size_t n = strlen(o->name);
+    const char *v;
+
+    sb_init(&sb);
+    opt_format(o, base, &sb);
+    v = sb_str(&sb);
+    if (strncmp(v, o->name, n) == 0 && strncmp(v + n, " =", 2) == 0)
+        v += n + 2 + (v[n + 2] == ' ');
+    fprintf(out, "%s\n", v);
+    sb_free(&sb);
 }
 
 static void print_router(const struct router *r, FILE *out)
@@ -160,7 +234,8 @@ static int print_named(const struct conf *c, const char *kind,
     return 0;
 }
 
-static int print_word(const struct conf *c, const char *w, FILE *out)
+static int print_word(const struct conf *c, const char *w, int terse,
+                      FILE *out)
 {
     const struct opt_spec *o;
 
@@ -180,7 +255,9 @@ static int print_word(const struct conf *c, const char *w, FILE *out)
         if (nl == NULL)
             return unknown("list", w);
         print_list(nl, out, 0);
-    } else if ((o = opt_find(conf_main_opts(), w)) != NULL)
+    } else if ((o = opt_find(conf_main_opts(), w)) != NULL && terse)
+        print_value(out, o, &c->main);
+    else if (o != NULL)
         print_opt(out, o, &c->main, "", NULL);
     else
         return unknown("main option", w);
@@ -188,10 +265,13 @@ static int print_word(const struct conf *c, const char *w, FILE *out)
 }
 
 /* conf_print - -bP with its arguments */
-int conf_print(const struct conf *c, char **args, int nargs, FILE *out)
+int conf_print(struct conf *c, char **args, int nargs, int terse,
+               FILE *out)
 {
     int rc = 0;
 
+    if (nargs == 0 && terse)
+        return print_changed(c, out);
     if (nargs == 0) {
         print_main(c, out, 0);
         return 0;
@@ -203,7 +283,7 @@ int conf_print(const struct conf *c, char **args, int nargs, FILE *out)
             i++;
             continue;
         }
-        rc |= print_word(c, args[i], out);
+        rc |= print_word(c, args[i], terse, out);
     }
     return rc;
 }

@@ -85,7 +85,7 @@ static int run_bversion(struct cli *cli, struct conf *c)
 
 static int run_bp(struct cli *cli, struct conf *c)
 {
-    return conf_print(c, cli->args, cli->nargs, stdout);
+    return conf_print(c, cli->args, cli->nargs, cli->terse, stdout);
 }
 
 static int run_bs(struct cli *cli, struct conf *c)
