@@ -176,7 +176,8 @@ void queue_print_envelope(struct spool *sp, const struct conf *c,
     print_flags(out, m, j.frozen, &sb);
     if (j.nall == 0)
         fprintf(out, "XX\n");
-    qsort(j.all, j.nall, sizeof(*j.all), cmp_str);
+    else
+        qsort(j.all, j.nall, sizeof(*j.all), cmp_str);
     tree_write(out, j.all, 0, j.nall, &sb);
     fprintf(out, "%zu\n", e->nrcpt);
     for (size_t i = 0; i < e->nrcpt; i++)

@@ -166,6 +166,8 @@ int queue_view(struct conf *c, const char *op, char **ids, int nids)
     struct errbuf eb;
     struct spool *sp;
     struct spool_msg m;
+    /* the Exim file the command shows: its name in Exim's error line */
+    const char *suffix = strcmp(op, "-Mvh") == 0 ? "-H" : "-D";
     int rc;
 
     if (!queue_is_admin(c))
@@ -175,8 +177,8 @@ int queue_view(struct conf *c, const char *op, char **ids, int nids)
         return 1;
     }
     if (!msgid_valid(ids[0])) {
-        printf("Failed to open input file for %s: not a message id\n",
-               ids[0]);
+        printf("Failed to open input file for %s%s: not a message id\n",
+               ids[0], suffix);
         return 1;
     }
     if (strcmp(op, "-Mvl") == 0)
@@ -186,7 +188,7 @@ int queue_view(struct conf *c, const char *op, char **ids, int nids)
         return 73;
     }
     if (spool_read(sp, ids[0], &m, &eb) != 0) {
-        printf("Failed to open input file for %s: %s\n", ids[0],
+        printf("Failed to open input file for %s%s: %s\n", ids[0], suffix,
                strerror(errno));
         spool_close(sp);
         return 1;

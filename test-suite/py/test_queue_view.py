@@ -229,9 +229,12 @@ with tap.guard("-Mvb -Mvc -Mvl"):
     r = t.run("-Mvh", mid, other)
     tap.ok(r.returncode == 1 and "Only one message" in out(r),
            "-Mvh with two ids: refused as Exim does", r)
-    r = t.run("-Mvb", "1xUw0r-000000003II-0000")
-    tap.ok(r.returncode == 1 and out(r).startswith("Failed to open"),
-           "-Mvb of an unknown id: Failed to open..., exit 1", r)
+    for op, sfx in (("-Mvb", "-D"), ("-Mvh", "-H")):
+        r = t.run(op, "1xUw0r-000000003II-0000")
+        tap.ok(r.returncode == 1 and out(r).startswith(
+            "Failed to open input file for 1xUw0r-000000003II-0000%s: " % sfx),
+            "%s of an unknown id: Exim's Failed to open... ID%s, exit 1"
+            % (op, sfx), r)
 
 # ---- 3. editing -----------------------------------------------------------
 with tap.guard("-Mar -Mmd"):
@@ -303,6 +306,8 @@ with tap.guard("-Mes -Mg"):
 with tap.guard("refusals"):
     rid = submit(t, ["alice@" + D])
     blob = read(spool_path(t, rid))
+    tap.ok(("\n-local\nXX\n1\nalice@%s\n\n" % D) in out(t.run("-Mvh", rid)),
+           "-Mvh of a message with nothing done: the empty tree is XX")
     cases = [
         (["-Mar", rid, "nodomain"], "Message %s - error while adding "
          "recipient:\n  bad address nodomain: domain missing\n" % rid),
