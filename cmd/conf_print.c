@@ -6,7 +6,8 @@
  * NAME / transport NAME every option of one driver instance; -bP routers /
  * transports the names in order; -bP +NAME a named list; -bP retry the
  * retry rules; -bP config all of it with the file and line each item came
- * from (a main option: the line of its key). Sizes print as Exim prints
+ * from (a main option, or an option a router or transport sets: the line
+ * of its key). Sizes print as Exim prints
  * them (50M), times too (30m), modes in octal (0640). -bP -n alone: only
  * the main options a file sets to something else than the default, with
  * file:line (Postfix's postconf -n); -bP -n OPTION: the value alone
@@ -24,6 +25,7 @@
 #include "core/conf/driver.h"
 #include "core/conf/mlist.h"
 #include "core/base/version.h"
+#include "load/conf_keyline.h"
 #include "lua/lstate.h"
 
 static void print_opt(FILE *out, const struct opt_spec *o, const void *base,
@@ -40,11 +42,39 @@ static void print_opt(FILE *out, const struct opt_spec *o, const void *base,
     sb_free(&sb);
 }
 
+/* print_table - a driver's options; with kl (-bP config), those its
+ * definition sets get the file:line of their key */
 static void print_table(FILE *out, const struct opt_spec *tbl,
-                        const void *base, const char *indent)
+                        const void *base, const struct keylines *kl,
+                        const struct origin *def)
 {
-    for (const struct opt_spec *o = tbl; o && o->name != NULL; o++)
-        print_opt(out, o, base, indent, NULL);
+    for (const struct opt_spec *o = tbl; o && o->name != NULL; o++) {
+        struct origin at = { def->file, kl ? keylines_get(kl, o->name) : 0 };
+        print_opt(out, o, base, "  ", at.line >= def->line ? &at : NULL);
+    }
+}
+
+/* print_driver - "KIND NAME:    # file:line", the driver, its options */
+static void print_driver(FILE *out, const char *kind, const char *name,
+                         const char *driver, const struct origin *def,
+                         int origins, const struct opt_spec *generic,
+                         const void *gbase, const struct opt_spec *priv,
+                         const void *pbase)
+{
+    struct keylines kl;
+    int line;
+
+    if (origins)
+        keylines_scan(def->file, def->line, &kl);
+    fprintf(out, "%s %s:    # %s:%d\n", kind, name, def->file, def->line);
+    fprintf(out, "  driver = %s", driver);
+    if (origins && (line = keylines_get(&kl, "driver")) >= def->line)
+        fprintf(out, "    # %s:%d", def->file, line);
+    fputc('\n', out);
+    print_table(out, generic, gbase, origins ? &kl : NULL, def);
+    print_table(out, priv, pbase, origins ? &kl : NULL, def);
+    if (origins)
+        keylines_free(&kl);
 }
 
 static void print_main(const struct conf *c, FILE *out, int origins)
@@ -126,22 +156,18 @@ static void print_value(FILE *out, const struct opt_spec *o,
     sb_free(&sb);
 }
 
-static void print_router(const struct router *r, FILE *out)
+static void print_router(const struct router *r, FILE *out, int origins)
 {
-    fprintf(out, "router %s:    # %s:%d\n", r->name, r->origin.file,
-            r->origin.line);
-    fprintf(out, "  driver = %s\n", r->drv->name);
-    print_table(out, router_generic_opts(), r, "  ");
-    print_table(out, r->drv->opts, r->priv, "  ");
+    print_driver(out, "router", r->name, r->drv->name, &r->origin, origins,
+                 router_generic_opts(), r, r->drv->opts, r->priv);
 }
 
-static void print_transport(const struct transport *t, FILE *out)
+static void print_transport(const struct transport *t, FILE *out,
+                            int origins)
 {
-    fprintf(out, "transport %s:    # %s:%d\n", t->name, t->origin.file,
-            t->origin.line);
-    fprintf(out, "  driver = %s\n", t->drv->name);
-    print_table(out, transport_generic_opts(), t, "  ");
-    print_table(out, t->drv->opts, t->priv, "  ");
+    print_driver(out, "transport", t->name, t->drv->name, &t->origin,
+                 origins, transport_generic_opts(), t, t->drv->opts,
+                 t->priv);
 }
 
 static void print_list(const struct named_list *nl, FILE *out, int origin)
@@ -203,10 +229,10 @@ static void print_config(const struct conf *c, FILE *out)
                 c->acls[i]->origin.line);
     fprintf(out, "\n# routers, in order\n");
     for (size_t i = 0; i < c->nrouters; i++)
-        print_router(c->routers[i], out);
+        print_router(c->routers[i], out, 1);
     fprintf(out, "\n# transports\n");
     for (size_t i = 0; i < c->ntransports; i++)
-        print_transport(c->transports[i], out);
+        print_transport(c->transports[i], out, 1);
     fprintf(out, "\n# retry rules\n");
     print_retry(c, out);
 }
@@ -224,12 +250,12 @@ static int print_named(const struct conf *c, const char *kind,
         struct router *r = conf_find_router(c, name);
         if (r == NULL)
             return unknown("router", name);
-        print_router(r, out);
+        print_router(r, out, 0);
     } else {
         struct transport *t = conf_find_transport(c, name);
         if (t == NULL)
             return unknown("transport", name);
-        print_transport(t, out);
+        print_transport(t, out, 0);
     }
     return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """test_conf_print - -bP as an administrator reads it (issue 12, point 9):
 
-  1. -bP config names, for every main option a file sets, the line of its
-     key, in files written to trip a naive reader: comments and strings
+  1. -bP config names, for every main option a file sets (and every
+     option a router or transport definition sets), the line of its key, in files written to trip a naive reader: comments and strings
      holding "name =" and braces, long strings and long comments over
      several lines, nested tables over several lines, ["name"] = keys,
      two main{} calls in one file, a one-line main{}; a table built
@@ -142,6 +142,45 @@ with tap.guard("load error names the key's line"):
     tap.ok(r.returncode == 78 and "%s:%d: main: option \"dns_timeout\""
            % (os.path.join(bad, rel), line) in r.stderr.decode(),
            "a bad value: exit 78, the key's file:line", r)
+
+ROUTER = """\
+-- router "fake" { driver = "redirect" }
+router "remote" { --@router_remote
+  driver = "dnslookup", --@driver
+  domains = { "! +local_domains", --@domains
+              "! localhost" },
+  -- transport = "commented_out",
+  transport = "remote_smtp", --@transport
+  ["ignore_target_hosts"] = "127.0.0.0/8", --@ignore_target_hosts
+}
+transport "remote_smtp" { driver = "smtp", --@t_driver
+  port = 2525 } --@t_port
+"""
+
+with tap.guard("router and transport key lines"):
+    rconf = os.path.join(top, "rconf")
+    where = write_conf(rconf, {"main/00.lua": "", "router/10.lua": ROUTER})
+    text = out(tern(rconf, "-bP", "config"))
+    block = text[text.index("router remote:"):]
+    block = block[:block.index("\n# transports")]
+    path = os.path.join(rconf, "router/10.lua")
+    tap.ok(block.startswith("router remote:    # %s:%d\n"
+                            % (path, where["router_remote"][1])),
+           "the router's own line", block[:200])
+    for key in ("driver", "domains", "transport", "ignore_target_hosts"):
+        tap.ok(re.search(r"(?m)^  %s = .*    # %s:%d$"
+                         % (key, re.escape(path), where[key][1]), block),
+               "router option %s: the line of its key" % key, block)
+    tap.ok(re.search(r"(?m)^  senders =$", block), "an option the router "
+           "does not set has no comment", block)
+    tblock = text[text.index("transport remote_smtp:"):]
+    for key, mark in (("driver", "t_driver"), ("port", "t_port")):
+        tap.ok(re.search(r"(?m)^  %s = .*    # %s:%d$"
+                         % (key, re.escape(path), where[mark][1]), tblock),
+               "transport option %s: the line of its key" % key, tblock)
+    r = out(tern(rconf, "-bP", "router", "remote"))
+    tap.ok("    # " not in r.split("\n", 1)[1], "-bP router NAME stays "
+           "without comments after the header", r)
 
 # ---- 2. how values print ----------------------------------------------------
 with tap.guard("sizes, times, modes"):
