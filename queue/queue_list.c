@@ -1,14 +1,21 @@
 /*
- * queue_list.c - tern -bp / mailq and -bpc: the queue in Exim's format.
+ * queue_list.c - tern -bp / mailq, -bpc, -bpu, -bpa, -bpr: the queue in
+ *                Exim's format.
  *
  * PURPOSE: one entry per message, oldest first:
  *   AGE  SIZE ID <SENDER> [*** frozen ***]
  *           RECIPIENT            (still to be delivered)
  *         D RECIPIENT            (done)
+ *        +D GENERATED            (-bpa: done, from a redirection)
  * then an empty line. AGE is minutes up to 90, rounded hours up to 72,
  * then rounded days; SIZE is bytes, or K/M (one decimal below ten), as
- * Exim prints them.
- * -bpc prints the number of messages only.
+ * Exim prints them. -bpu leaves the done recipients out; -bpr lists in
+ * the order the spool directories give (unsorted); -bpru and -bpra
+ * combine them. -bpc prints the number of messages only. What is done
+ * comes from the journal ("T", "D", "F" lines): qjournal_read, shared
+ * with -Mvh.
+ * INTERFACE: queue_list (queue.h); qjournal_read, qjournal_free
+ *            (queue_impl.h).
  * SECURITY: senders and recipients come from clients and go to a
  * terminal: they are printed escaped as log fields are (logfile_escape).
  */
