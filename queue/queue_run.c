@@ -6,6 +6,8 @@
  * PURPOSE: the same scheduler as the daemon's, on a loop of its own, run
  * until it is idle; deferred messages stay in the spool for the next
  * run. Messages another process is delivering are skipped (spool lock).
+ * -Mg ID is -M ID with the ids given up (sched_opts.give_up): admin users
+ * only, and a locked message is refused ("Message ID is locked").
  */
 #include <errno.h>
 #include <fcntl.h>

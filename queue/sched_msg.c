@@ -10,7 +10,10 @@
  * delivered again. A final address is delivered once per message, as in
  * Exim: one that routes to the same place as one already batched (100
  * identical RCPTs, alice and Alice@DOMAIN, two aliases of alice) is a
- * duplicate, not delivered; it follows the first one's outcome.
+ * duplicate, not delivered; it follows the first one's outcome. A
+ * message -Mg gives up (sched_opts.give_up) is not routed: every
+ * envelope recipient not finished fails, "delivery cancelled by
+ * administrator" (give_up).
  * SECURITY: the spool lock (flock) keeps two processes (the daemon's
  * scheduler, tern -q, tern -M) from delivering one message at once. A
  * message locked by another process is tried again LOCKED_RETRY seconds
