@@ -68,14 +68,24 @@ void cli_usage(FILE *out)
 "  -bv ADDRESS...   verify addresses (routers with verify_only included)\n"
 "  -bV              check the configuration; print version and files read\n"
 "  -bP [WHAT...]    print main options; also: config, routers, transports,\n"
-"                   retry, OPTION, router NAME, transport NAME, +LISTNAME\n"
-"  -bp, mailq       list the queue; -bpc counts it\n"
+"                   retry, OPTION, router NAME, transport NAME, +LISTNAME;\n"
+"                   -bP -n: only the options changed from their defaults,\n"
+"                   -bP -n OPTION: its value alone\n"
+"  -bp, mailq       list the queue; -bpc counts it; -bpu only undelivered\n"
+"                   recipients, -bpa also generated ones delivered (+D),\n"
+"                   -bpr unsorted (-bpru, -bpra)\n"
 "  -q               deliver every queued message whose retry time has come;\n"
 "                   -qf: ignore retry times, -qff: frozen ones too;\n"
 "                   -R DOMAIN / -S SENDER: only messages for/from them;\n"
 "                   with -bd, -q30m runs the queue every 30 minutes\n"
 "  -M ID...         deliver these messages now (retry times ignored)\n"
 "  -Mrm ID...       remove messages (logged); -Mf / -Mt freeze / thaw them\n"
+"  -Mg ID...        give up: fail what is left (\"delivery cancelled by\n"
+"                   administrator\"), bounce it, remove the message\n"
+"  -Mvh/-Mvb/-Mvc/-Mvl ID  show the envelope and headers, the body, the\n"
+"                   whole message, or its main log lines\n"
+"  -Mar ID ADDR...  add recipients; -Mmd ID ADDR... mark them delivered;\n"
+"                   -Mes ID ADDR change the sender\n"
 "  -N               with -q/-M: log what would be delivered (*>), deliver\n"
 "                   nothing\n"
 "\n"
@@ -144,11 +154,13 @@ static int daemon_flag(struct cli *c, const struct cli_opt *o, const char *a)
     return set_mode(c, o->mode, a);
 }
 
-/* -M: retry times are ignored, frozen messages thawed */
+/* -M: retry times are ignored, frozen messages thawed; -Mg (val 1):
+ * the same delivery gives up on what is left */
 static int deliver_flag(struct cli *c, const struct cli_opt *o,
                         const char *a)
 {
     c->q.force = c->q.thaw = 1;
+    c->q.give_up = o->val;
     return set_mode(c, o->mode, a);
 }
 
@@ -186,6 +198,7 @@ static int end_flag(struct cli *c, const struct cli_opt *o, const char *a)
 #define TAKES(n, fm, m, field) { n, fm, m, F(field), 0, NULL }
 #define CALLS(n, fm, m, fn, v) { n, fm, m, 0, v, fn }
 #define IGNORED(n, fm)        { n, fm, CLI_NONE, 0, 0, NULL }
+#define LISTS(n, how)         { n, OF_FLAG, CLI_LIST, F(list_how), how, NULL }
 
 /* An argument matching a name exactly takes that row (-qR, not -q; -odb,
  * not -od); otherwise the first OF_VALUE or OF_PREFIX row it starts with.
@@ -201,11 +214,25 @@ static const struct cli_opt cli_opts[] = {
     TAKES("-bh", OF_VALUE, CLI_BH, client_ip),
     MODE("-bp", CLI_LIST),
     MODE("-bpc", CLI_COUNT),
+    LISTS("-bpu", QLIST_UNDELIVERED),
+    LISTS("-bpa", QLIST_GENERATED),
+    LISTS("-bpr", QLIST_UNSORTED),
+    LISTS("-bpru", QLIST_UNSORTED | QLIST_UNDELIVERED),
+    LISTS("-bpra", QLIST_UNSORTED | QLIST_GENERATED),
     CALLS("-M", OF_FLAG, CLI_DELIVER, deliver_flag, 0),
+    CALLS("-Mg", OF_FLAG, CLI_DELIVER, deliver_flag, 1),
     MODE("-Mrm", CLI_ADMIN),
     MODE("-Mf", CLI_ADMIN),
     MODE("-Mt", CLI_ADMIN),
+    MODE("-Mvh", CLI_VIEW),
+    MODE("-Mvb", CLI_VIEW),
+    MODE("-Mvc", CLI_VIEW),
+    MODE("-Mvl", CLI_VIEW),
+    MODE("-Mar", CLI_EDIT),
+    MODE("-Mmd", CLI_EDIT),
+    MODE("-Mes", CLI_EDIT),
     SETS("-N", q.dont_deliver, 1),
+    SETS("-n", terse, 1),
     CALLS("-q", OF_PREFIX, CLI_QUEUE, queue_flag, 0),
     TAKES("-qR", OF_NEXT, CLI_QUEUE, q.domain),
     TAKES("-qS", OF_NEXT, CLI_QUEUE, q.sender),
@@ -334,7 +361,8 @@ int cli_check(const struct cli *c)
 {
     if (c->queue_interval > 0 && c->mode != CLI_BD)
         return cli_usage_error("a queue run interval (-q30m) needs -bd");
-    if ((c->mode == CLI_DELIVER || c->mode == CLI_ADMIN) && c->nargs == 0)
+    if ((c->mode == CLI_DELIVER || c->mode == CLI_ADMIN
+         || c->mode == CLI_VIEW || c->mode == CLI_EDIT) && c->nargs == 0)
         return cli_usage_error("%s needs message ids", c->mode_flag);
     if ((c->q.domain || c->q.sender) && c->mode != CLI_QUEUE)
         return cli_usage_error("-R and -S select messages for a queue run "

@@ -18,7 +18,8 @@
 /* the mode asked for; CLI_NONE is the sendmail interface */
 enum cli_mode { CLI_NONE, CLI_BT, CLI_BV, CLI_BVERSION, CLI_BP, CLI_HELP,
                 CLI_VERSION, CLI_BD, CLI_BS, CLI_BH, CLI_LIST, CLI_COUNT,
-                CLI_QUEUE, CLI_DELIVER, CLI_ADMIN, CLI_NMODES };
+                CLI_QUEUE, CLI_DELIVER, CLI_ADMIN, CLI_VIEW, CLI_EDIT,
+                CLI_NMODES };
 
 struct cli {
     enum cli_mode mode;
@@ -34,6 +35,8 @@ struct cli {
     int extract;                /* -t */
     int delivery;               /* -odb, -odi, -odq */
     int no_dot;                 /* -i, -oi */
+    int list_how;               /* -bpu, -bpa, -bpr...: QLIST_* */
+    int terse;                  /* -n: -bP shows changes only / values */
     char **args;                /* what follows the options */
     int nargs;
 };

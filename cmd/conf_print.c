@@ -6,7 +6,12 @@
  * NAME / transport NAME every option of one driver instance; -bP routers /
  * transports the names in order; -bP +NAME a named list; -bP retry the
  * retry rules; -bP config all of it with the file and line each item came
- * from.
+ * from (a main option, or an option a router or transport sets: the line
+ * of its key). Sizes print as Exim prints
+ * them (50M), times too (30m), modes in octal (0640). -bP -n alone: only
+ * the main options a file sets to something else than the default, with
+ * file:line (Postfix's postconf -n); -bP -n OPTION: the value alone
+ * (Exim's -n).
  * INTERFACE: see conf_print.h.
  */
 #include <ares.h>
@@ -20,6 +25,7 @@
 #include "core/conf/driver.h"
 #include "core/conf/mlist.h"
 #include "core/base/version.h"
+#include "load/conf_keyline.h"
 #include "lua/lstate.h"
 
 static void print_opt(FILE *out, const struct opt_spec *o, const void *base,
@@ -36,11 +42,39 @@ static void print_opt(FILE *out, const struct opt_spec *o, const void *base,
     sb_free(&sb);
 }
 
+/* print_table - a driver's options; with kl (-bP config), those its
+ * definition sets get the file:line of their key */
 static void print_table(FILE *out, const struct opt_spec *tbl,
-                        const void *base, const char *indent)
+                        const void *base, const struct keylines *kl,
+                        const struct origin *def)
 {
-    for (const struct opt_spec *o = tbl; o && o->name != NULL; o++)
-        print_opt(out, o, base, indent, NULL);
+    for (const struct opt_spec *o = tbl; o && o->name != NULL; o++) {
+        struct origin at = { def->file, kl ? keylines_get(kl, o->name) : 0 };
+        print_opt(out, o, base, "  ", at.line >= def->line ? &at : NULL);
+    }
+}
+
+/* print_driver - "KIND NAME:    # file:line", the driver, its options */
+static void print_driver(FILE *out, const char *kind, const char *name,
+                         const char *driver, const struct origin *def,
+                         int origins, const struct opt_spec *generic,
+                         const void *gbase, const struct opt_spec *priv,
+                         const void *pbase)
+{
+    struct keylines kl;
+    int line;
+
+    if (origins)
+        keylines_scan(def->file, def->line, &kl);
+    fprintf(out, "%s %s:    # %s:%d\n", kind, name, def->file, def->line);
+    fprintf(out, "  driver = %s", driver);
+    if (origins && (line = keylines_get(&kl, "driver")) >= def->line)
+        fprintf(out, "    # %s:%d", def->file, line);
+    fputc('\n', out);
+    print_table(out, generic, gbase, origins ? &kl : NULL, def);
+    print_table(out, priv, pbase, origins ? &kl : NULL, def);
+    if (origins)
+        keylines_free(&kl);
 }
 
 static void print_main(const struct conf *c, FILE *out, int origins)
@@ -52,22 +86,88 @@ static void print_main(const struct conf *c, FILE *out, int origins)
                   origins ? &c->main_origin[i] : NULL);
 }
 
-static void print_router(const struct router *r, FILE *out)
+/* same_text - a and b equal but for trailing blanks */
+static int same_text(const char *a, const char *b)
 {
-    fprintf(out, "router %s:    # %s:%d\n", r->name, r->origin.file,
-            r->origin.line);
-    fprintf(out, "  driver = %s\n", r->drv->name);
-    print_table(out, router_generic_opts(), r, "  ");
-    print_table(out, r->drv->opts, r->priv, "  ");
+    size_t na = strlen(a), nb = strlen(b);
+
+    while (na > 0 && a[na - 1] == ' ')
+        na--;
+    while (nb > 0 && b[nb - 1] == ' ')
+        nb--;
+    return na == nb && memcmp(a, b, na) == 0;
 }
 
-static void print_transport(const struct transport *t, FILE *out)
+/* changed - is main option i set in a file to something other than its
+ * default (dflt: the defaults, built by the caller) */
+static int changed(const struct conf *c, size_t i,
+                   const struct conf_main *dflt)
 {
-    fprintf(out, "transport %s:    # %s:%d\n", t->name, t->origin.file,
-            t->origin.line);
-    fprintf(out, "  driver = %s\n", t->drv->name);
-    print_table(out, transport_generic_opts(), t, "  ");
-    print_table(out, t->drv->opts, t->priv, "  ");
+    const struct opt_spec *o = &conf_main_opts()[i];
+    struct strbuf now, was;
+    int differs;
+
+    if (c->main_origin[i].line <= 0)
+        return 0;
+    sb_init(&now);
+    sb_init(&was);
+    opt_format(o, &c->main, &now);
+    opt_format(o, dflt, &was);
+    /* an empty list set (name = ) is the unset default (name =) */
+    differs = !same_text(sb_str(&now), sb_str(&was));
+    sb_free(&now);
+    sb_free(&was);
+    return differs;
+}
+
+/* -bP -n: the main options a file sets to a value other than the
+ * default, each with its file:line (Postfix's postconf -n) */
+static int print_changed(struct conf *c, FILE *out)
+{
+    const struct opt_spec *tbl = conf_main_opts();
+    struct conf_main dflt;
+    struct errbuf eb;
+
+    memset(&dflt, 0, sizeof(dflt));
+    if (opt_defaults(c, tbl, &dflt, &eb) != 0) {
+        fprintf(stderr, "tern: %s\n", eb.msg);
+        return 1;
+    }
+    for (size_t i = 0; tbl[i].name != NULL; i++)
+        if (changed(c, i, &dflt))
+            print_opt(out, &tbl[i], &c->main, "", &c->main_origin[i]);
+    return 0;
+}
+
+/* -bP -n OPTION: the value alone, as Exim's -n prints it */
+static void print_value(FILE *out, const struct opt_spec *o,
+                        const void *base)
+{
+    struct strbuf sb;
+    size_t n = strlen(o->name);
+    const char *v;
+
+    sb_init(&sb);
+    opt_format(o, base, &sb);
+    v = sb_str(&sb);
+    if (strncmp(v, o->name, n) == 0 && strncmp(v + n, " =", 2) == 0)
+        v += n + 2 + (v[n + 2] == ' ');
+    fprintf(out, "%s\n", v);
+    sb_free(&sb);
+}
+
+static void print_router(const struct router *r, FILE *out, int origins)
+{
+    print_driver(out, "router", r->name, r->drv->name, &r->origin, origins,
+                 router_generic_opts(), r, r->drv->opts, r->priv);
+}
+
+static void print_transport(const struct transport *t, FILE *out,
+                            int origins)
+{
+    print_driver(out, "transport", t->name, t->drv->name, &t->origin,
+                 origins, transport_generic_opts(), t, t->drv->opts,
+                 t->priv);
 }
 
 static void print_list(const struct named_list *nl, FILE *out, int origin)
@@ -129,10 +229,10 @@ static void print_config(const struct conf *c, FILE *out)
                 c->acls[i]->origin.line);
     fprintf(out, "\n# routers, in order\n");
     for (size_t i = 0; i < c->nrouters; i++)
-        print_router(c->routers[i], out);
+        print_router(c->routers[i], out, 1);
     fprintf(out, "\n# transports\n");
     for (size_t i = 0; i < c->ntransports; i++)
-        print_transport(c->transports[i], out);
+        print_transport(c->transports[i], out, 1);
     fprintf(out, "\n# retry rules\n");
     print_retry(c, out);
 }
@@ -150,17 +250,18 @@ static int print_named(const struct conf *c, const char *kind,
         struct router *r = conf_find_router(c, name);
         if (r == NULL)
             return unknown("router", name);
-        print_router(r, out);
+        print_router(r, out, 0);
     } else {
         struct transport *t = conf_find_transport(c, name);
         if (t == NULL)
             return unknown("transport", name);
-        print_transport(t, out);
+        print_transport(t, out, 0);
     }
     return 0;
 }
 
-static int print_word(const struct conf *c, const char *w, FILE *out)
+static int print_word(const struct conf *c, const char *w, int terse,
+                      FILE *out)
 {
     const struct opt_spec *o;
 
@@ -180,7 +281,9 @@ static int print_word(const struct conf *c, const char *w, FILE *out)
         if (nl == NULL)
             return unknown("list", w);
         print_list(nl, out, 0);
-    } else if ((o = opt_find(conf_main_opts(), w)) != NULL)
+    } else if ((o = opt_find(conf_main_opts(), w)) != NULL && terse)
+        print_value(out, o, &c->main);
+    else if (o != NULL)
         print_opt(out, o, &c->main, "", NULL);
     else
         return unknown("main option", w);
@@ -188,10 +291,13 @@ static int print_word(const struct conf *c, const char *w, FILE *out)
 }
 
 /* conf_print - -bP with its arguments */
-int conf_print(const struct conf *c, char **args, int nargs, FILE *out)
+int conf_print(struct conf *c, char **args, int nargs, int terse,
+               FILE *out)
 {
     int rc = 0;
 
+    if (nargs == 0 && terse)
+        return print_changed(c, out);
     if (nargs == 0) {
         print_main(c, out, 0);
         return 0;
@@ -203,7 +309,7 @@ int conf_print(const struct conf *c, char **args, int nargs, FILE *out)
             i++;
             continue;
         }
-        rc |= print_word(c, args[i], out);
+        rc |= print_word(c, args[i], terse, out);
     }
     return rc;
 }

@@ -6,7 +6,8 @@
  * and whether it runs without the configuration, opens the log files or
  * keeps the configuration. The modes: -bd/-bdf (daemon, -q30m), -bs,
  * -bh IP, -bt, -bv, -bV, -bP, the queue commands -bp/-bpc/mailq,
- * -q/-qf/-qff (-R, -S, -N), -M, -Mrm, -Mf, -Mt, --help, --version, and
+ * -bpu/-bpa/-bpr, -q/-qf/-qff (-R, -S, -N), -M, -Mg, -Mrm, -Mf, -Mt,
+ * -Mvh/-Mvb/-Mvc/-Mvl, -Mar/-Mmd/-Mes, --help, --version, and
  * without a mode the sendmail interface (recipients as arguments or -t).
  * Exit codes: -bt/-bv 0 ok, 1 deferred, 2 failed; sendmail's sysexits;
  * 64 usage error; 78 configuration error; 70 internal error; started as
@@ -84,7 +85,7 @@ static int run_bversion(struct cli *cli, struct conf *c)
 
 static int run_bp(struct cli *cli, struct conf *c)
 {
-    return conf_print(c, cli->args, cli->nargs, stdout);
+    return conf_print(c, cli->args, cli->nargs, cli->terse, stdout);
 }
 
 static int run_bs(struct cli *cli, struct conf *c)
@@ -100,10 +101,13 @@ static int run_bh(struct cli *cli, struct conf *c)
     return oneshot_smtp(c, cli->client_ip, 1);
 }
 
-/* -bp, -bpc, mailq */
+/* -bp, -bpc, -bpu, -bpa, -bpr..., mailq */
 static int run_list(struct cli *cli, struct conf *c)
 {
-    return queue_list(c, cli->mode == CLI_COUNT, stdout);
+    unsigned how = (unsigned)cli->list_how;
+
+    return queue_list(c, how | (cli->mode == CLI_COUNT ? QLIST_COUNT : 0),
+                      stdout);
 }
 
 static int run_queue(struct cli *cli, struct conf *c)
@@ -123,6 +127,18 @@ static int run_deliver(struct cli *cli, struct conf *c)
 static int run_admin(struct cli *cli, struct conf *c)
 {
     return queue_admin(c, cli->mode_flag, cli->args, cli->nargs);
+}
+
+/* -Mvh, -Mvb, -Mvc, -Mvl ID */
+static int run_view(struct cli *cli, struct conf *c)
+{
+    return queue_view(c, cli->mode_flag, cli->args, cli->nargs);
+}
+
+/* -Mar, -Mmd, -Mes ID ADDR... */
+static int run_edit(struct cli *cli, struct conf *c)
+{
+    return queue_edit(c, cli->mode_flag, cli->args, cli->nargs);
 }
 
 static int run_help(struct cli *cli, struct conf *c)
@@ -170,6 +186,8 @@ static const struct mode_row modes[CLI_NMODES] = {
     [CLI_QUEUE] = { run_queue, MODE_LOGS | MODE_UNPRIV },
     [CLI_DELIVER] = { run_deliver, MODE_LOGS | MODE_UNPRIV },
     [CLI_ADMIN] = { run_admin, MODE_LOGS | MODE_UNPRIV },
+    [CLI_VIEW] = { run_view, MODE_LOGS },
+    [CLI_EDIT] = { run_edit, MODE_LOGS | MODE_UNPRIV },
 };
 
 static int open_logs(struct conf *c)

@@ -25,6 +25,7 @@
 #include "core/conf/driver.h"
 #include "core/mail/expand.h"
 #include "core/conf/mlist.h"
+#include "load/conf_keyline.h"
 #include "load/l_conf.h"
 #include "lua/lcoro.h"
 #include "lua/lstate_impl.h"
@@ -201,8 +202,10 @@ int l_conf_value(lua_State *L, int idx, struct conf *c,
     case OPT_INT:
     case OPT_TIME:
     case OPT_SIZE:
+    case OPT_MODE:
         if (t != LUA_TNUMBER && t != LUA_TSTRING)
             return type_error(L, idx, o->type == OPT_INT ? "a number"
+                              : o->type == OPT_MODE ? "a mode (\"0640\")"
                               : o->type == OPT_TIME ? "a time (\"2h\", 90)"
                               : "a size (\"10M\", 1024)", eb);
         return opt_set_text(c, o, base, lua_tostring(L, idx), eb);
@@ -306,32 +309,66 @@ static struct conf *conf_of(lua_State *L)
     return c;
 }
 
+/* key_origin - where key of this main{} call is written: its own line
+ * when the file's text shows it (conf_keyline.c), else the call's */
+static struct origin key_origin(const struct keylines *kl,
+                                const struct origin *call, const char *key)
+{
+    struct origin o = *call;
+    int line = keylines_get(kl, key);
+
+    if (line >= call->line)
+        o.line = line;
+    return o;
+}
+
+/* one "key = value" of main{}: 0, or -1 with eb */
+static int main_field(lua_State *L, struct conf *c, const struct keylines *kl,
+                      const struct origin *call, struct errbuf *eb)
+{
+    const char *key = lua_tostring(L, -2);
+    const struct opt_spec *o = opt_find(conf_main_opts(), key);
+    struct origin org = key_origin(kl, call, key);
+
+    if (o == NULL) {
+        errbuf_set(eb, "%s:%d: main: unknown option \"%s\"", org.file,
+                   org.line, key);
+        return -1;
+    }
+    if (l_conf_value(L, -1, c, o, &c->main, &org, eb) != 0) {
+        errbuf_prefix(eb, "%s:%d: main: option \"%s\" ", org.file, org.line,
+                      key);
+        return -1;
+    }
+    conf_main_note(c, o, &org);
+    return 0;
+}
+
 /* main { ... } */
 static int l_main(lua_State *L)
 {
     struct conf *c = conf_of(L);
     struct origin org = caller_origin(L, c);
+    struct keylines kl;
     struct errbuf eb;
 
     if (lua_type(L, 1) != LUA_TTABLE)
         return def_error(L, &org, "main", "expects a table: main { ... }");
+    keylines_scan(org.file, org.line, &kl);
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
-        if (lua_type(L, -2) != LUA_TSTRING)
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            keylines_free(&kl);
             return def_error(L, &org, "main", "options must be name = value");
-        const char *key = lua_tostring(L, -2);
-        const struct opt_spec *o = opt_find(conf_main_opts(), key);
-        if (o == NULL) {
-            errbuf_set(&eb, "unknown option \"%s\"", key);
-            return def_error(L, &org, "main", eb.msg);
         }
-        if (l_conf_value(L, -1, c, o, &c->main, &org, &eb) != 0) {
-            errbuf_prefix(&eb, "option \"%s\" ", key);
-            return def_error(L, &org, "main", eb.msg);
+        if (main_field(L, c, &kl, &org, &eb) != 0) {
+            keylines_free(&kl);
+            lua_pushstring(L, eb.msg);
+            return lua_error(L);
         }
-        conf_main_note(c, o, &org);
         lua_pop(L, 1);
     }
+    keylines_free(&kl);
     return 0;
 }
 

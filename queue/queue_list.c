@@ -1,14 +1,21 @@
 /*
- * queue_list.c - tern -bp / mailq and -bpc: the queue in Exim's format.
+ * queue_list.c - tern -bp / mailq, -bpc, -bpu, -bpa, -bpr: the queue in
+ *                Exim's format.
  *
  * PURPOSE: one entry per message, oldest first:
  *   AGE  SIZE ID <SENDER> [*** frozen ***]
  *           RECIPIENT            (still to be delivered)
  *         D RECIPIENT            (done)
+ *        +D GENERATED            (-bpa: done, from a redirection)
  * then an empty line. AGE is minutes up to 90, rounded hours up to 72,
  * then rounded days; SIZE is bytes, or K/M (one decimal below ten), as
- * Exim prints them.
- * -bpc prints the number of messages only.
+ * Exim prints them. -bpu leaves the done recipients out; -bpr lists in
+ * the order the spool directories give (unsorted); -bpru and -bpra
+ * combine them. -bpc prints the number of messages only. What is done
+ * comes from the journal ("T", "D", "F" lines): qjournal_read, shared
+ * with -Mvh.
+ * INTERFACE: queue_list (queue.h); qjournal_read, qjournal_free
+ *            (queue_impl.h).
  * SECURITY: senders and recipients come from clients and go to a
  * terminal: they are printed escaped as log fields are (logfile_escape).
  */
@@ -21,9 +28,11 @@
 #include "core/base/errbuf.h"
 #include "core/base/hash.h"
 #include "core/base/strbuf.h"
+#include "core/base/xalloc.h"
 #include "core/mail/logfile.h"
 #include "core/conf/conf.h"
 #include "queue/queue.h"
+#include "queue/queue_impl.h"
 #include "core/spool/spool.h"
 
 /* Exim's rule: minutes up to 90, then rounded hours up to 72, then
@@ -58,31 +67,75 @@ static void fmt_size(size_t n, char *out, size_t size)
         snprintf(out, size, "%4zuM", (n + 512 * 1024) / (1024 * 1024));
 }
 
-/* the journal's view: which recipients are done, frozen or not */
-static int journal_state(struct spool *sp, const char *id, struct hash *done,
-                         int *frozen)
+static void add_done(struct qjournal *j, const char *addr)
+{
+    if (hash_get(j->done, addr, strlen(addr)) != NULL)
+        return;
+    j->all = xreallocarray(j->all, j->nall + 1, sizeof(*j->all));
+    j->all[j->nall] = xstrdup(addr);
+    hash_put(j->done, j->all[j->nall], strlen(addr), j);
+    j->nall++;
+}
+
+/* a final address done: its journal key, a pipe or file ("parent
+ * |command") shown as itself */
+static void add_final(struct qjournal *j, const char *key)
+{
+    const char *p = strstr(key, " |");
+
+    if (p == NULL)
+        p = strstr(key, " /");
+    add_done(j, p != NULL ? p + 1 : key);
+}
+
+static void journal_line(struct qjournal *j, char *l)
+{
+    char *tab = strchr(l, '\t'), *top;
+
+    if (l[0] == 'W')
+        j->warnings++;
+    if (tab == NULL)
+        return;
+    if (l[0] == 'Z')
+        j->frozen = tab[1] == '1';
+    else if (l[0] == 'T')
+        add_done(j, tab + 1);
+    else if ((l[0] == 'D' || l[0] == 'F')
+             && (top = strchr(tab + 1, '\t')) != NULL) {
+        *top = '\0';
+        add_final(j, tab + 1);
+    }
+}
+
+/* qjournal_read - what message id's journal says */
+int qjournal_read(struct spool *sp, const char *id, int frozen,
+                  struct qjournal *j)
 {
     char **lines;
     size_t n;
     struct errbuf eb;
 
+    memset(j, 0, sizeof(*j));
+    j->done = hash_new(8);
+    j->frozen = frozen;
     if (spool_journal_read(sp, id, &lines, &n, &eb) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        char *l = lines[i], *tab = strchr(l, '\t');
-        if (tab != NULL && l[0] == 'Z')
-            *frozen = tab[1] == '1';
-        else if (tab != NULL && l[0] == 'T')
-            hash_put(done, tab + 1, strlen(tab + 1), done);
-        else if (tab != NULL && (l[0] == 'D' || l[0] == 'F')) {
-            char *top = strchr(tab + 1, '\t');
-            if (top != NULL && (*top = '\0', strcmp(tab + 1, top + 1) == 0))
-                hash_put(done, tab + 1, strlen(tab + 1), done);
-        }
-        free(l);
+        journal_line(j, lines[i]);
+        free(lines[i]);
     }
     free(lines);
     return 0;
+}
+
+/* qjournal_free - release what qjournal_read filled in */
+void qjournal_free(struct qjournal *j)
+{
+    for (size_t i = 0; i < j->nall; i++)
+        free(j->all[i]);
+    free(j->all);
+    hash_free(j->done, NULL);
+    memset(j, 0, sizeof(*j));
 }
 
 /* esc - s escaped for the terminal, in sb (emptied first) */
@@ -93,58 +146,88 @@ static const char *esc(struct strbuf *sb, const char *s)
     return sb_str(sb);
 }
 
-static void list_one(struct spool *sp, const char *id, FILE *out)
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the envelope recipients, then (-bpa) the other addresses done, sorted
+ * as Exim's tree of them is walked */
+static void list_rcpts(const struct spool_env *e, struct qjournal *j,
+                       unsigned how, struct strbuf *sb, FILE *out)
+{
+    struct hash *env = hash_new(e->nrcpt + 1);
+    const char **gen = xcalloc(j->nall + 1, sizeof(*gen));
+    size_t ngen = 0;
+
+    for (size_t i = 0; i < e->nrcpt; i++) {
+        const char *r = e->rcpts[i];
+        int d = hash_get(j->done, r, strlen(r)) != NULL;
+        hash_put(env, r, strlen(r), j);
+        if (!d || !(how & QLIST_UNDELIVERED))
+            fprintf(out, "%s%s\n", d ? "        D " : "          ",
+                    esc(sb, r));
+    }
+    for (size_t i = 0; i < j->nall; i++)
+        if (hash_get(env, j->all[i], strlen(j->all[i])) == NULL)
+            gen[ngen++] = j->all[i];
+    qsort(gen, ngen, sizeof(*gen), cmp_str);
+    for (size_t i = 0; (how & QLIST_GENERATED) && i < ngen; i++)
+        fprintf(out, "       +D %s\n", esc(sb, gen[i]));
+    free(gen);
+    hash_free(env, NULL);
+}
+
+static void list_one(struct spool *sp, const char *id, unsigned how,
+                     FILE *out)
 {
     struct spool_msg m;
     struct errbuf eb;
-    struct hash *done = hash_new(8);
+    struct qjournal j;
     char age[32], size[32];
     struct strbuf sb;
-    int frozen;
 
     sb_init(&sb);
     if (spool_read(sp, id, &m, &eb) != 0) {
         if (errno != ENOENT)    /* delivered meanwhile: not listed */
             fprintf(out, "%s: %s\n\n", id, esc(&sb, eb.msg));
-        hash_free(done, NULL);
         sb_free(&sb);
         return;
     }
-    frozen = m.env.frozen;
-    (void)journal_state(sp, id, done, &frozen);
+    (void)qjournal_read(sp, id, m.env.frozen, &j);
     fmt_age((long long)time(NULL) - m.env.received_sec, age, sizeof(age));
     fmt_size(m.len, size, sizeof(size));
     fprintf(out, "%3s %5s %s <%s>%s\n", age, size, id,
-            esc(&sb, m.env.sender), frozen ? " *** frozen ***" : "");
-    for (size_t i = 0; i < m.env.nrcpt; i++) {
-        const char *r = m.env.rcpts[i];
-        int d = hash_get(done, r, strlen(r)) != NULL;
-        fprintf(out, "%s%s\n", d ? "        D " : "          ", esc(&sb, r));
-    }
+            esc(&sb, m.env.sender), j.frozen ? " *** frozen ***" : "");
+    list_rcpts(&m.env, &j, how, &sb, out);
     fputc('\n', out);
-    sb_free(&sb);
     spool_msg_free(&m);
-    hash_free(done, NULL);
+    sb_free(&sb);
+    qjournal_free(&j);
 }
 
-/* queue_list - -bp (count_only 0) or -bpc */
-int queue_list(struct conf *c, int count_only, FILE *out)
+/* queue_list - -bp and its variants (how: QLIST_*) */
+int queue_list(struct conf *c, unsigned how, FILE *out)
 {
     struct errbuf eb;
     struct spool *sp = spool_open(c->main.spool_directory, NULL, &eb);
     char **ids;
     size_t n;
+    int rc = -1;
 
-    if (sp == NULL || spool_list(sp, &ids, &n, &eb) != 0) {
+    if (sp != NULL)
+        rc = (how & QLIST_UNSORTED) ? spool_list_unsorted(sp, &ids, &n, &eb)
+                                    : spool_list(sp, &ids, &n, &eb);
+    if (rc != 0) {
         fprintf(stderr, "tern: %s\n", eb.msg);
         spool_close(sp);
         return 73;
     }
-    if (count_only)
+    if (how & QLIST_COUNT)
         fprintf(out, "%zu\n", n);
     for (size_t i = 0; i < n; i++) {
-        if (!count_only)
-            list_one(sp, ids[i], out);
+        if (!(how & QLIST_COUNT))
+            list_one(sp, ids[i], how, out);
         free(ids[i]);
     }
     free(ids);

@@ -6,6 +6,8 @@
  * PURPOSE: the same scheduler as the daemon's, on a loop of its own, run
  * until it is idle; deferred messages stay in the spool for the next
  * run. Messages another process is delivering are skipped (spool lock).
+ * -Mg ID is -M ID with the ids given up (sched_opts.give_up): admin users
+ * only, and a locked message is refused ("Message ID is locked").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include "core/net/dns.h"
 #include "core/mail/logfile.h"
 #include "queue/queue.h"
+#include "queue/queue_impl.h"
 #include "core/conf/resolver.h"
 #include "queue/sched.h"
 #include "core/spool/spool.h"
@@ -37,7 +40,9 @@ static int runner_open(struct runner *r, struct conf *c,
                        const struct queue_opts *o)
 {
     struct sched_opts so = { o->force, o->thaw, o->dont_deliver, 0,
-                             c->main.queue_run_max };
+                             c->main.queue_run_max,
+                             o->give_up ? o->ids : NULL,
+                             o->give_up ? o->nids : 0 };
     struct errbuf eb;
 
     memset(r, 0, sizeof(*r));
@@ -66,6 +71,23 @@ static void runner_close(struct runner *r)
     ev_free(r->ev);
 }
 
+/* locked - -Mg of a message in delivery is refused, as Exim's queue
+ * actions are ("Message ID is locked"); the scheduler would skip it */
+static int locked(struct runner *r, const char *id)
+{
+    struct errbuf eb;
+    int fd = spool_lock(r->sp, id, &eb);
+
+    if (fd >= 0) {
+        (void)close(fd);        /* read only: unlocks */
+        return 0;
+    }
+    if (errno != EWOULDBLOCK)
+        return 0;               /* gone meanwhile: nothing to do */
+    printf("Message %s is locked\n", id);
+    return 1;
+}
+
 static int known_ids(struct runner *r, const struct queue_opts *o)
 {
     struct spool_msg m;
@@ -80,6 +102,10 @@ static int known_ids(struct runner *r, const struct queue_opts *o)
             continue;
         }
         spool_msg_free(&m);
+        if (o->give_up && locked(r, o->ids[i])) {
+            rc = 1;
+            continue;
+        }
         sched_add(r->s, o->ids[i]);
     }
     return rc;
@@ -91,6 +117,8 @@ int queue_run(struct conf *c, const struct queue_opts *o)
     struct runner r;
     int rc = 0;
 
+    if (o->give_up && !queue_is_admin(c))
+        return queue_denied();
     if (runner_open(&r, c, o) != 0)
         return 73;
     if (o->nids > 0)

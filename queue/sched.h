@@ -36,6 +36,10 @@ struct sched_opts {
     int daemon;                 /* the daemon's: keep deferred messages
                                    on timers */
     long max_parallel;          /* messages in delivery at once (0: 100) */
+    char **give_up;             /* -Mg IDS: what is left of these fails
+                                   ("delivery cancelled by administrator"),
+                                   unrouted; not of their bounces */
+    int ngive_up;
 };
 
 struct sched;

@@ -160,8 +160,9 @@ static void freeze_bounce(struct smsg *m)
 
     if (m->cancelled || (mc->ignore_bounce_errors_after > 0
                          && smsg_age(m) >= mc->ignore_bounce_errors_after)) {
-        slog_line(m, "failed bounce discarded (older than "
-                  "ignore_bounce_errors_after)");
+        if (!m->given_up)       /* -Mg: Exim discards it silently */
+            slog_line(m, "failed bounce discarded (older than "
+                      "ignore_bounce_errors_after)");
         m->nfails = 0;
         after_bounce(m);
         return;

@@ -106,7 +106,9 @@ struct smsg {
                                    final addresses batched this attempt */
     struct hash *tops_done;     /* envelope recipients finished */
     int frozen;                 /* frozen at the end of this attempt */
-    int cancelled;              /* frozen past timeout_frozen_after */
+    int cancelled;              /* frozen past timeout_frozen_after, or
+                                   given up (-Mg): what is left fails */
+    int given_up;               /* -Mg */
     unsigned warnings;          /* delay warnings sent */
     struct dns_cache *cache;
     struct route_run *rr;

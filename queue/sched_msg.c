@@ -10,7 +10,10 @@
  * delivered again. A final address is delivered once per message, as in
  * Exim: one that routes to the same place as one already batched (100
  * identical RCPTs, alice and Alice@DOMAIN, two aliases of alice) is a
- * duplicate, not delivered; it follows the first one's outcome.
+ * duplicate, not delivered; it follows the first one's outcome. A
+ * message -Mg gives up (sched_opts.give_up) is not routed: every
+ * envelope recipient not finished fails, "delivery cancelled by
+ * administrator" (give_up).
  * SECURITY: the spool lock (flock) keeps two processes (the daemon's
  * scheduler, tern -q, tern -M) from delivering one message at once. A
  * message locked by another process is tried again LOCKED_RETRY seconds
@@ -38,6 +41,7 @@
 #include "core/mail/expand.h"
 #include "core/mail/logfile.h"
 #include "route/route.h"
+#include "queue/queue_impl.h"
 #include "queue/sched_impl.h"
 
 /* seconds before a message locked by another process is tried again */
@@ -228,6 +232,7 @@ static int read_journal(struct smsg *m)
 }
 
 static void route_all(struct smsg *m);
+static void give_up(struct smsg *m);
 
 /* a frozen message, in Exim's order: past timeout_frozen_after it is
  * cancelled (what is left fails, -qff or not); a bounce past
@@ -272,6 +277,15 @@ static int poisoned(struct smsg *m)
     return 1;
 }
 
+/* to_give_up - is id one of -Mg's messages */
+static int to_give_up(const struct sched *s, const char *id)
+{
+    for (int i = 0; i < s->o.ngive_up; i++)
+        if (strcmp(s->o.give_up[i], id) == 0)
+            return 1;
+    return 0;
+}
+
 /* smsg_start - begin the attempt of q */
 void smsg_start(struct sched *s, struct sq *q)
 {
@@ -299,7 +313,10 @@ void smsg_start(struct sched *s, struct sq *q)
         smsg_abandon(m, SCHED_FROZEN);
         return;
     }
-    route_all(m);
+    if (to_give_up(s, m->id))
+        give_up(m);
+    else
+        route_all(m);
 }
 
 /* ---- routing ------------------------------------------------------------ */
@@ -353,6 +370,38 @@ static void route_all(struct smsg *m)
     }
     hash_free(seen, NULL);
     wake(m);
+}
+
+static void give_up_cb(void *arg)
+{
+    struct smsg *m = arg;
+
+    m->timer = NULL;
+    dispatch(m);                /* nothing routed: straight to the end */
+}
+
+/* give_up - -Mg, as Exim's RECIP_FAIL: every envelope recipient not
+ * finished fails unrouted, "delivery cancelled by administrator"; the
+ * end of the attempt bounces them (a bounce's own are discarded) */
+static void give_up(struct smsg *m)
+{
+    const struct spool_env *e = &m->msg.env;
+    struct hash *seen = hash_new(e->nrcpt + 1);
+
+    slog_line(m, "cancelled by %s", queue_caller());
+    m->cancelled = m->given_up = 1;
+    for (size_t i = 0; i < e->nrcpt; i++) {
+        const char *r = e->rcpts[i], *u = smsg_unique(m, r);
+        struct sres_who who = { r, r, r };
+        if (hash_get(m->tops_done, r, strlen(r)) != NULL
+            || hash_get(m->done, u, strlen(u)) != NULL
+            || hash_put(seen, r, strlen(r), m) != NULL)
+            continue;
+        sres_route_fail(m, &who, NULL, "delivery cancelled by "
+                        "administrator", NULL);
+    }
+    hash_free(seen, NULL);
+    m->timer = ev_timer_add(m->s->ev, 0, give_up_cb, m);
 }
 
 /* ---- batching ----------------------------------------------------------- */

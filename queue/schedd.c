@@ -139,7 +139,7 @@ static int setup_signals(struct schedd *d)
 void schedd_main(struct conf *c, long queue_interval)
 {
     struct schedd d = { c, NULL, NULL, queue_interval, -1, 0, 0 };
-    struct sched_opts so = { 0, 0, 0, 1, c->main.queue_run_max };
+    struct sched_opts so = { 0, 0, 0, 1, c->main.queue_run_max, NULL, 0 };
     struct errbuf eb;
     struct dns_ctx *dns;
     struct spool *sp;

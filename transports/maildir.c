@@ -31,8 +31,8 @@ struct maildir_opts {
 static const struct opt_spec maildir_opts[] = {
     { "directory", OPT_XVAL, O(directory), NULL, 0, NULL },
     { "create_directory", OPT_BOOL, O(create_directory), "true", 0, NULL },
-    { "directory_mode", OPT_INT, O(directory_mode), "0700", 0, NULL },
-    { "mode", OPT_INT, O(mode), "0600", 0, NULL },
+    { "directory_mode", OPT_MODE, O(directory_mode), "0700", 0, NULL },
+    { "mode", OPT_MODE, O(mode), "0600", 0, NULL },
     { "quota", OPT_SIZE, O(quota), "0", 0, NULL },
     OPT_END
 };

@@ -37,7 +37,7 @@ struct mbox_opts {
 
 static const struct opt_spec mbox_opts[] = {
     { "file", OPT_XVAL, O(file), NULL, 0, NULL },
-    { "mode", OPT_INT, O(mode), "0600", 0, NULL },
+    { "mode", OPT_MODE, O(mode), "0600", 0, NULL },
     { "use_lockfile", OPT_BOOL, O(use_lockfile), "true", 0, NULL },
     { "use_fcntl_lock", OPT_BOOL, O(use_fcntl_lock), "true", 0, NULL },
     { "lock_timeout", OPT_TIME, O(lock_timeout), "30s", 0, NULL },

@@ -58,6 +58,9 @@ enum opt_type {
     OPT_STRLIST,    /* struct strlist: Lua table or "a : b" string */
     OPT_MLIST,      /* struct mlist *: Exim match list (kind in spec) */
     OPT_ENUM,       /* const char *, one of spec->choices ("a|b|c") */
+    OPT_MODE,       /* long, permission bits, always octal digits:
+                       "0640", 0640 (a Lua number's digits are read as
+                       octal, as chmod reads them); -bP prints 0640 */
 };
 
 /* list kinds, for OPT_MLIST and named lists */

@@ -173,9 +173,15 @@ static int set_number(const struct opt_spec *o, void *slot, const char *text,
         if (conf_parse_size(text, &v) != 0)
             return errbuf_set(eb, "bad size \"%s\" (e.g. 512K, 10M)", text),
                    -1;
+    } else if (o->type == OPT_MODE) {
+        errno = 0;
+        v = strtol(text, &end, 8);
+        if (end == text || *end != '\0' || errno != 0 || v < 0 || v > 07777)
+            return errbuf_set(eb, "expects a mode in octal (e.g. 0640), got "
+                              "\"%s\"", text), -1;
     } else {
         errno = 0;
-        v = strtol(text, &end, 0);      /* 0700 is octal, as modes are */
+        v = strtol(text, &end, 0);
         if (end == text || *end != '\0' || errno != 0)
             return errbuf_set(eb, "expects a number, got \"%s\"", text), -1;
     }
@@ -206,6 +212,7 @@ int opt_set_text(struct conf *c, const struct opt_spec *o, void *base,
     case OPT_INT:
     case OPT_TIME:
     case OPT_SIZE:
+    case OPT_MODE:
         return set_number(o, slot, text, eb);
     case OPT_XVAL:
         if (expand_check(text, eb) != 0)
@@ -309,6 +316,27 @@ static void format_long(const void *slot, struct strbuf *out)
     sb_printf(out, "%ld", *(const long *)slot);
 }
 
+/* format_size - bytes as Exim's -bP prints sizes: with G, M or K when
+ * the value is a whole number of them (52428800 is "50M") */
+static void format_size(const void *slot, struct strbuf *out)
+{
+    static const struct { char unit; long bytes; } units[] = {
+        { 'G', 1024L * 1024 * 1024 }, { 'M', 1024L * 1024 }, { 'K', 1024 } };
+    long v = *(const long *)slot;
+
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (v != 0 && v % units[i].bytes == 0) {
+            sb_printf(out, "%ld%c", v / units[i].bytes, units[i].unit);
+            return;
+        }
+    sb_printf(out, "%ld", v);
+}
+
+static void format_mode(const void *slot, struct strbuf *out)
+{
+    sb_printf(out, "%04lo", (unsigned long)*(const long *)slot);
+}
+
 static void format_xval(const void *slot, struct strbuf *out)
 {
     const struct xval *x = slot;
@@ -336,7 +364,8 @@ static void (*const value_formatters[])(const void *, struct strbuf *) = {
     [OPT_STR] = format_str,
     [OPT_ENUM] = format_str,
     [OPT_INT] = format_long,
-    [OPT_SIZE] = format_long,
+    [OPT_SIZE] = format_size,
+    [OPT_MODE] = format_mode,
     [OPT_TIME] = format_time,
     [OPT_XVAL] = format_xval,
     [OPT_FUNC] = format_xval,

@@ -28,7 +28,8 @@
  *            spool_remove_later,
  *            spool_journal_append/read, spool_quarantine.
  *            Additions: msgid_decode, spool_tidy, spool_journal_append_v,
- *            spool_lock, spool_read_fd, spool_commit_batches.
+ *            spool_lock, spool_read_fd, spool_commit_batches,
+ *            spool_list_unsorted.
  * ERRORS: -1 with errno/eb; a failed commit is reported to its callback
  *         with the reason (disk full, EIO) and leaves no file behind.
  *         spool_read tells a damaged file (errno EBADMSG: quarantine it)
@@ -147,6 +148,9 @@ void spool_msg_free(struct spool_msg *m);
 /* spool_list - ids of all committed messages, sorted; caller frees each
  * and the array */
 int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb);
+/* spool_list_unsorted - the same, in directory order (-bpr; addition) */
+int spool_list_unsorted(struct spool *sp, char ***ids, size_t *n,
+                        struct errbuf *eb);
 /* spool_remove - delete a message and its journal (delivery finished) */
 int spool_remove(struct spool *sp, const char *id, struct errbuf *eb);
 /* spool_remove_later - the same, the directory fsynced at the end of the

@@ -5,7 +5,7 @@
  * PURPOSE:   everything the scheduler and the queue commands do with
  *            committed messages.
  * INTERFACE: spool_read, spool_read_fd, spool_msg_free, spool_list,
- *            spool_remove,
+ *            spool_list_unsorted, spool_remove,
  *            spool_quarantine, spool_journal_append, spool_journal_read,
  *            spool_tidy (spool.h).
  * ERRORS:    -1 with errno and eb. spool_read sets errno EBADMSG for a
@@ -243,6 +243,17 @@ static int cmp_str(const void *a, const void *b)
 /* spool_list - ids of all committed messages, sorted */
 int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb)
 {
+    if (spool_list_unsorted(sp, ids, n, eb) != 0)
+        return -1;
+    if (*n > 0)
+        qsort(*ids, *n, sizeof(**ids), cmp_str);
+    return 0;
+}
+
+/* spool_list_unsorted - the same in the order the directories give */
+int spool_list_unsorted(struct spool *sp, char ***ids, size_t *n,
+                        struct errbuf *eb)
+{
     struct idvec iv = { NULL, 0, 0 };
 
     *ids = NULL;
@@ -258,8 +269,6 @@ int spool_list(struct spool *sp, char ***ids, size_t *n, struct errbuf *eb)
             return -1;
         }
     }
-    if (iv.n > 0)
-        qsort(iv.v, iv.n, sizeof(*iv.v), cmp_str);
     *ids = iv.v;
     *n = iv.n;
     return 0;
@@ -488,25 +497,60 @@ int spool_journal_append(struct spool *sp, const char *id, const char *line,
     return spool_journal_append_v(sp, id, &line, 1, eb);
 }
 
+/* still_named - does id in dfd still name the file open on fd? A queue
+ * command that edits a message (-Mar, -Mes) replaces its file by rename
+ * while holding the lock of the old one; whoever opened the old file
+ * before that and locks it after must not deliver the stale copy. */
+static int still_named(int dfd, const char *id, int fd)
+{
+    struct stat a, b;
+
+    if (fstat(fd, &a) < 0 || fstatat(dfd, id, &b, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* lock_open - open and lock id once: the descriptor, -1 with errno, or
+ * -2 when the file was replaced between the open and the lock */
+static int lock_open(int dfd, const char *id)
+{
+    int fd = openat(dfd, id, O_RDONLY | O_CLOEXEC), err;
+
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        err = errno;
+        (void)close(fd);        /* read-only */
+        errno = err;
+        return -1;
+    }
+    if (still_named(dfd, id, fd))
+        return fd;
+    (void)close(fd);
+    return -2;
+}
+
 /* spool_lock - an exclusive lock on message id for a delivery: an open
  * descriptor (close it to unlock), -1 with errno EWOULDBLOCK when another
- * process delivers it, ENOENT when it is gone */
+ * process delivers it, ENOENT when it is gone. The locked descriptor is
+ * always the file the id names now (a replaced file is opened again). */
 int spool_lock(struct spool *sp, const char *id, struct errbuf *eb)
 {
-    int dfd = check_id(sp, id, eb), fd;
+    int dfd = check_id(sp, id, eb), fd = -2;
 
     if (dfd < 0)
         return -1;
-    if ((fd = openat(dfd, id, O_RDONLY | O_CLOEXEC)) < 0)
-        return sys_fail(eb, "open", id);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno;
-        (void)close(fd);
-        errno = err;
+    for (int tries = 0; fd == -2 && tries < 10; tries++)
+        fd = lock_open(dfd, id);
+    if (fd == -2)
+        errno = EWOULDBLOCK;    /* replaced again and again: busy */
+    if (fd >= 0)
+        return fd;
+    if (errno == EWOULDBLOCK) {
         errbuf_set(eb, "spool: message %s is locked by another process", id);
         return -1;
     }
-    return fd;
+    return sys_fail(eb, "open", id);
 }
 
 /* split_lines - complete lines of buf; a last line without its newline
