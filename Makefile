@@ -31,7 +31,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
 PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
-            $(BUILD)/tern_fixdb
+            $(BUILD)/tern_fixdb $(BUILD)/tern_spf
 # helpers the Python tests run (test-suite/unit/NAME.c), not tests themselves
 TEST_BINS := $(BUILD)/test-bin/tp_drive $(BUILD)/test-bin/bounce_print
 
@@ -62,6 +62,10 @@ $(BUILD)/tern: $(BUILD)/cmd/main.o $(BUILD)/libtern.a
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tern_dbmbuild: $(BUILD)/tools/tern_dbmbuild.o $(BUILD)/libtern.a
+	@echo "  LD $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tern_spf: $(BUILD)/tools/tern_spf.o $(BUILD)/libtern.a
 	@echo "  LD $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
