@@ -16,6 +16,7 @@
 #include "core/conf/conf_build.h"
 #include "core/conf/mlist.h"
 #include "core/mail/expand.h"
+#include "core/net/spf.h"
 
 #define F(n) offsetof(struct acl_fields, n)
 
@@ -168,6 +169,23 @@ static int check_code(const char *verb, const struct acl_fields *f,
     return 0;
 }
 
+/* spf = pass : fail : ...: known results, where a sender is known */
+static int check_spf(const char *hook, const struct strlist *sl,
+                     struct errbuf *eb)
+{
+    static const char *const on[] = { "mail", "rcpt", "predata", "data",
+                                      "mime", NULL };
+
+    for (size_t i = 0; i < sl->n; i++)
+        if (spf_result_parse(sl->v[i], strlen(sl->v[i])) < 0) {
+            errbuf_set(eb, "spf: unknown result \"%s\" (pass, fail, "
+                       "softfail, neutral, none, temperror, permerror)",
+                       sl->v[i]);
+            return -1;
+        }
+    return placed(hook, sl->n > 0, on, "spf", eb);
+}
+
 /* Compile a statement's regexes once, at load time. */
 static int compile_all(struct conf *c, const struct strlist *sl,
                        regex_t ***out, struct errbuf *eb)
@@ -209,12 +227,13 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         || placed(hook, f->regex.n > 0, data_on, "regex", eb) != 0
         || placed(hook, f->mime_regex.n > 0, mime_on, "mime_regex", eb) != 0)
         return -1;
-    if (f->ratelimit != NULL || f->greylist != NULL || f->spf.n > 0) {
+    if (f->ratelimit != NULL || f->greylist != NULL) {
         errbuf_set(eb, "%s is not supported by this version of tern",
-                   f->ratelimit ? "ratelimit" : f->greylist ? "greylist"
-                                                            : "spf");
+                   f->ratelimit ? "ratelimit" : "greylist");
         return -1;
     }
+    if (check_spf(hook, &f->spf, eb) != 0)
+        return -1;
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");
         return -1;

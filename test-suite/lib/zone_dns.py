@@ -17,6 +17,7 @@ answer larger than the client's limit (512, or its EDNS size) is sent
 truncated with TC set; the client then asks again over TCP.
 
     z = ZoneServer(zone); z.start(); z.address  -> "127.0.0.1:PORT"
+    z.asked("example.com", "TXT")   -> how many such queries came in
     z.stop()
 """
 import socket
@@ -75,6 +76,8 @@ class Zone:
 
     def __init__(self, data):
         self.names = {}
+        self.log = []
+        self.lock = threading.Lock()
         for name, entries in (data or {}).items():
             lst = []
             for ent in entries or []:
@@ -146,6 +149,9 @@ def respond(zone, msg, tcp):
     if q is None:
         return None
     qid, flags, name, qtype, question, limit = q
+    if not tcp:
+        with zone.lock:
+            zone.log.append((name.lower(), qtype))
     res = zone.lookup(name, qtype)
     if res is None:
         return None
@@ -226,6 +232,11 @@ class ZoneServer:
             threading.Thread(target=s.serve_forever, daemon=True).start()
         self.address = "127.0.0.1:%d" % self.udp.server_address[1]
         return self.address
+
+    def asked(self, name, qtype):
+        want = (_bytes(name).rstrip(b".").lower(), TYPES[qtype])
+        with self.zone.lock:
+            return sum(1 for q in self.zone.log if q == want)
 
     def stop(self):
         for s in (self.udp, self.tcp):

@@ -1,0 +1,135 @@
+/*
+ * acl_spf.c - the spf condition, as Exim's: "spf = pass : softfail" is
+ *             true when the SPF result for the client and the envelope
+ *             sender is one of those listed.
+ *
+ * PURPOSE: runs core/net/spf.h's check_host() on the session's loop (the
+ * null sender is checked as postmaster@HELO, RFC 7208 2.4) and leaves
+ * Exim's variables in the message variables: $spf_result,
+ * $spf_header_comment, $spf_smtp_comment (the domain's exp= explanation
+ * for fail, else Exim's default text), $spf_received (a whole
+ * "Received-SPF:" header line for add_header). One evaluation per
+ * message: later statements and recipients reuse the stored result.
+ * SECURITY: the explanation is DNS data and goes into SMTP replies and
+ * headers: bytes outside printable ASCII become '?', lengths are capped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl/acl_impl.h"
+#include "core/base/xalloc.h"
+#include "core/net/spf.h"
+
+#define SMTP_COMMENT_MAX 300    /* fits a reply line with code and status */
+#define HEADER_MAX 990          /* a header line of at most 998 bytes */
+#define DEFAULT_SMTP_COMMENT "Please see http://www.open-spf.org/Why"
+
+struct spf_wait {
+    struct acl_check *chk;
+    const struct strlist *want;
+    struct spf_eval *eval;
+};
+
+#define VSET(name, value) \
+    acl_var_set(vars, name, sizeof(name) - 1, value)
+
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            *s = '?';
+}
+
+/* leave $spf_* in the message variables */
+static void set_vars(struct acl_check *chk, const struct spf_outcome *o)
+{
+    struct acl_req *q = chk->req;
+    struct acl_vars *vars = q->msg_vars ? q->msg_vars : q->conn_vars;
+    const char *me = q->conf->main.primary_hostname ? q->conf->main.primary_hostname
+                                               : "localhost";
+    char buf[HEADER_MAX + 1], smtp[SMTP_COMMENT_MAX + 1];
+
+    if (vars == NULL)
+        return;
+    VSET("spf_result", spf_result_name(o->result));
+    spf_header_comment(o, me, q->client_ip, buf, sizeof(buf));
+    printable(buf);
+    VSET("spf_header_comment", buf);
+    spf_received(o, me, q->client_ip, q->helo, buf, sizeof(buf));
+    printable(buf);
+    VSET("spf_received", buf);
+    smtp[0] = '\0';
+    if (o->result == SPF_FAIL) {
+        const char *e = o->explanation && *o->explanation ? o->explanation
+                                                          : DEFAULT_SMTP_COMMENT;
+        size_t n = strlen(e) < SMTP_COMMENT_MAX ? strlen(e) : SMTP_COMMENT_MAX;
+        memcpy(smtp, e, n);
+        smtp[n] = '\0';
+        printable(smtp);
+    }
+    VSET("spf_smtp_comment", smtp);
+}
+
+static enum cond_result listed(const struct strlist *want, const char *res)
+{
+    for (size_t i = 0; i < want->n; i++)
+        if (spf_result_parse(want->v[i], strlen(want->v[i]))
+            == spf_result_parse(res, strlen(res)))
+            return C_YES;
+    return C_NO;
+}
+
+static void spf_answered(const struct spf_outcome *o, void *arg)
+{
+    struct spf_wait *w = arg;
+    struct acl_check *chk = w->chk;
+    const struct strlist *want = w->want;
+
+    free(w);
+    set_vars(chk, o);
+    acl_trace(chk, "spf: %s for %s from %s%s%s", spf_result_name(o->result),
+              o->checked, chk->req->client_ip, o->problem ? ": " : "",
+              o->problem ? o->problem : "");
+    acl_cond_done(chk, listed(want, spf_result_name(o->result)));
+}
+
+static void spf_wait_cancel(void *arg)
+{
+    struct spf_wait *w = arg;
+
+    spf_cancel(w->eval);
+    free(w);
+}
+
+static const char *stored(const struct acl_req *q)
+{
+    const char *r = acl_var_get(q->msg_vars, "spf_result", 10);
+
+    return r != NULL || q->msg_vars != NULL ? r
+           : acl_var_get(q->conn_vars, "spf_result", 10);
+}
+
+/* acl_spf - see acl_impl.h */
+enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want)
+{
+    struct acl_req *q = chk->req;
+    struct spf_request rq = { 0 };
+    struct spf_wait *w;
+    const char *done = stored(q);
+
+    if (done != NULL)
+        return listed(want, done);
+    if (q->client_ip == NULL || q->client_ip[0] == '\0' || q->sender == NULL)
+        return C_NO;                    /* local submission, no MAIL yet */
+    rq.ip = q->client_ip;
+    rq.sender = q->sender;
+    rq.helo = q->helo;
+    rq.receiver = q->conf->main.primary_hostname;
+    w = xcalloc(1, sizeof(*w));
+    w->chk = chk;
+    w->want = want;
+    w->eval = spf_start(q->ev, q->dns, &rq, spf_answered, w);
+    chk->async = w;
+    chk->async_cancel = spf_wait_cancel;
+    return C_PENDING;
+}
