@@ -40,8 +40,8 @@ static void put(struct out *o, const char *s, size_t n)
 static int is_letter(char c, int exp)
 {
     c = (char)tolower((unsigned char)c);
-    return strchr("slodiphv", c) != NULL
-           || (exp && strchr("crt", c) != NULL);
+    return c != '\0' && (strchr("slodiphv", c) != NULL
+           || (exp && strchr("crt", c) != NULL));
 }
 
 /* Parse "%{...}" at s (s[0] == '%', s[1] == '{'); returns its length or

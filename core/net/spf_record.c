@@ -27,6 +27,24 @@ int spf_record_is_spf1(const char *s, size_t n)
            && (n == 6 || s[6] == ' ');
 }
 
+/* bytes of s[0..n) before the first of stop (a bounded strcspn) */
+static size_t span_to(const char *s, size_t n, const char *stop)
+{
+    size_t k = 0;
+
+    while (k < n && strchr(stop, s[k]) == NULL)
+        k++;
+    return k;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
 /* "/" then 0..max without a leading zero; -1 if not that */
 static int cidr_len(const char *s, size_t n, int max)
 {
@@ -89,15 +107,13 @@ static int parse_dual(struct spf_term *t, const char *s, size_t n)
     for (size_t i = 0; i + 1 < n; i++)          /* the last "//" */
         if (s[i] == '/' && s[i + 1] == '/')
             dd = s + i;
-    if (dd != NULL && strspn(dd + 2, "0123456789") == (size_t)(s + n - dd
-                                                               - 2)) {
+    if (dd != NULL && all_digits(dd + 2, (size_t)(s + n - dd - 2))) {
         if ((t->cidr6 = cidr_len(dd + 2, (size_t)(s + n - dd - 2), 128)) < 0)
             return -1;
         n = (size_t)(dd - s);
     }
     const char *sl = memrchr(s, '/', n);
-    if (sl != NULL && strspn(sl + 1, "0123456789") == (size_t)(s + n - sl
-                                                               - 1)) {
+    if (sl != NULL && all_digits(sl + 1, (size_t)(s + n - sl - 1))) {
         if ((t->cidr4 = cidr_len(sl + 1, (size_t)(s + n - sl - 1), 32)) < 0)
             return -1;
         n = (size_t)(sl - s);
@@ -173,8 +189,7 @@ static int parse_directive(struct spf_term *t, const char *s, size_t n)
         t->qual = s[0];
         s++, n--;
     }
-    k = strcspn(s, ":/");
-    k = k < n ? k : n;
+    k = span_to(s, n, ":/");
     t->cidr4 = 32;
     t->cidr6 = 128;
     for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
