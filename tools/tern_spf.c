@@ -10,6 +10,10 @@
  * OPTIONS:   -s "ip[:port],..." DNS servers (default /etc/resolv.conf),
  *            -t MS query timeout, -r N tries, -R NAME receiver name,
  *            -g RECORD a guess record for domains without one, -H.
+ *            -b: batch: read "IP<TAB>SENDER<TAB>HELO" lines from stdin,
+ *            evaluate them all at once on one loop (as a worker does its
+ *            sessions) and print each case's lines prefixed "N " (its
+ *            line number from 1) as it finishes.
  * INTERFACE: main only. Exit 0 when a result was printed, 64 usage,
  *            1 error.
  */
@@ -25,35 +29,96 @@
 
 #define PROG "tern_spf"
 
+#define BATCH_MAX 1000
+
 struct opts {
     const char *servers;
     unsigned timeout, tries;
+    int batch;
     struct spf_request rq;
+};
+
+struct job {
+    struct spf_request rq;
+    char line[1200];
+    int n;
+    int *left;
 };
 
 static int usage(void)
 {
     fprintf(stderr, "usage: " PROG " [-s servers] [-t timeout_ms] "
-            "[-r tries] [-R receiver] [-g guess] [-H] IP SENDER [HELO]\n");
+            "[-r tries] [-R receiver] [-g guess] [-H] IP SENDER [HELO]\n"
+            "       " PROG " [options] -b < lines of IP<TAB>SENDER<TAB>HELO\n");
     return 64;
+}
+
+/* the outcome's lines, each after prefix */
+static void print_lines(const char *prefix, const struct spf_outcome *o,
+                        const struct spf_request *rq)
+{
+    char line[2048];
+
+    printf("%s%s\n", prefix, spf_result_name(o->result));
+    if (o->explanation != NULL)
+        printf("%sexplanation: %s\n", prefix, o->explanation);
+    if (o->problem != NULL)
+        printf("%sproblem: %s\n", prefix, o->problem);
+    if (o->mechanism != NULL)
+        printf("%smechanism: %s\n", prefix, o->mechanism);
+    spf_received(o, rq->receiver, rq->ip, rq->helo, line, sizeof(line));
+    printf("%s%s\n", prefix, line);
+    fflush(stdout);
 }
 
 static void print_outcome(const struct spf_outcome *o, void *arg)
 {
-    const struct spf_request *rq = arg;
-    char line[2048];
-
-    printf("%s\n", spf_result_name(o->result));
-    if (o->explanation != NULL)
-        printf("explanation: %s\n", o->explanation);
-    if (o->problem != NULL)
-        printf("problem: %s\n", o->problem);
-    if (o->mechanism != NULL)
-        printf("mechanism: %s\n", o->mechanism);
-    spf_received(o, rq->receiver, rq->ip, rq->helo, line, sizeof(line));
-    printf("%s\n", line);
-    fflush(stdout);
+    print_lines("", o, arg);
     exit(0);
+}
+
+static void job_done(const struct spf_outcome *o, void *arg)
+{
+    struct job *j = arg;
+    char prefix[16];
+
+    snprintf(prefix, sizeof(prefix), "%d ", j->n);
+    print_lines(prefix, o, &j->rq);
+    if (--*j->left == 0)
+        exit(0);
+}
+
+/* -b: start every line of stdin; the loop runs them all */
+static int batch(struct ev *ev, struct dns_ctx *dc, const struct opts *o)
+{
+    static struct job jobs[BATCH_MAX];
+    static int left;
+    int n = 0;
+
+    while (n < BATCH_MAX && fgets(jobs[n].line, sizeof(jobs[n].line), stdin)) {
+        struct job *j = &jobs[n];
+        char *save = NULL;
+        j->line[strcspn(j->line, "\r\n")] = '\0';
+        j->rq = o->rq;
+        j->rq.ip = j->line;
+        j->rq.sender = j->rq.helo = "";
+        if ((save = strchr(j->line, '\t')) != NULL) {
+            *save++ = '\0';
+            j->rq.sender = save;
+            if ((save = strchr(save, '\t')) != NULL) {
+                *save++ = '\0';
+                j->rq.helo = save;
+            }
+        }
+        j->n = ++n;
+        j->left = &left;
+    }
+    left = n;
+    if (n == 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        spf_start(ev, dc, &jobs[i].rq, job_done, &jobs[i]);
+    return 1;
 }
 
 static int get_opts(int argc, char **argv, struct opts *o)
@@ -61,7 +126,7 @@ static int get_opts(int argc, char **argv, struct opts *o)
     int c;
 
     o->rq.receiver = "localhost";
-    while ((c = getopt(argc, argv, "s:t:r:R:g:H")) != -1) {
+    while ((c = getopt(argc, argv, "s:t:r:R:g:Hb")) != -1) {
         switch (c) {
         case 's': o->servers = optarg; break;
         case 't': o->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -69,9 +134,12 @@ static int get_opts(int argc, char **argv, struct opts *o)
         case 'R': o->rq.receiver = optarg; break;
         case 'g': o->rq.guess = optarg; break;
         case 'H': o->rq.helo_identity = 1; break;
+        case 'b': o->batch = 1; break;
         default: return -1;
         }
     }
+    if (o->batch)
+        return argc == optind ? 0 : -1;
     if (argc - optind < 2 || argc - optind > 3)
         return -1;
     o->rq.ip = argv[optind];
@@ -97,7 +165,10 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", eb.msg);
         return 1;
     }
-    spf_start(ev, dc, &o.rq, print_outcome, &o.rq);
+    if (!o.batch)
+        spf_start(ev, dc, &o.rq, print_outcome, &o.rq);
+    else if (!batch(ev, dc, &o))
+        return 0;
     for (;;)
         ev_run_once(ev, 1000);
 }

@@ -271,7 +271,7 @@ static void top_result(struct spf_eval *e, enum spf_result r,
                        const char *mech)
 {
     snprintf(e->mech, sizeof(e->mech), "%s", mech ? mech : "default");
-    e->out.mechanism = e->mech;
+    e->out.mechanism = r == SPF_NONE ? NULL : e->mech;
     e->final = r;
     if (r == SPF_FAIL && e->fr[0].rec.exp != NULL)
         e->phase = PH_EXP;

@@ -113,7 +113,8 @@ size_t spf_received(const struct spf_outcome *o, const char *receiver,
     kv(out, size, &len, "helo", helo && *helo ? helo : NULL);
     kv(out, size, &len, "receiver", receiver);
     kv(out, size, &len, "identity", o->identity);
-    kv(out, size, &len, "mechanism", o->result <= SPF_SOFTFAIL
+    kv(out, size, &len, "mechanism", o->result != SPF_NONE
+                                     && o->result <= SPF_SOFTFAIL
                                      ? o->mechanism : NULL);
     kv(out, size, &len, "problem", o->problem);
     if (len > 0 && out[len - 1] == ';')

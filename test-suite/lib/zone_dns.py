@@ -229,7 +229,8 @@ class ZoneServer:
             raise OSError("no free port for the zone server")
         for s in (self.udp, self.tcp):
             s.zone = self.zone
-            threading.Thread(target=s.serve_forever, daemon=True).start()
+            threading.Thread(target=s.serve_forever, args=(0.05,),
+                             daemon=True).start()
         self.address = "127.0.0.1:%d" % self.udp.server_address[1]
         return self.address
 

@@ -3,9 +3,10 @@
 
 ../shared/conformance/spf/rfc7208-tests.yml is read unedited: each
 section's zone is served by a ZoneServer (test-suite/lib/zone_dns.py,
-TIMEOUT names never answer), each case runs `tern_spf -s ZONE -t 700 -r 1
-IP MAILFROM HELO` (tools/tern_spf.c, the same evaluator as the ACL spf
-condition), several at a time. A case passes when the result is one of the
+TIMEOUT names never answer) and its cases are evaluated together by one
+`tern_spf -b -s ZONE -t 700 -r 1` (tools/tern_spf.c, the same evaluator
+as the ACL spf condition, every case at once on one event loop), all
+sections at once. A case passes when the result is one of the
 listed ones and, when the case names an explanation other than the
 implementation's DEFAULT, the explanation is that text. Prints
 "spf-suite: N/M" and every failing case with the reason; cases where
@@ -49,20 +50,32 @@ DELIBERATE = {
 }
 
 
-def run_case(zone_addr, case):
-    args = [os.path.join(BIN_DIR, "tern_spf"), "-s", zone_addr, "-t", "700",
-            "-r", "1", "-R", "mx.test.example", case["host"],
-            case.get("mailfrom", ""), case.get("helo", "")]
+def run_section(zone_addr, cases):
+    """[(result, explanation, output)] for cases, one tern_spf -b run"""
+    args = [os.path.join(BIN_DIR, "tern_spf"), "-b", "-s", zone_addr, "-t",
+            "700", "-r", "1", "-R", "mx.test.example"]
+    lines = "".join("%s\t%s\t%s\n" % (c["host"], c.get("mailfrom", ""),
+                                      c.get("helo", "")) for c in cases)
     try:
-        p = subprocess.run(args, capture_output=True, timeout=20)
+        p = subprocess.run(args, input=lines.encode("utf-8"),
+                           capture_output=True, timeout=30)
     except subprocess.TimeoutExpired:
-        return None, None, "tern_spf did not finish in 20 s"
-    out = p.stdout.decode("utf-8", "replace").splitlines()
-    if p.returncode != 0 or not out:
-        return None, None, "exit %d: %s" % (
-            p.returncode, p.stderr.decode("utf-8", "replace")[-300:])
-    expl = [x[13:] for x in out if x.startswith("explanation: ")]
-    return out[0], expl[0] if expl else None, "\n".join(out)
+        return [(None, None, "tern_spf -b did not finish in 30 s")] * len(
+            cases)
+    out = {}
+    for line in p.stdout.decode("utf-8", "replace").splitlines():
+        n, _, text = line.partition(" ")
+        out.setdefault(int(n), []).append(text)
+    res = []
+    for i in range(1, len(cases) + 1):
+        got = out.get(i)
+        if p.returncode != 0 or not got:
+            res.append((None, None, "exit %d: %s" % (
+                p.returncode, p.stderr.decode("utf-8", "replace")[-300:])))
+            continue
+        expl = [x[13:] for x in got if x.startswith("explanation: ")]
+        res.append((got[0], expl[0] if expl else None, "\n".join(got)))
+    return res
 
 
 def judge(name, case, got, expl):
@@ -88,21 +101,26 @@ def main():
         sections = list(yaml.safe_load_all(fh))
     passed = total = 0
     failing = []
-    for sec in sections:
-        z = ZoneServer(sec.get("zonedata"))
-        addr = z.start()
+    servers = [ZoneServer(sec.get("zonedata")) for sec in sections]
+    jobs, todo = [], []
+    for sec, z in zip(sections, servers):
         cases = sorted(sec["tests"].items())
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            runs = list(pool.map(lambda c: run_case(addr, c[1]), cases))
+        todo.append((z.start(), [c for _, c in cases]))
+        jobs += [(sec["description"], name, case, None)
+                 for name, case in cases]
+    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+        runs = [r for sec_runs in pool.map(lambda j: run_section(*j), todo)
+                for r in sec_runs]
+    for z in servers:
         z.stop()
-        for (name, case), (got, expl, out) in zip(cases, runs):
-            good, why = judge(name, case, got, expl)
-            total += 1
-            passed += good and name not in DELIBERATE
-            if not good:
-                failing.append("%s: %s" % (name, why or out))
-            t.ok(good, "%s / %s: %s" % (sec["description"], name, got),
-                 "%s\n%s\n%s" % (case.get("description", "") or "", why, out))
+    for (desc, name, case, _), (got, expl, out) in zip(jobs, runs):
+        good, why = judge(name, case, got, expl)
+        total += 1
+        passed += good and name not in DELIBERATE
+        if not good:
+            failing.append("%s: %s" % (name, why or out))
+        t.ok(good, "%s / %s: %s" % (desc, name, got),
+             "%s\n%s\n%s" % (case.get("description", "") or "", why, out))
     line = "spf-suite: %d/%d (other %d: tern's deliberate answers, %s)" % (
         passed, total, len(DELIBERATE), ", ".join(sorted(DELIBERATE)))
     t.diag(line)
