@@ -6,7 +6,8 @@ addresses (IPv4 and IPv6 documentation addresses) reach the SMTP replies
 an Exim administrator's ACL gives: fail is refused with the domain's exp=
 explanation ($spf_smtp_comment), temperror deferred, permerror refused,
 softfail/neutral/none/pass accepted; the null sender is checked as
-postmaster@HELO; several recipients cost one evaluation; a message over a
+postmaster@HELO; several recipients cost one evaluation; sessions that close while
+the evaluation waits leave the worker alive; a message over a
 real connection gets the Received-SPF header ($spf_received) in the
 spool; an unknown result word is refused at load time.
 """
@@ -130,6 +131,27 @@ t.ok(len(hdr) == 1 and re.match(
 t.like(d.mainlog(), r"spf pass: mx\.test\.example: domain of pass\.example "
        r"designates 127\.0\.0\.1 as permitted sender",
        "log_message with $spf_header_comment in the main log")
+
+# the session goes away while the evaluation waits for DNS: the evaluation
+# is cancelled, its late answers touch nothing (the worker lives on)
+for i in range(3):
+    c = d.raw()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<joe@temp.example>")
+    c.send(b"RCPT TO:<alice@test.example>\r\n")
+    time.sleep(0.2)
+    c.close()
+time.sleep(1.5)                     # past dns_timeout: the answers are in
+c = d.raw()
+c.cmd("EHLO client.example")
+c.cmd("MAIL FROM:<joe@pass.example>")
+r = c.cmd("RCPT TO:<alice@test.example>")
+c.close()
+t.ok(r.code == 250, "after sessions closed mid-evaluation, the next "
+     "session is served", r.raw)
+t.ok("SMTP worker" not in d.mainlog() and not d.paniclog().strip(),
+     "no worker died and the panic log is empty",
+     d.mainlog()[-800:] + d.paniclog()[-400:])
 
 bad = Tern(name="aclspfbad", start=False,
            files={"acl/10_spf.lua": 'acl "rcpt" { deny { spf = "fail : '
