@@ -133,6 +133,8 @@ install: all
 	install -m 755 $(BUILD)/tern_fixdb $(DESTDIR)$(PREFIX)/sbin/tern_fixdb
 	install -m 644 docs/tern_dumpdb.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_dumpdb.8
 	install -m 644 docs/tern_fixdb.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_fixdb.8
+	install -m 755 $(BUILD)/tern_spf $(DESTDIR)$(PREFIX)/sbin/tern_spf
+	install -m 644 docs/tern_spf.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_spf.8
 	sh tools/install-conf.sh "$(DESTDIR)" "$(SYSCONFDIR)"
 
 clean:
