@@ -24,6 +24,7 @@ struct acl_fields {
     const char *ratelimit;
     const char *greylist;
     struct strlist spf;
+    struct strlist spf_guess;
     struct strlist regex;
     struct strlist mime_regex;
     regex_t **regex_re;         /* compiled at load time (acl_stmt_check) */

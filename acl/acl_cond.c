@@ -2,7 +2,7 @@
  * acl_cond.c - ACL conditions, evaluated in a fixed order: hosts,
  *              domains, local_parts, senders, recipients, authenticated,
  *              encrypted, regex, each verify kind, dnslists, spf,
- *              condition.
+ *              spf_guess, condition.
  *
  * PURPOSE: each condition is one step; absent conditions are true. The
  * synchronous ones match lists (core/conf/mlist.h); verify and dnslists need
@@ -139,8 +139,10 @@ static int cond_step(struct acl_check *chk, const struct acl_fields *f,
     if (i == 0)
         return f->dnslists.n ? acl_dnslists(chk, &f->dnslists) : C_YES;
     if (i == 1)
-        return f->spf.n ? acl_spf(chk, &f->spf) : C_YES;
+        return f->spf.n ? acl_spf(chk, &f->spf, 0) : C_YES;
     if (i == 2)
+        return f->spf_guess.n ? acl_spf(chk, &f->spf_guess, 1) : C_YES;
+    if (i == 3)
         return condition_step(chk, f);
     return -9;
 }

@@ -33,6 +33,7 @@ const struct opt_spec acl_stmt_opts[] = {
     { "ratelimit", OPT_STR, F(ratelimit), NULL, 0, NULL },
     { "greylist", OPT_STR, F(greylist), NULL, 0, NULL },
     { "spf", OPT_STRLIST, F(spf), NULL, 0, ":" },
+    { "spf_guess", OPT_STRLIST, F(spf_guess), NULL, 0, ":" },
     { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
     { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
     { "condition", OPT_XVAL, F(condition), NULL, 0, NULL },
@@ -169,21 +170,28 @@ static int check_code(const char *verb, const struct acl_fields *f,
     return 0;
 }
 
-/* spf = pass : fail : ...: known results, where a sender is known */
-static int check_spf(const char *hook, const struct strlist *sl,
-                     struct errbuf *eb)
+/* spf = pass : fail : ...: known results, where a sender is known;
+ * spf_guess also needs a valid spf_guess record */
+static int check_spf(struct conf *c, const char *hook, const char *name,
+                     const struct strlist *sl, struct errbuf *eb)
 {
     static const char *const on[] = { "mail", "rcpt", "predata", "data",
                                       "mime", NULL };
 
     for (size_t i = 0; i < sl->n; i++)
-        if (spf_result_parse(sl->v[i], strlen(sl->v[i])) < 0) {
-            errbuf_set(eb, "spf: unknown result \"%s\" (pass, fail, "
+        if (spf_result_parse(sl->v[i] + (sl->v[i][0] == '!'),
+                             strlen(sl->v[i] + (sl->v[i][0] == '!'))) < 0) {
+            errbuf_set(eb, "%s: unknown result \"%s\" (pass, fail, "
                        "softfail, neutral, none, temperror, permerror)",
-                       sl->v[i]);
+                       name, sl->v[i]);
             return -1;
         }
-    return placed(hook, sl->n > 0, on, "spf", eb);
+    if (sl->n > 0 && name[3] == '_' && spf_check_record(c->main.spf_guess,
+                                                        eb) != 0) {
+        errbuf_prefix(eb, "main option spf_guess: ");
+        return -1;
+    }
+    return placed(hook, sl->n > 0, on, name, eb);
 }
 
 /* Compile a statement's regexes once, at load time. */
@@ -232,7 +240,8 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
                    f->ratelimit ? "ratelimit" : "greylist");
         return -1;
     }
-    if (check_spf(hook, &f->spf, eb) != 0)
+    if (check_spf(c, hook, "spf", &f->spf, eb) != 0
+        || check_spf(c, hook, "spf_guess", &f->spf_guess, eb) != 0)
         return -1;
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");

@@ -51,8 +51,10 @@ enum cond_result acl_verify(struct acl_check *chk, const char *what);
 enum cond_result acl_dnslists(struct acl_check *chk,
                               const struct strlist *zones);
 
-/* acl_spf.c: spf = pass : fail : ... (true if the SPF result is listed) */
-enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want);
+/* acl_spf.c: spf = pass : fail : ... (true if the SPF result is listed);
+ * guess: spf_guess, the main option's record for domains without one */
+enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want,
+                         int guess);
 
 /* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
 void acl_run_function(struct acl_check *chk);

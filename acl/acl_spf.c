@@ -10,9 +10,14 @@
  * for fail, else Exim's default text), $spf_received (a whole
  * "Received-SPF:" header line for add_header). One evaluation per
  * message: later statements and recipients reuse the stored result.
+ * spf_guess is the same with the main option spf_guess (Exim's default
+ * "v=spf1 a/24 mx/24 ptr ?all") standing in for a domain without a
+ * record: $spf_result_guessed is 1 when it did, and $spf_received is
+ * then an "X-SPF-Guess:" line, as in Exim.
  * SECURITY: the explanation is DNS data and goes into SMTP replies and
  * headers: bytes outside printable ASCII become '?', lengths are capped.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +33,7 @@ struct spf_wait {
     struct acl_check *chk;
     const struct strlist *want;
     struct spf_eval *eval;
+    int guess;
 };
 
 #define VSET(name, value) \
@@ -41,7 +47,8 @@ static void printable(char *s)
 }
 
 /* leave $spf_* in the message variables */
-static void set_vars(struct acl_check *chk, const struct spf_outcome *o)
+static void set_vars(struct acl_check *chk, const struct spf_outcome *o,
+                     int guess)
 {
     struct acl_req *q = chk->req;
     struct acl_vars *vars = q->msg_vars ? q->msg_vars : q->conn_vars;
@@ -57,7 +64,14 @@ static void set_vars(struct acl_check *chk, const struct spf_outcome *o)
     VSET("spf_header_comment", buf);
     spf_received(o, me, q->client_ip, q->helo, buf, sizeof(buf));
     printable(buf);
-    VSET("spf_received", buf);
+    if (guess && strncmp(buf, "Received-SPF:", 13) == 0) {
+        char g[HEADER_MAX + 1];
+        snprintf(g, sizeof(g), "X-SPF-Guess:%s", buf + 13);
+        VSET("spf_received", g);
+    } else {
+        VSET("spf_received", buf);
+    }
+    VSET("spf_result_guessed", o->guessed ? "1" : "0");
     smtp[0] = '\0';
     if (o->result == SPF_FAIL) {
         const char *e = o->explanation && *o->explanation ? o->explanation
@@ -70,12 +84,18 @@ static void set_vars(struct acl_check *chk, const struct spf_outcome *o)
     VSET("spf_smtp_comment", smtp);
 }
 
+/* Exim: true at the first item that matches; "!fail" matches every
+ * result but fail */
 static enum cond_result listed(const struct strlist *want, const char *res)
 {
-    for (size_t i = 0; i < want->n; i++)
-        if (spf_result_parse(want->v[i], strlen(want->v[i]))
-            == spf_result_parse(res, strlen(res)))
+    int r = spf_result_parse(res, strlen(res));
+
+    for (size_t i = 0; i < want->n; i++) {
+        const char *w = want->v[i];
+        int neg = w[0] == '!';
+        if ((spf_result_parse(w + neg, strlen(w + neg)) == r) != neg)
             return C_YES;
+    }
     return C_NO;
 }
 
@@ -85,8 +105,8 @@ static void spf_answered(const struct spf_outcome *o, void *arg)
     struct acl_check *chk = w->chk;
     const struct strlist *want = w->want;
 
+    set_vars(chk, o, w->guess);
     free(w);
-    set_vars(chk, o);
     acl_trace(chk, "spf: %s for %s from %s%s%s", spf_result_name(o->result),
               o->checked, chk->req->client_ip, o->problem ? ": " : "",
               o->problem ? o->problem : "");
@@ -101,21 +121,30 @@ static void spf_wait_cancel(void *arg)
     free(w);
 }
 
-static const char *stored(const struct acl_req *q)
+/* the result of an earlier evaluation of this message that answers this
+ * one: plain spf cannot use a guessed result; spf_guess can use any but
+ * an unguessed "none" */
+static const char *stored(const struct acl_req *q, int guess)
 {
-    const char *r = acl_var_get(q->msg_vars, "spf_result", 10);
+    const struct acl_vars *v = q->msg_vars ? q->msg_vars : q->conn_vars;
+    const char *r = acl_var_get(v, "spf_result", 10);
+    const char *g = acl_var_get(v, "spf_result_guessed", 18);
+    int guessed = g != NULL && strcmp(g, "1") == 0;
 
-    return r != NULL || q->msg_vars != NULL ? r
-           : acl_var_get(q->conn_vars, "spf_result", 10);
+    if (r == NULL || (!guess && guessed)
+        || (guess && !guessed && strcmp(r, "none") == 0))
+        return NULL;
+    return r;
 }
 
 /* acl_spf - see acl_impl.h */
-enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want)
+enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want,
+                         int guess)
 {
     struct acl_req *q = chk->req;
     struct spf_request rq = { 0 };
     struct spf_wait *w;
-    const char *done = stored(q);
+    const char *done = stored(q, guess);
 
     if (done != NULL)
         return listed(want, done);
@@ -125,9 +154,11 @@ enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want)
     rq.sender = q->sender;
     rq.helo = q->helo;
     rq.receiver = q->conf->main.primary_hostname;
+    rq.guess = guess ? q->conf->main.spf_guess : NULL;
     w = xcalloc(1, sizeof(*w));
     w->chk = chk;
     w->want = want;
+    w->guess = guess;
     w->eval = spf_start(q->ev, q->dns, &rq, spf_answered, w);
     chk->async = w;
     chk->async_cancel = spf_wait_cancel;

@@ -5,8 +5,8 @@
  * without ever waiting: every DNS query goes through dns_query on the
  * caller's loop and the evaluation resumes in the callback. Callers (the
  * ACL spf condition, tools/tern_spf) need no ACL types.
- * INTERFACE: spf_start, spf_cancel, spf_result_name, spf_result_parse,
- *            spf_header_comment, spf_received.
+ * INTERFACE: spf_start, spf_cancel, spf_check_record, spf_result_name,
+ *            spf_result_parse, spf_header_comment, spf_received.
  * BOUNDS:    record length, terms per record, include/redirect depth,
  *            macro output, the 10 DNS mechanisms, 2 void lookups, 10
  *            MX/PTR names and a hard cap on queries per evaluation.
@@ -61,6 +61,11 @@ struct spf_eval *spf_start(struct ev *ev, struct dns_ctx *dc,
                            void *arg);
 /* spf_cancel - done() is never called; safe until done() has run */
 void spf_cancel(struct spf_eval *e);
+
+/* spf_check_record - 0 if text is a valid SPF record, else -1 with eb set
+ * (for records in the configuration, such as spf_guess) */
+struct errbuf;
+int spf_check_record(const char *text, struct errbuf *eb);
 
 const char *spf_result_name(enum spf_result r);
 int spf_result_parse(const char *s, size_t n);     /* -1 unknown */

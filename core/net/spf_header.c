@@ -1,7 +1,8 @@
 /*
  * spf_header.c - SPF results as words and as header text: the result
  *                names, the comment of $spf_header_comment and the
- *                Received-SPF field of RFC 7208 section 9.1.
+ *                Received-SPF field of RFC 7208 section 9.1; and the
+ *                check of a record given in the configuration.
  *
  * SECURITY: the sender, HELO name and problem text come from the client
  * or from DNS; they go into a header, so a value that is not a plain
@@ -12,11 +13,29 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/errbuf.h"
 #include "core/net/spf.h"
+#include "core/net/spf_impl.h"
 
 static const char *const names[] = {
     "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"
 };
+
+/* spf_check_record - see spf.h */
+int spf_check_record(const char *text, struct errbuf *eb)
+{
+    struct spf_record r;
+    char why[160];
+
+    if (text == NULL || spf_record_parse(text, strlen(text), &r, why,
+                                         sizeof(why)) != 0) {
+        errbuf_set(eb, "\"%s\" is not an SPF record: %s", text ? text : "",
+                   text ? why : "unset");
+        return -1;
+    }
+    spf_record_free(&r);
+    return 0;
+}
 
 /* spf_result_name - see spf.h */
 const char *spf_result_name(enum spf_result r)

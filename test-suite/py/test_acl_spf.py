@@ -9,7 +9,9 @@ softfail/neutral/none/pass accepted; the null sender is checked as
 postmaster@HELO; several recipients cost one evaluation; sessions that close while
 the evaluation waits leave the worker alive; a message over a
 real connection gets the Received-SPF header ($spf_received) in the
-spool; an unknown result word is refused at load time.
+spool; "!pass" negates one item, as in Exim; spf_guess uses the
+spf_guess record for domains without one; an unknown result word or a
+broken spf_guess record is refused at load time.
 """
 import os
 import re
@@ -40,6 +42,8 @@ ZONE = {
 
 ACL = r'''
 acl "rcpt" {
+  deny   { local_parts = "^notpass$", spf = "!pass",
+           message = "not pass: $spf_result" },
   deny   { spf = "fail",
            message = "SPF check failed: $spf_smtp_comment" },
   defer  { spf = "temperror", message = "temporary SPF error" },
@@ -47,6 +51,8 @@ acl "rcpt" {
   warn   { spf = "pass : softfail : neutral : none",
            add_header = "$spf_received",
            log_message = "spf $spf_result: $spf_header_comment" },
+  deny   { local_parts = "^guess$", spf_guess = "pass : neutral",
+           message = "guessed=$spf_result_guessed $spf_result; $spf_received" },
   accept { domains = "+local_domains" },
 }
 '''
@@ -70,8 +76,9 @@ def session(ip, sender, helo="client.example", rcpts=("alice@test.example",)):
     return replies[3:3 + len(rcpts)], out, time.monotonic() - t0
 
 
-def check(ip, sender, code, text, name, helo="client.example"):
-    rs, out, _ = session(ip, sender, helo)
+def check(ip, sender, code, text, name, helo="client.example",
+          rcpt="alice@test.example"):
+    rs, out, _ = session(ip, sender, helo, rcpts=(rcpt,))
     ok = len(rs) == 1 and rs[0][0] == str(code) and text in rs[0][1]
     t.ok(ok, name, "want %d ...%s...\n%s" % (code, text, out))
 
@@ -103,6 +110,23 @@ check("192.0.2.99", "", 550, "SPF check failed",
       helo="helo.example")
 check("192.0.2.10", "", 250, "",
       "null sender from the HELO name's address: pass", helo="helo.example")
+
+check("192.0.2.99", "joe@neutral.example", 550, "not pass: neutral",
+      "spf = \"!pass\" (Exim's per-item negation): true for neutral",
+      rcpt="notpass@test.example")
+check("192.0.2.10", "joe@pass.example", 250, "",
+      "spf = \"!pass\": false for pass", rcpt="notpass@test.example")
+check("192.0.2.99", "joe@none.example", 550,
+      "guessed=1 pass; X-SPF-Guess: pass (mx.test.example: domain of "
+      "none.example designates 192.0.2.99 as permitted sender)",
+      "spf_guess: a domain without a record gets spf_guess's a/24 (pass, "
+      "$spf_result_guessed 1, an X-SPF-Guess line)", rcpt="guess@test.example")
+check("192.0.2.99", "joe@neutral.example", 550, "guessed=0 neutral",
+      "spf_guess: a domain with a record gets its own result",
+      rcpt="guess@test.example")
+check("198.51.100.7", "joe@none.example", 550, "guessed=1 neutral",
+      "spf_guess from outside the /24: the guess's ?all (neutral)",
+      rcpt="guess@test.example")
 
 before = z.asked("neutral.example", "TXT")
 rs, out, _ = session("192.0.2.99", "joe@neutral.example",
@@ -160,6 +184,14 @@ p = bad.run("-bV")
 err = p.stderr.decode("utf-8", "replace")
 t.ok(p.returncode == 78 and 'spf: unknown result "maybe"' in err,
      "spf = \"fail : maybe\": refused at load time, exit 78", err)
+bad3 = Tern(name="aclspfbad3", start=False,
+            main={"spf_guess": "v=spf1 bogus:x"},
+            files={"acl/10_spf.lua": 'acl "rcpt" { deny { spf_guess = '
+                   '"fail" } }\n'})
+p = bad3.run("-bV")
+err = p.stderr.decode("utf-8", "replace")
+t.ok(p.returncode == 78 and "main option spf_guess" in err,
+     "spf_guess with a broken spf_guess record: refused at load time", err)
 bad2 = Tern(name="aclspfbad2", start=False,
             files={"acl/10_spf.lua": 'acl "connect" { deny { spf = "fail" '
                    '} }\n'})
