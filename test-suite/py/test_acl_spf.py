@@ -71,6 +71,7 @@ def session(ip, sender, helo="client.example", rcpts=("alice@test.example",)):
     t0 = time.monotonic()
     p = d.run("-bh", ip, input="\r\n".join(lines))
     out = p.stdout.decode("utf-8", "replace")
+    session.err = p.stderr.decode("utf-8", "replace")
     # the replies to the RCPTs: after 220, EHLO (multi-line) and MAIL
     replies = re.findall(r"(?m)^(\d{3}) (.*)$", out)
     return replies[3:3 + len(rcpts)], out, time.monotonic() - t0
@@ -87,6 +88,8 @@ check("192.0.2.99", "joe@fail.example", 550,
       "SPF check failed: 192.0.2.99 is not one of fail.example's "
       "designated mail servers.",
       "fail: 550 with the domain's exp= explanation ($spf_smtp_comment)")
+t.like(session.err, r"spf: fail for joe@fail\.example from 192\.0\.2\.99",
+       "-bh shows the SPF result among the ACL decisions")
 check("192.0.2.10", "joe@fail.example", 250, "",
       "the same domain from its listed address: accepted")
 check("192.0.2.10", "joe@pass.example", 250, "", "pass: accepted")
