@@ -139,6 +139,18 @@ t.ok([c for c, _ in rs] == ["250"] * 3, "three recipients accepted", out)
 t.eq(z.asked("neutral.example", "TXT") - before, 1,
      "three recipients: one SPF evaluation (one TXT query)")
 
+# the stored result belongs to one message: after RSET a new sender is
+# evaluated again
+p = d.run("-bh", "192.0.2.99", input="\r\n".join([
+    "EHLO client.example", "MAIL FROM:<joe@neutral.example>",
+    "RCPT TO:<alice@test.example>", "RSET", "MAIL FROM:<joe@fail.example>",
+    "RCPT TO:<alice@test.example>", "QUIT", ""]))
+out = p.stdout.decode("utf-8", "replace")
+codes = re.findall(r"(?m)^(\d{3}) ", out)
+t.ok(codes[3:7] == ["250", "250", "250", "550"],
+     "one session, two messages: neutral accepted, then after RSET the "
+     "fail of the second sender refused", out)
+
 # a real connection from 127.0.0.1: the header reaches the spool
 s = d.smtp()
 s.sendmail("joe@pass.example", ["alice@test.example"],
