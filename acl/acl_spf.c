@@ -46,42 +46,47 @@ static void printable(char *s)
             *s = '?';
 }
 
+/* $spf_smtp_comment: for fail, the explanation or Exim's default text */
+static void set_smtp_comment(struct acl_vars *vars,
+                             const struct spf_outcome *o)
+{
+    char smtp[SMTP_COMMENT_MAX + 1] = "";
+    const char *e = o->explanation && *o->explanation ? o->explanation
+                                                      : DEFAULT_SMTP_COMMENT;
+
+    if (o->result == SPF_FAIL) {
+        snprintf(smtp, sizeof(smtp), "%s", e);
+        printable(smtp);
+    }
+    VSET("spf_smtp_comment", smtp);
+}
+
 /* leave $spf_* in the message variables */
 static void set_vars(struct acl_check *chk, const struct spf_outcome *o,
                      int guess)
 {
     struct acl_req *q = chk->req;
     struct acl_vars *vars = q->msg_vars ? q->msg_vars : q->conn_vars;
-    const char *me = q->conf->main.primary_hostname ? q->conf->main.primary_hostname
-                                               : "localhost";
-    char buf[HEADER_MAX + 1], smtp[SMTP_COMMENT_MAX + 1];
+    const char *me = q->conf->main.primary_hostname;
+    char buf[HEADER_MAX + 1], g[HEADER_MAX + 1];
 
     if (vars == NULL)
         return;
+    me = me ? me : "localhost";
     VSET("spf_result", spf_result_name(o->result));
+    VSET("spf_result_guessed", o->guessed ? "1" : "0");
     spf_header_comment(o, me, q->client_ip, buf, sizeof(buf));
     printable(buf);
     VSET("spf_header_comment", buf);
     spf_received(o, me, q->client_ip, q->helo, buf, sizeof(buf));
     printable(buf);
-    if (guess && strncmp(buf, "Received-SPF:", 13) == 0) {
-        char g[HEADER_MAX + 1];
-        snprintf(g, sizeof(g), "X-SPF-Guess:%s", buf + 13);
-        VSET("spf_received", g);
-    } else {
-        VSET("spf_received", buf);
-    }
-    VSET("spf_result_guessed", o->guessed ? "1" : "0");
-    smtp[0] = '\0';
-    if (o->result == SPF_FAIL) {
-        const char *e = o->explanation && *o->explanation ? o->explanation
-                                                          : DEFAULT_SMTP_COMMENT;
-        size_t n = strlen(e) < SMTP_COMMENT_MAX ? strlen(e) : SMTP_COMMENT_MAX;
-        memcpy(smtp, e, n);
-        smtp[n] = '\0';
-        printable(smtp);
-    }
-    VSET("spf_smtp_comment", smtp);
+    if (guess && strncmp(buf, "Received-SPF:", 13) == 0)
+        snprintf(g, sizeof(g), "X-SPF-Guess:%.*s", HEADER_MAX - 12,
+                 buf + 13);
+    else
+        snprintf(g, sizeof(g), "%s", buf);
+    VSET("spf_received", g);
+    set_smtp_comment(vars, o);
 }
 
 /* Exim: true at the first item that matches; "!fail" matches every

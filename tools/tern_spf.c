@@ -49,7 +49,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: " PROG " [-s servers] [-t timeout_ms] "
             "[-r tries] [-R receiver] [-g guess] [-H] IP SENDER [HELO]\n"
-            "       " PROG " [options] -b < lines of IP<TAB>SENDER<TAB>HELO\n");
+            "       " PROG " [options] -b < lines of "
+            "IP<TAB>SENDER<TAB>HELO\n");
     return 64;
 }
 
