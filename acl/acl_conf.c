@@ -191,6 +191,12 @@ static int check_spf(struct conf *c, const char *hook, const char *name,
         errbuf_prefix(eb, "main option spf_guess: ");
         return -1;
     }
+    if (sl->n > 0 && c->main.spf_smtp_comment_template != NULL
+        && spf_check_explanation(c->main.spf_smtp_comment_template,
+                                 eb) != 0) {
+        errbuf_prefix(eb, "main option spf_smtp_comment_template: ");
+        return -1;
+    }
     return placed(hook, sl->n > 0, on, name, eb);
 }
 

@@ -7,7 +7,8 @@
  * null sender is checked as postmaster@HELO, RFC 7208 2.4) and leaves
  * Exim's variables in the message variables: $spf_result,
  * $spf_header_comment, $spf_smtp_comment (the domain's exp= explanation
- * for fail, else Exim's default text), $spf_received (a whole
+ * for fail, else spf_smtp_comment_template expanded as an SPF macro
+ * string: Exim's option and default), $spf_received (a whole
  * "Received-SPF:" header line for add_header). One evaluation per
  * message: later statements and recipients reuse the stored result.
  * spf_guess is the same with the main option spf_guess (Exim's default
@@ -160,6 +161,7 @@ enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want,
     rq.helo = q->helo;
     rq.receiver = q->conf->main.primary_hostname;
     rq.guess = guess ? q->conf->main.spf_guess : NULL;
+    rq.default_exp = q->conf->main.spf_smtp_comment_template;
     w = xcalloc(1, sizeof(*w));
     w->chk = chk;
     w->want = want;

@@ -9,7 +9,8 @@
  *            The test suite runs the RFC 7208 conformance cases through it.
  * OPTIONS:   -s "ip[:port],..." DNS servers (default /etc/resolv.conf),
  *            -t MS query timeout, -r N tries, -R NAME receiver name,
- *            -g RECORD a guess record for domains without one, -H.
+ *            -g RECORD a guess record for domains without one, -e TEXT
+ *            a fail's explanation when the domain gives none, -H.
  *            -b: batch: read "IP<TAB>SENDER<TAB>HELO" lines from stdin,
  *            evaluate them all at once on one loop (as a worker does its
  *            sessions) and print each case's lines prefixed "N " (its
@@ -48,7 +49,8 @@ struct job {
 static int usage(void)
 {
     fprintf(stderr, "usage: " PROG " [-s servers] [-t timeout_ms] "
-            "[-r tries] [-R receiver] [-g guess] [-H] IP SENDER [HELO]\n"
+            "[-r tries] [-R receiver] [-g guess] [-e explanation] [-H] "
+            "IP SENDER [HELO]\n"
             "       " PROG " [options] -b < lines of "
             "IP<TAB>SENDER<TAB>HELO\n");
     return 64;
@@ -127,13 +129,14 @@ static int get_opts(int argc, char **argv, struct opts *o)
     int c;
 
     o->rq.receiver = "localhost";
-    while ((c = getopt(argc, argv, "s:t:r:R:g:Hb")) != -1) {
+    while ((c = getopt(argc, argv, "s:t:r:R:g:e:Hb")) != -1) {
         switch (c) {
         case 's': o->servers = optarg; break;
         case 't': o->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'r': o->tries = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'R': o->rq.receiver = optarg; break;
         case 'g': o->rq.guess = optarg; break;
+        case 'e': o->rq.default_exp = optarg; break;
         case 'H': o->rq.helo_identity = 1; break;
         case 'b': o->batch = 1; break;
         default: return -1;

@@ -46,6 +46,8 @@ static const struct opt_spec main_opts[] = {
     { "dns_retry", OPT_INT, M(dns_retry), "2", 0, NULL },
     { "spf_guess", OPT_STR, M(spf_guess), "v=spf1 a/24 mx/24 ptr ?all", 0,
       NULL },
+    { "spf_smtp_comment_template", OPT_STR, M(spf_smtp_comment_template),
+      "Please%_see%_http://www.open-spf.org/Why", 0, NULL },
     { "lua_memory_limit", OPT_SIZE, M(lua_memory_limit), "64M", 0, NULL },
     { "lua_instruction_limit", OPT_INT, M(lua_instruction_limit), "1000000",
       0, NULL },

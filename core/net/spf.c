@@ -63,6 +63,7 @@ struct spf_eval {
     unsigned char ip[16];
     int v6;
     char *guess;
+    char *default_exp;
     unsigned long now;
     char pname[256];
     int p_done;
@@ -94,6 +95,7 @@ static void eval_free(struct spf_eval *e)
         spf_record_free(&e->fr[i].rec);
     free(e->rectext);
     free(e->guess);
+    free(e->default_exp);
     free(e);
 }
 
@@ -267,6 +269,18 @@ static void matched(struct spf_eval *e, const struct spf_term *t)
     frame_result(e, qual_result(t->qual), t->text);
 }
 
+/* a fail without an explanation of its own: the caller's default text
+ * (it may use %{p}: PH_EXPTXT looks it up first) */
+static void default_explanation(struct spf_eval *e)
+{
+    free(e->rectext);
+    e->rectext = e->default_exp ? xstrdup(e->default_exp) : NULL;
+    if (e->rectext != NULL)
+        e->phase = PH_EXPTXT;
+    else
+        finish(e, SPF_FAIL, NULL);
+}
+
 static void top_result(struct spf_eval *e, enum spf_result r,
                        const char *mech)
 {
@@ -275,6 +289,8 @@ static void top_result(struct spf_eval *e, enum spf_result r,
     e->final = r;
     if (r == SPF_FAIL && e->fr[0].rec.exp != NULL)
         e->phase = PH_EXP;
+    else if (r == SPF_FAIL)
+        default_explanation(e);
     else
         finish(e, r, NULL);
 }
@@ -507,7 +523,9 @@ static void step_exp(struct spf_eval *e)
         return;
     }
     if (target_of(e, spec, target) != 0 || !domain_ok(target)) {
-        finish(e, SPF_FAIL, NULL);      /* no explanation, still fail */
+        e->phase = PH_EXP;              /* a bad exp= explains nothing: */
+        e->out.problem = NULL;          /* still a fail, not an error */
+        default_explanation(e);
         return;
     }
     free(e->rectext);
@@ -710,7 +728,7 @@ static void batch_done(struct spf_eval *e)
         if (e->rectext != NULL)
             e->phase = PH_EXPTXT;
         else
-            finish(e, SPF_FAIL, NULL);
+            default_explanation(e);
         break;
     default: break;
     }
@@ -784,6 +802,7 @@ struct spf_eval *spf_start(struct ev *ev, struct dns_ctx *dc,
     e->arg = arg;
     e->now = rq->now ? rq->now : (unsigned long)time(NULL);
     e->guess = rq->guess ? xstrdup(rq->guess) : NULL;
+    e->default_exp = rq->default_exp ? xstrdup(rq->default_exp) : NULL;
     snprintf(e->receiver, sizeof(e->receiver), "%s",
              rq->receiver ? rq->receiver : "unknown");
     set_identity(e, rq);

@@ -5,8 +5,9 @@
  * without ever waiting: every DNS query goes through dns_query on the
  * caller's loop and the evaluation resumes in the callback. Callers (the
  * ACL spf condition, tools/tern_spf) need no ACL types.
- * INTERFACE: spf_start, spf_cancel, spf_check_record, spf_result_name,
- *            spf_result_parse, spf_header_comment, spf_received.
+ * INTERFACE: spf_start, spf_cancel, spf_check_record,
+ *            spf_check_explanation, spf_result_name, spf_result_parse,
+ *            spf_header_comment, spf_received.
  * BOUNDS:    record length, terms per record, include/redirect depth,
  *            macro output, the 10 DNS mechanisms, 2 void lookups, 10
  *            MX/PTR names and a hard cap on queries per evaluation.
@@ -37,6 +38,9 @@ struct spf_request {
     int helo_identity;      /* 1: check the HELO identity itself */
     const char *guess;      /* record used when the domain has none (Exim's
                                spf_guess), or NULL */
+    const char *default_exp;    /* macro-string explaining a fail whose
+                                   domain gives no exp= (Exim's
+                                   spf_smtp_comment_template), or NULL */
     unsigned long now;      /* %{t}; 0: time(NULL) */
 };
 
@@ -48,7 +52,8 @@ struct spf_outcome {
     const char *domain;     /* its domain */
     const char *mechanism;  /* the term that matched, "default" or NULL */
     const char *problem;    /* temperror/permerror: why; else NULL */
-    const char *explanation;    /* fail: the exp= text, or NULL */
+    const char *explanation;    /* fail: the exp= text, else the expanded
+                                   default_exp, or NULL */
 };
 
 typedef void (*spf_done_fn)(const struct spf_outcome *o, void *arg);
@@ -66,6 +71,8 @@ void spf_cancel(struct spf_eval *e);
  * (for records in the configuration, such as spf_guess) */
 struct errbuf;
 int spf_check_record(const char *text, struct errbuf *eb);
+/* spf_check_explanation - 0 if text is a valid explanation macro-string */
+int spf_check_explanation(const char *text, struct errbuf *eb);
 
 const char *spf_result_name(enum spf_result r);
 int spf_result_parse(const char *s, size_t n);     /* -1 unknown */

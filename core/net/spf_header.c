@@ -37,6 +37,15 @@ int spf_check_record(const char *text, struct errbuf *eb)
     return 0;
 }
 
+/* spf_check_explanation - see spf.h */
+int spf_check_explanation(const char *text, struct errbuf *eb)
+{
+    if (text != NULL && spf_macro_check(text, strlen(text), 1, NULL) == 0)
+        return 0;
+    errbuf_set(eb, "\"%s\" is not an SPF macro string", text ? text : "");
+    return -1;
+}
+
 /* spf_result_name - see spf.h */
 const char *spf_result_name(enum spf_result r)
 {

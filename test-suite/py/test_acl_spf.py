@@ -192,6 +192,29 @@ t.ok("SMTP worker" not in d.mainlog() and not d.paniclog().strip(),
      "no worker died and the panic log is empty",
      d.mainlog()[-800:] + d.paniclog()[-400:])
 
+# spf_smtp_comment_template: a fail without exp= explained by the
+# template, an SPF macro string (uppercase letters URL-escaped)
+tpl = Tern(name="aclspftpl", start=False,
+           main={"dns_servers": z.address, "dns_timeout": "1s",
+                 "dns_retry": 1, "spf_smtp_comment_template":
+                 "See%_http://why.example/?s=%{S}&ip=%{C}&r=%{r}"},
+           files={"acl/10_spf.lua": ACL})
+p = tpl.run("-bh", "2001:db8:1::5", input="\r\n".join([
+    "EHLO client.example", "MAIL FROM:<j+o@v6.example>",
+    "RCPT TO:<alice@test.example>", "QUIT", ""]))
+out = p.stdout.decode("utf-8", "replace")
+t.like(out, r"(?m)^550 .*SPF check failed: See http://why\.example/\?s="
+       r"j%2Bo%40v6\.example&ip=2001%3Adb8%3A1%3A%3A5&r=mx\.test\.example"
+       r"\r?$",
+       "spf_smtp_comment_template explains a fail without exp=")
+bad4 = Tern(name="aclspfbad4", start=False,
+            main={"spf_smtp_comment_template": "50%off"},
+            files={"acl/10_spf.lua": ACL})
+p = bad4.run("-bV")
+err = p.stderr.decode("utf-8", "replace")
+t.ok(p.returncode == 78 and "spf_smtp_comment_template" in err,
+     "a template that is no SPF macro string: refused at load time", err)
+
 bad = Tern(name="aclspfbad", start=False,
            files={"acl/10_spf.lua": 'acl "rcpt" { deny { spf = "fail : '
                   'maybe" } }\n'})
