@@ -31,7 +31,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard test-suite/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test-suite/unit/%.c=$(BUILD)/test/%)
 PROGS    := $(BUILD)/tern $(BUILD)/tern_dbmbuild $(BUILD)/tern_dumpdb \
-            $(BUILD)/tern_fixdb
+            $(BUILD)/tern_fixdb $(BUILD)/tern_spf
 # helpers the Python tests run (test-suite/unit/NAME.c), not tests themselves
 TEST_BINS := $(BUILD)/test-bin/tp_drive $(BUILD)/test-bin/bounce_print \
              $(BUILD)/test-bin/grey_tool
@@ -63,6 +63,10 @@ $(BUILD)/tern: $(BUILD)/cmd/main.o $(BUILD)/libtern.a
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tern_dbmbuild: $(BUILD)/tools/tern_dbmbuild.o $(BUILD)/libtern.a
+	@echo "  LD $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tern_spf: $(BUILD)/tools/tern_spf.o $(BUILD)/libtern.a
 	@echo "  LD $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -130,6 +134,8 @@ install: all
 	install -m 755 $(BUILD)/tern_fixdb $(DESTDIR)$(PREFIX)/sbin/tern_fixdb
 	install -m 644 docs/tern_dumpdb.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_dumpdb.8
 	install -m 644 docs/tern_fixdb.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_fixdb.8
+	install -m 755 $(BUILD)/tern_spf $(DESTDIR)$(PREFIX)/sbin/tern_spf
+	install -m 644 docs/tern_spf.8 $(DESTDIR)$(PREFIX)/share/man/man8/tern_spf.8
 	sh tools/install-conf.sh "$(DESTDIR)" "$(SYSCONFDIR)"
 
 clean:

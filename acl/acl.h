@@ -20,7 +20,7 @@ enum acl_cond_id {
     ACL_CID_HOSTS, ACL_CID_DOMAINS, ACL_CID_LOCAL_PARTS, ACL_CID_SENDERS,
     ACL_CID_RECIPIENTS, ACL_CID_AUTHENTICATED, ACL_CID_ENCRYPTED,
     ACL_CID_REGEX, ACL_CID_MIME_REGEX, ACL_CID_VERIFY, ACL_CID_ACL,
-    ACL_CID_DNSLISTS, ACL_CID_SPF, ACL_CID_CONDITION, ACL_CID_RATELIMIT,
+    ACL_CID_DNSLISTS, ACL_CID_SPF, ACL_CID_SPF_GUESS, ACL_CID_CONDITION, ACL_CID_RATELIMIT,
     ACL_CID_GREYLIST, ACL_CID_COUNT
 };
 
@@ -38,6 +38,7 @@ struct acl_fields {
     const char *ratelimit;
     struct xval greylist;       /* a string, or true (Lua boolean) */
     struct strlist spf;
+    struct strlist spf_guess;
     struct strlist regex;
     struct strlist mime_regex;
     regex_t **regex_re;         /* compiled at load time (acl_stmt_check) */

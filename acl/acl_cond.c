@@ -2,8 +2,8 @@
  * acl_cond.c - ACL conditions, evaluated in a fixed order: hosts,
  *              domains, local_parts, senders, recipients, authenticated,
  *              encrypted, regex, mime_regex, each verify kind, acl,
- *              dnslists, condition, ratelimit (acl_ratelimit.c), greylist
- *              (acl_greylist.c).
+ *              dnslists, spf, spf_guess (acl_spf.c), condition, ratelimit
+ *              (acl_ratelimit.c), greylist (acl_greylist.c).
  *
  * PURPOSE: each condition is one step; absent conditions are true. Each
  * step knows its condition's id (acl.h), so a '!' written before any
@@ -137,6 +137,18 @@ typedef enum cond_result (*step_fn)(struct acl_check *chk,
  * this order (stateful conditions last: they only count or record when
  * every other condition of the statement held). A step answers C_YES when
  * its condition is absent; negation is applied by id, outside the step. */
+static enum cond_result spf_step(struct acl_check *chk,
+                                 const struct acl_fields *f)
+{
+    return f->spf.n ? acl_spf(chk, &f->spf, 0) : C_YES;
+}
+
+static enum cond_result spf_guess_step(struct acl_check *chk,
+                                       const struct acl_fields *f)
+{
+    return f->spf_guess.n ? acl_spf(chk, &f->spf_guess, 1) : C_YES;
+}
+
 static enum cond_result ratelimit_step(struct acl_check *chk,
                                        const struct acl_fields *f)
 {
@@ -155,6 +167,8 @@ static enum cond_result greylist_step(struct acl_check *chk,
 static const struct { int id; step_fn fn; } late_steps[] = {
     { ACL_CID_ACL, acl_call },
     { ACL_CID_DNSLISTS, acl_dnslists },
+    { ACL_CID_SPF, spf_step },
+    { ACL_CID_SPF_GUESS, spf_guess_step },
     { ACL_CID_CONDITION, condition_step },
     { ACL_CID_RATELIMIT, ratelimit_step },
     { ACL_CID_GREYLIST, greylist_step },

@@ -22,6 +22,7 @@
 #include "core/conf/conf_build.h"
 #include "core/conf/mlist.h"
 #include "core/mail/expand.h"
+#include "core/net/spf.h"
 
 #define F(n) offsetof(struct acl_fields, n)
 
@@ -38,6 +39,7 @@ const struct opt_spec acl_stmt_opts[] = {
     { "ratelimit", OPT_STR, F(ratelimit), NULL, 0, NULL },
     { "greylist", OPT_XVAL, F(greylist), NULL, 0, NULL },
     { "spf", OPT_STRLIST, F(spf), NULL, 0, ":" },
+    { "spf_guess", OPT_STRLIST, F(spf_guess), NULL, 0, ":" },
     { "regex", OPT_STRLIST, F(regex), NULL, 0, NULL },
     { "mime_regex", OPT_STRLIST, F(mime_regex), NULL, 0, NULL },
     { "condition", OPT_XVAL, F(condition), NULL, 0, NULL },
@@ -73,7 +75,8 @@ static const char *const cond_names[ACL_CID_COUNT] = {
     [ACL_CID_ENCRYPTED] = "encrypted", [ACL_CID_REGEX] = "regex",
     [ACL_CID_MIME_REGEX] = "mime_regex", [ACL_CID_VERIFY] = "verify",
     [ACL_CID_ACL] = "acl", [ACL_CID_DNSLISTS] = "dnslists",
-    [ACL_CID_SPF] = "spf", [ACL_CID_CONDITION] = "condition",
+    [ACL_CID_SPF] = "spf", [ACL_CID_SPF_GUESS] = "spf_guess",
+    [ACL_CID_CONDITION] = "condition",
     [ACL_CID_RATELIMIT] = "ratelimit", [ACL_CID_GREYLIST] = "greylist",
 };
 
@@ -269,6 +272,36 @@ static int check_ratelimit(struct conf *c, const char *hook,
     return acl_ratelimit_parse(c->pool, value, hook, 1, &s, eb);
 }
 
+/* spf = pass : fail : ...: known results, where a sender is known;
+ * spf_guess also needs a valid spf_guess record */
+static int check_spf(struct conf *c, const char *hook, const char *name,
+                     const struct strlist *sl, struct errbuf *eb)
+{
+    static const char *const on[] = { "mail", "rcpt", "predata", "data",
+                                      "mime", NULL };
+
+    for (size_t i = 0; i < sl->n; i++)
+        if (spf_result_parse(sl->v[i] + (sl->v[i][0] == '!'),
+                             strlen(sl->v[i] + (sl->v[i][0] == '!'))) < 0) {
+            errbuf_set(eb, "%s: unknown result \"%s\" (pass, fail, "
+                       "softfail, neutral, none, temperror, permerror)",
+                       name, sl->v[i]);
+            return -1;
+        }
+    if (sl->n > 0 && name[3] == '_' && spf_check_record(c->main.spf_guess,
+                                                        eb) != 0) {
+        errbuf_prefix(eb, "main option spf_guess: ");
+        return -1;
+    }
+    if (sl->n > 0 && c->main.spf_smtp_comment_template != NULL
+        && spf_check_explanation(c->main.spf_smtp_comment_template,
+                                 eb) != 0) {
+        errbuf_prefix(eb, "main option spf_smtp_comment_template: ");
+        return -1;
+    }
+    return placed(hook, sl->n > 0, on, name, eb);
+}
+
 /* Compile a statement's regexes once, at load time. */
 static int compile_all(struct conf *c, const struct strlist *sl,
                        regex_t ***out, struct errbuf *eb)
@@ -310,13 +343,10 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         errbuf_set(eb, "acl = \"%s\": not an ACL name", f->acl);
         return -1;
     }
-    if (check_ratelimit(c, hook, f->ratelimit, eb) != 0)
+    if (check_ratelimit(c, hook, f->ratelimit, eb) != 0
+        || check_spf(c, hook, "spf", &f->spf, eb) != 0
+        || check_spf(c, hook, "spf_guess", &f->spf_guess, eb) != 0)
         return -1;
-    if (f->spf.n > 0) {
-        errbuf_set(eb, "%s is not supported by this version of tern",
-                   "spf");
-        return -1;
-    }
     if (xval_set(&f->greylist)
         && (placed(hook, 1, rcpt_on, "greylist", eb) != 0
             || acl_greylist_check(c, &f->greylist, eb) != 0))

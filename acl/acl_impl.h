@@ -109,6 +109,11 @@ enum cond_result acl_greylist(struct acl_check *chk, const char *value);
 int acl_greylist_check(const struct conf *c, const struct xval *value,
                        struct errbuf *eb);
 
+/* acl_spf.c: spf = pass : fail : ... (true if the SPF result is listed);
+ * guess: spf_guess, the main option's record for domains without one */
+enum cond_result acl_spf(struct acl_check *chk, const struct strlist *want,
+                         int guess);
+
 /* acl_lua.c: Lua functions as ACLs and conditions, run as coroutines */
 void acl_run_function(struct acl_check *chk);
 enum cond_result acl_lua_condition(struct acl_check *chk, int fn);

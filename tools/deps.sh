@@ -5,7 +5,8 @@
 # user: prints the exact command to run. With --check: only reports.
 # Libraries: Lua 5.4, OpenSSL 3, c-ares, GDBM (the -dev packages), found
 # with pkg-config. Tests: dnsmasq-base (the binary, no system service),
-# python3, swaks, clang for the libFuzzer targets, openssl (the command,
+# python3, python3-yaml (test_spf_suite reads the RFC 7208 suite's YAML),
+# swaks, clang for the libFuzzer targets, openssl (the command,
 # for test certificates), whois (for mkpasswd: test_sasl checks our
 # password hashes against it), Dovecot (imapd, pop3d, lmtpd: the tests run a
 # private instance; the install runs under a policy-rc.d that forbids
@@ -20,9 +21,9 @@
 set -u
 
 PKGS="build-essential pkg-config liblua5.4-dev libssl-dev libc-ares-dev \
-libgdbm-dev libcrypt-dev dnsmasq-base python3 swaks clang openssl whois \
-dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd adduser \
-fail2ban"
+libgdbm-dev libcrypt-dev dnsmasq-base python3 python3-yaml swaks clang \
+openssl whois dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd \
+adduser fail2ban"
 TERN_ACCOUNT=tern
 
 # the tern system account, when missing (as root; adduser is in PKGS)

@@ -94,6 +94,8 @@ struct conf_main {
     struct strlist dns_servers;
     long dns_timeout;
     long dns_retry;
+    const char *spf_guess;          /* record for the spf_guess condition */
+    const char *spf_smtp_comment_template;  /* a fail's default explanation */
     long lua_memory_limit;
     long lua_instruction_limit;
     long lua_time_limit;            /* seconds; each Lua run between yields */

@@ -25,6 +25,7 @@ static const char *const more_vars[] = {
     "acl_verify_message",
     "dnslist_domain", "dnslist_matched", "dnslist_text", "dnslist_value",
     "spf_header_comment", "spf_received", "spf_result", "spf_smtp_comment",
+    "spf_result_guessed",
     "sender_rate", "sender_rate_limit", "sender_rate_period",
     "sender_address_domain",
     "greylist_result", "greylist_wait",

@@ -135,9 +135,21 @@ static void ans_add(struct pool *p, struct dns_answer *a, size_t *cap,
         if (a->n > 0)
             memcpy(a->rr, old, a->n * sizeof(*a->rr));
     }
-    a->rr[a->n].data = pool_strndup(p, data, len);
+    char *d = pool_alloc(p, len + 1);
+    memcpy(d, data, len);
+    d[len] = '\0';
+    a->rr[a->n].data = d;
+    a->rr[a->n].len = len;
     a->rr[a->n].pref = pref;
     a->n++;
+}
+
+/* dns_rr_len - see dns.h */
+size_t dns_rr_len(const struct dns_rr *rr)
+{
+    size_t n = strlen(rr->data);
+
+    return rr->len > n ? rr->len : n;
 }
 
 /* ans_dup - deep copy in one allocation: free() releases it all */
@@ -150,16 +162,18 @@ static struct dns_answer *ans_dup(const struct dns_answer *src)
     char *p;
 
     for (size_t i = 0; i < src->n; i++)
-        size += strlen(src->rr[i].data) + 1;
+        size += dns_rr_len(&src->rr[i]) + 1;
     a = xmalloc(size);
     *a = *src;
     a->rr = src->n > 0 ? (struct dns_rr *)(a + 1) : NULL;
     p = (char *)(a + 1) + src->n * sizeof(struct dns_rr);
     for (size_t i = 0; i < src->n; i++) {
-        size_t len = strlen(src->rr[i].data) + 1;
+        size_t len = dns_rr_len(&src->rr[i]);
         a->rr[i].pref = src->rr[i].pref;
+        a->rr[i].len = len;
         a->rr[i].data = memcpy(p, src->rr[i].data, len);
-        p += len;
+        p[len] = '\0';
+        p += len + 1;
     }
     a->why = memcpy(p, why, strlen(why) + 1);
     return a;
@@ -216,7 +230,7 @@ static int parse_txt(struct dns_req *r, const unsigned char *buf, int len)
     if (st != ARES_SUCCESS)
         return st;
     sb_init(&sb);
-    /* XXX a NUL inside a TXT string ends the C string we hand out */
+    /* a NUL inside a TXT string is kept: dns_rr.len counts it */
     for (struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
         sb_append(&sb, t->txt, t->length);
         if (t->next == NULL || t->next->record_start) {

@@ -46,6 +46,8 @@ struct dns_rr {
                        trailing dot ("" for a null MX "."); TXT: the strings
                        of one record concatenated */
     int pref;       /* MX preference, else 0 */
+    size_t len;     /* bytes of data: a TXT record may hold a NUL (answers
+                       made by hand may leave it 0: use dns_rr_len) */
 };
 
 struct dns_answer {
@@ -106,6 +108,8 @@ void dns_cache_want(struct dns_cache *c, int type, const char *name,
                     dns_ready_cb cb, void *arg);
 size_t dns_cache_inflight(const struct dns_cache *c);
 
+/* dns_rr_len - the bytes of rr->data, NULs inside a TXT included */
+size_t dns_rr_len(const struct dns_rr *rr);
 const char *dns_type_name(int type);
 int dns_type_parse(const char *s);          /* "mx" -> DNS_T_MX, -1 unknown */
 const char *dns_status_name(enum dns_status st);

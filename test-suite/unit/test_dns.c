@@ -549,8 +549,8 @@ static void test_cache_prefill(void)
 {
     struct dns_cache *c = dns_cache_new(NULL);
     const struct dns_answer *a;
-    struct dns_rr rr[2] = { { "mx1.example.org", 10 },
-                            { "mx2.example.org", 20 } };
+    struct dns_rr rr[2] = { { "mx1.example.org", 10, 0 },
+                            { "mx2.example.org", 20, 0 } };
     struct dns_answer in = { DNS_OK, DNS_T_MX, 2, rr, "OK" };
     char why[] = "custom why";
 
@@ -605,7 +605,7 @@ static void test_cache_no_resolver_loop(void)
 static void test_cache_put_inflight(void)
 {
     struct dns_cache *c = dns_cache_new(dc);
-    struct dns_rr rr = { "192.0.2.1", 0 };
+    struct dns_rr rr = { "192.0.2.1", 0, 0 };
     struct dns_answer in = { DNS_OK, DNS_T_A, 1, &rr, "OK" };
     const struct dns_answer *a;
     struct dns_stats st;

@@ -39,7 +39,7 @@ static void put(struct dns_cache *c, int type, const char *name,
     struct dns_answer a = { st, type, n, v, dns_status_name(st) };
 
     for (size_t i = 0; i < n; i++)
-        v[i] = (struct dns_rr){ (char *)rr[i].data, rr[i].pref };
+        v[i] = (struct dns_rr){ (char *)rr[i].data, rr[i].pref, 0 };
     dns_cache_put(c, type, name, &a);
 }
 
