@@ -35,6 +35,8 @@ static void note(const struct lco *co);
 
 static void lco_free(struct lco *co)
 {
+    if (co->vars_ref != LUA_NOREF)         /* no allocation */
+        luaL_unref(co->run.ls->L, LUA_REGISTRYINDEX, co->vars_ref);
     lrun_end(&co->run);
     for (int i = 0; i < 3; i++)
         free(co->strings[i]);
@@ -147,6 +149,18 @@ static void after_run(struct lco *co, int st, const struct errbuf *eb)
     }
 }
 
+/* the session's variables (acl_c_*, acl_m_*, what conditions found) into
+ * the table on top of the stack */
+static void fill_vars(lua_State *L, const struct acl_req *q)
+{
+    for (const struct acl_vars *v = q->conn_vars; v; v = v == q->conn_vars
+         ? q->msg_vars : NULL)
+        for (size_t i = 0; i < v->n; i++) {
+            lua_pushstring(L, v->values[i]);
+            lua_setfield(L, -2, v->names[i]);
+        }
+}
+
 static void push_session(lua_State *L, const struct acl_req *q)
 {
     lua_createtable(L, 0, 14);
@@ -174,12 +188,7 @@ static void push_session(lua_State *L, const struct acl_req *q)
         lua_setfield(L, -2, "data");
     }
     lua_newtable(L);
-    for (const struct acl_vars *v = q->conn_vars; v; v = v == q->conn_vars
-         ? q->msg_vars : NULL)
-        for (size_t i = 0; i < v->n; i++) {
-            lua_pushstring(L, v->values[i]);
-            lua_setfield(L, -2, v->names[i]);
-        }
+    fill_vars(L, q);
     lua_setfield(L, -2, "vars");
 }
 
@@ -189,6 +198,8 @@ static int push_fn_session(lua_State *L, struct lrun *r)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->fn);
     push_session(L, co->req);
+    lua_getfield(L, -1, "vars");        /* kept for lco_refresh_vars */
+    co->vars_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
 }
 
@@ -206,6 +217,7 @@ struct lco *lco_start(struct lstate *ls, int fn, enum lco_kind kind,
                              .what = "ACL function" };
     co->kind = kind;
     co->req = req;
+    co->vars_ref = LUA_NOREF;
     co->ev = ev;
     co->dc = dc;
     co->done = done;
@@ -270,4 +282,15 @@ void lco_wake(struct lco *co)
 
     note(co);
     after_run(co, lrun_resume(&co->run, &eb), &eb);
+}
+
+/* lco_refresh_vars - see lcoro_impl.h */
+void lco_refresh_vars(lua_State *L, struct lco *co)
+{
+    if (co->vars_ref == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, co->vars_ref);
+    if (lua_istable(L, -1))
+        fill_vars(L, co->req);
+    lua_pop(L, 1);
 }

@@ -8,7 +8,9 @@
  * implementation. A call checks that it runs on an lco's own thread,
  * starts the condition on the session's request and yields; the answer
  * resumes the thread with true, false, or nil and the reason of a
- * temporary failure. Cancelling the lco cancels the condition.
+ * temporary failure, and session.vars shows what the condition found
+ * ($dnslist_domain, $spf_result, ...). Cancelling the lco cancels the
+ * condition.
  * INTERFACE: lco_open_acl (lcoro.h).
  */
 #include <stdint.h>
@@ -53,6 +55,7 @@ static int cond_resumed(lua_State *L, int status, lua_KContext ctx)
     struct lco *co = (struct lco *)ctx;
 
     (void)status;
+    lco_refresh_vars(L, co);
     if (co->cond_truth >= 0) {
         lua_pushboolean(L, co->cond_truth);
         return 1;

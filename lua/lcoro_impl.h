@@ -31,6 +31,7 @@ struct lco {
     const struct dns_answer *answer;    /* dns.*: during the resume */
     int cond_truth;             /* acl.*: the answer, during the resume */
     const char *cond_why;
+    int vars_ref;               /* registry ref of session.vars */
     struct ev_timer *timer;     /* delivers the result */
     int rc;
     struct lco_result res;
@@ -45,5 +46,8 @@ struct lco {
 struct lco *lco_running(lua_State *L);
 /* lco_wake - resume the thread after its operation answered */
 void lco_wake(struct lco *co);
+/* lco_refresh_vars - session.vars again from the request, inside the
+ * thread (an acl.* condition left its results there) */
+void lco_refresh_vars(lua_State *L, struct lco *co);
 
 #endif

@@ -148,5 +148,62 @@ with tap.guard("connection rate"):
            t.rejectlog()[-600:])
 
 t.stop()
+
+# The same policy as a Lua ACL function: each condition is the engine's
+# own, called as acl.NAME(value) with the statement's syntax; it yields
+# on DNS like dns.*, and its results land in session.vars.
+LUA_RCPT = r'''
+acl "rcpt" (function(s)
+  if not acl.verify("recipient") then
+    return deny { message = s.vars.acl_verify_message }
+  end
+  if acl.dnslists("dnswl.test&0.0.0.2") then return accept {} end
+  if acl.dnslists("zen.test=127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.9") then
+    return deny { message = "listed in " .. s.vars.dnslist_domain }
+  end
+  local fail, why = acl.spf("fail")
+  if fail == nil then return defer { message = "SPF: " .. why } end
+  if fail then return deny { message = "550 5.7.23 SPF " .. s.vars.spf_result } end
+  if acl.ratelimit("2 / 1m / per_rcpt / strict / $sender_address") then
+    return deny { message = "rate " .. s.vars.sender_rate }
+  end
+  if acl.greylist("delay=%ds") then
+    return defer { message = "450 4.7.1 greylisted by Lua" }
+  end
+  return accept {}
+end)
+''' % DELAY
+t2 = Tern(main={"dns_servers": "127.0.0.1:%s" % port.stdout.strip()},
+          files={"acl/40_antispam.lua": LUA_RCPT},
+          name="antispam-lua")
+t = t2
+with tap.guard("the policy from Lua"):
+    r, _ = session("127.0.0.3", "a@spf-fail.test", "nosuch@test.example")
+    tap.ok(r.code == 550 and "unknown user" in r.text,
+           "Lua: acl.verify(\"recipient\") false, its reason in "
+           "session.vars.acl_verify_message", repr(r))
+    r, _ = session("127.0.0.3", "a@spf-fail.test", "alice@test.example")
+    tap.ok(r.code == 250, "Lua: acl.dnslists(DNSWL &mask) accepts", repr(r))
+    r, _ = session("127.0.0.2", "a@spf-pass.test", "alice@test.example")
+    tap.ok(r.code == 550 and "listed in zen.test" in r.text,
+           "Lua: acl.dnslists(DNSBL=codes) is true and sets "
+           "session.vars.dnslist_domain", repr(r))
+    r, _ = session("127.0.0.4", "a@spf-fail.test", "alice@test.example")
+    tap.ok(r.code == 550 and "5.7.23 SPF fail" in r.text,
+           "Lua: acl.spf(\"fail\") yields on DNS and sets "
+           "session.vars.spf_result", repr(r))
+    r, _ = session("127.0.0.4", "c@spf-pass.test", "alice@test.example")
+    tap.ok(r.code == 450 and "greylisted by Lua" in r.text,
+           "Lua: acl.greylist() is true at first sight", repr(r))
+    time.sleep(DELAY + 0.5)
+    r, _ = session("127.0.0.4", "c@spf-pass.test", "alice@test.example")
+    tap.ok(r.code == 250, "Lua: acl.greylist() is false after the delay",
+           repr(r))
+    r, _ = session("127.0.0.4", "c@spf-pass.test", "alice@test.example")
+    tap.ok(r.code == 550 and "rate " in r.text,
+           "Lua: acl.ratelimit() counts and is true over the limit "
+           "(session.vars.sender_rate)", repr(r))
+
+t2.stop()
 subprocess.run(["bash", DNSMASQ_SH, "stop", dns_dir], timeout=30)
 tap.done()
