@@ -359,6 +359,13 @@ static int apply_verb(struct acl_check *chk, const struct acl_stmt *st,
     acl_trace(chk, "%s (%s:%d): conditions %s", st->verb, st->origin.file,
               st->origin.line, r == C_YES ? "true" : r == C_NO ? "false"
                                                                 : "deferred");
+    if (r == C_DEFER && v == V_WARN) {  /* Exim: skip it, say so */
+        log_main("H=[%s] Warning: ACL \"warn\" statement skipped: "
+                 "condition test deferred%s%s", chk->req->client_ip,
+                 chk->cond_msg ? ": " : "",
+                 chk->cond_msg ? chk->cond_msg : "");
+        return 1;
+    }
     if (r == C_DEFER) {         /* a lookup, DNS or script failure */
         acl_internal_error(chk, 0, chk->cond_msg ? chk->cond_msg
                                              : "a condition deferred");

@@ -76,6 +76,10 @@ acl "rcpt" {
            message = "fail listed" },
   deny   { local_parts = "^faildefer$",
            dnslists = "+defer_unknown : fail.test", message = "faildefer" },
+  warn   { local_parts = "^warndefer$",
+           dnslists = "+defer_unknown : fail.test",
+           add_header = "X-Warn-Listed: yes" },
+  accept { local_parts = "^warndefer$" },
   deny   { local_parts = "^failinc$",
            dnslists = "+include_unknown : fail.test",
            message = "failinc listed $dnslist_domain" },
@@ -236,6 +240,15 @@ check("faildefer", "127.0.0.1", 451, None,
       "+defer_unknown: a DNS failure defers")
 check("failinc", "127.0.0.1", 550, "failinc listed fail.test",
       "+include_unknown: a DNS failure counts as listed")
+log_at = len(t.mainlog())
+check("warndefer", "127.0.0.1", 250, None,
+      "a warn statement whose condition defers is skipped (Exim), "
+      "the ACL goes on")
+with tap.guard("warn deferred logged"):
+    tap.ok(t.wait_log(r'Warning: ACL "warn" statement skipped: condition '
+                      r'test deferred', since=log_at) is not None,
+           "the skipped warn statement is logged as Exim logs it",
+           t.mainlog()[log_at:][-600:])
 
 # ---- domain list keyed on $sender_address_domain
 check("dbl", "127.0.0.6", 550,
