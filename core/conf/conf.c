@@ -44,6 +44,7 @@ static const struct opt_spec main_opts[] = {
     { "dns_servers", OPT_STRLIST, M(dns_servers), NULL, 0, ";, " },
     { "dns_timeout", OPT_TIME, M(dns_timeout), "5s", 0, NULL },
     { "dns_retry", OPT_INT, M(dns_retry), "2", 0, NULL },
+    { "dns_answer_cache", OPT_INT, M(dns_answer_cache), "4096", 0, NULL },
     { "spf_guess", OPT_STR, M(spf_guess), "v=spf1 a/24 mx/24 ptr ?all", 0,
       NULL },
     { "spf_smtp_comment_template", OPT_STR, M(spf_smtp_comment_template),

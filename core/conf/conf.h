@@ -94,6 +94,7 @@ struct conf_main {
     struct strlist dns_servers;
     long dns_timeout;
     long dns_retry;
+    long dns_answer_cache;      /* answers each resolver remembers */
     const char *spf_guess;          /* record for the spf_guess condition */
     const char *spf_smtp_comment_template;  /* a fail's default explanation */
     long lua_memory_limit;

@@ -1,6 +1,7 @@
 /*
  * resolver.c - a resolver configured from main{} (dns_servers joined as
- *              "ip[:port],..." for c-ares; unset: /etc/resolv.conf).
+ *              "ip[:port],..." for c-ares; unset: /etc/resolv.conf),
+ *              remembering dns_answer_cache answers for their TTLs.
  */
 #include "core/base/strbuf.h"
 #include "core/conf/conf.h"
@@ -20,6 +21,8 @@ struct dns_ctx *conf_resolver(const struct conf *c, struct ev *ev,
     dc = dns_new(ev, sb_len(&servers) ? sb_str(&servers) : NULL,
                  (unsigned)(c->main.dns_timeout * 1000),
                  (unsigned)c->main.dns_retry, eb);
+    if (dc != NULL && c->main.dns_answer_cache > 0)
+        dns_set_memo(dc, (size_t)c->main.dns_answer_cache);
     sb_free(&servers);
     return dc;
 }

@@ -42,6 +42,7 @@
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
 #include "core/net/dns.h"
+#include "core/net/dns_impl.h"
 
 #define DNS_NAME_MAX 255
 
@@ -70,7 +71,12 @@ struct dns_ctx {
     struct dns_stats st;
     unsigned onwire;                /* queries handed to c-ares */
     struct dns_req *backlog, **backlog_tail;    /* waiting for a slot */
+    struct dns_memo *memo;          /* recent answers (dns_set_memo), or
+                                       NULL */
 };
+
+/* no answer is remembered longer than this, whatever its TTL says */
+#define DNS_MEMO_MAX_TTL 3600
 
 /* At most this many queries on the wire at once: a burst of thousands of
  * answers would overflow the UDP receive buffer (net.core.rmem_max caps
@@ -152,8 +158,8 @@ size_t dns_rr_len(const struct dns_rr *rr)
     return rr->len > n ? rr->len : n;
 }
 
-/* ans_dup - deep copy in one allocation: free() releases it all */
-static struct dns_answer *ans_dup(const struct dns_answer *src)
+/* dns_answer_dup - see dns_impl.h */
+struct dns_answer *dns_answer_dup(const struct dns_answer *src)
 {
     const char *why = src->why != NULL ? src->why : "";
     size_t size = sizeof(*src) + src->n * sizeof(struct dns_rr)
@@ -379,6 +385,46 @@ static void drain_cb(void *arg)
         *outer = 0;
 }
 
+/* remember - keep a definite answer (records, NXDOMAIN, NODATA) in the
+ * memo for as long as its TTL allows; temporary failures never */
+static void remember(struct dns_req *r, const unsigned char *buf, int len)
+{
+    struct dns_ctx *dc = r->dc;
+    uint32_t ttl;
+    uint64_t now;
+
+    if (dc->memo == NULL || r->ans.status == DNS_TEMPFAIL || len <= 0
+        || dns_wire_ttl(buf, (size_t)len, &ttl) != 0 || ttl == 0)
+        return;
+    now = ev_now_ms(dc->ev);
+    dns_memo_put(dc->memo, r->type, r->name, &r->ans, now,
+                 now + 1000 * (uint64_t)(ttl < DNS_MEMO_MAX_TTL
+                                         ? ttl : DNS_MEMO_MAX_TTL));
+}
+
+/* recall - answer r from the memo: 1 done, 0 not there */
+static int recall(struct dns_req *r)
+{
+    struct dns_ctx *dc = r->dc;
+    const struct dns_answer *a;
+    size_t cap = 0;
+
+    if (dc->memo == NULL
+        || (a = dns_memo_get(dc->memo, r->type, r->name,
+                             ev_now_ms(dc->ev))) == NULL)
+        return 0;
+    r->ans.type = r->type;
+    for (size_t i = 0; i < a->n; i++)
+        ans_add(r->pool, &r->ans, &cap, a->rr[i].data, dns_rr_len(&a->rr[i]),
+                a->rr[i].pref);
+    ans_set(&r->ans, a->status, NULL);
+    dc->st.memo_hits++;
+    log_debug(DBG_DNS, "dns: %s %s from memory", type_word(r->type),
+              r->name);
+    req_done(r);
+    return 1;
+}
+
 /* query_cb - c-ares is done with a query: queue it, run no user code here */
 static void backlog_launch(struct dns_ctx *dc);
 
@@ -394,6 +440,7 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *buf,
         return;
     }
     build_answer(r, status, buf, len);
+    remember(r, buf, len);
     req_done(r);
     backlog_launch(r->dc);
 }
@@ -573,8 +620,16 @@ void dns_free(struct dns_ctx *dc)
     }
     while (dc->done != NULL)
         req_free(done_pop(dc));
+    dns_memo_free(dc->memo);
     ares_library_cleanup();
     free(dc);
+}
+
+/* dns_set_memo - see dns.h */
+void dns_set_memo(struct dns_ctx *dc, size_t max)
+{
+    dns_memo_free(dc->memo);
+    dc->memo = max > 0 ? dns_memo_new(max) : NULL;
 }
 
 /* ptr_qname - "192.0.2.1" -> "1.2.0.192.in-addr.arpa", IPv6 to ip6.arpa */
@@ -619,7 +674,7 @@ static struct dns_req *query_start(struct dns_ctx *dc, int type,
         r->ans.type = type;
         ans_set(&r->ans, DNS_TEMPFAIL, "bad address");
         req_done(r);
-    } else {
+    } else if (!recall(r)) {
         r->qname = xstrdup(type == DNS_T_PTR ? sb_str(&q) : name);
         *dc->backlog_tail = r;
         dc->backlog_tail = &r->next;
@@ -839,7 +894,7 @@ static void entry_answer(struct centry *e, const struct dns_answer *ans)
 {
     struct dns_answer *old = e->ans;
 
-    e->ans = ans_dup(ans);
+    e->ans = dns_answer_dup(ans);
     free(old);
     if (e->inflight) {
         if (e->req != NULL)

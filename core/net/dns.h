@@ -9,7 +9,8 @@
  *
  * INTERFACE: dns_new/dns_free (a resolver bound to an ev loop, servers
  *            "ip[:port], ..." or NULL for /etc/resolv.conf), dns_query (raw
- *            async query), dns_get_stats (counters), dns_cache_new/free,
+ *            async query), dns_set_memo (answers remembered for their
+ *            TTL), dns_get_stats (counters), dns_cache_new/free,
  *            dns_cache_set_ev (loop of a cache without resolver),
  *            dns_cache_get, dns_cache_put (tests pre-fill it),
  *            dns_cache_want, dns_cache_inflight, dns_type_name,
@@ -66,6 +67,7 @@ struct dns_stats {
     unsigned long started;      /* queries handed to c-ares (wire queries) */
     unsigned long completed;    /* answers delivered to a callback */
     unsigned long inflight;     /* dns_query calls not delivered yet */
+    unsigned long memo_hits;    /* answered from the memo (dns_set_memo) */
 };
 
 /* the answer lives until cb returns; copy what must outlive it */
@@ -80,6 +82,11 @@ struct dns_cache;
 struct dns_ctx *dns_new(struct ev *ev, const char *servers,
                         unsigned timeout_ms, unsigned tries,
                         struct errbuf *eb);
+/* dns_set_memo - remember up to max definite answers (records, NXDOMAIN,
+ * NODATA; never a temporary failure) for as long as their TTLs allow (a
+ * negative answer: its SOA's negative TTL; at most an hour), and answer
+ * dns_query from them; 0 turns it off (the default) */
+void dns_set_memo(struct dns_ctx *dc, size_t max);
 /* dns_free - cancel all queries: no callback runs after this (NULL ok) */
 void dns_free(struct dns_ctx *dc);
 /* dns_query - start a query; cb runs later on the loop (never inside this
