@@ -164,8 +164,12 @@ static enum try_result open_once(const char *path, const char *name,
     }
     if (mode == HINTS_WRITE)
         give_to_dir_owner(fd, path);
+    /* no mmap: each use maps and unmaps the file, and in a process with
+     * a second thread (the spool's syncer) every munmap costs a TLB
+     * shootdown on the other CPUs; small records read as fast with read */
     *f = gdbm_fd_open(fd, path, 0, (mode == HINTS_WRITE ? GDBM_WRCREAT
-                                    : GDBM_READER) | GDBM_CLOEXEC, NULL);
+                                    : GDBM_READER)
+                                   | GDBM_CLOEXEC | GDBM_NOMMAP, NULL);
     if (*f != NULL)
         return TRY_OK;
     gerr = gdbm_errno;

@@ -29,10 +29,10 @@ has()  { case " $1 " in *" $2 "*) return 0;; esac; return 1; }
 PORT_OFFSET=${BENCH_PORT_OFFSET:-0}
 port_of() {
   local p
-  case $1 in sink) p=2525;; postfix) p=2530;; exim) p=2535;; tern) p=2540;; esac
+  case $1 in sink) p=2525;; postfix) p=2530;; exim) p=2535;; tern) p=2540;; ternas) p=2545;; esac
   echo $((p + PORT_OFFSET))
 }
-name_of() { case $1 in postfix) echo Postfix;; exim) echo Exim;; tern) echo tern;; sink) echo smtp-sink;; esac; }
+name_of() { case $1 in postfix) echo Postfix;; exim) echo Exim;; tern) echo tern;; ternas) echo tern+as;; sink) echo smtp-sink;; esac; }
 
 # The shared defaults of both parts: BENCH_QUICK=1 gives short runs for
 # development (2 runs of >= 2 s, a 10 s soak); the parts' own knobs win.
