@@ -23,6 +23,11 @@
 #            /etc/exim4/trusted_configs for the run. Port 2535.
 #   sink     smtp-sink -u nobody 127.0.0.1:2525 512: no disk, the ceiling
 #            of the SMTP dialogue with this client on this machine.
+#   ternas   (1 KiB only) tern with the shipped anti-spam drop-in
+#            (conf.d/examples/40_antispam.lua; lists and the sender's SPF
+#            record from dns_responder.py after 5 ms, greylisting passed
+#            before the load). Port 2545. Target (issue 11): >= 0.7 of
+#            plain tern's 1 KiB rate.
 # Peer settings are those of the reference harness in
 # ../shared/bench-peers (postfix-main.cf.in, exim-accept.conf.in).
 # Steadiness: every run lasts >= BENCH_SECS (10 s). N is sized per server
