@@ -25,7 +25,6 @@
 #include "core/base/strbuf.h"
 #include "core/base/xalloc.h"
 #include "core/conf/conf.h"
-#include "core/mail/logfile.h"
 #include "core/spool/spool.h"
 #include "queue/queue_impl.h"
 
@@ -41,18 +40,6 @@ const char *queue_caller(void)
     return buf;
 }
 
-static const char *esc(struct strbuf *sb, const char *s)
-{
-    sb_reset(sb);
-    logfile_escape_str(sb, s);
-    return sb_str(sb);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Exim's tree_write: a node is "LR address" (L, R: Y or N, whether it
  * has a left, right branch), followed by its left then right subtree;
  * here the balanced tree of the sorted addresses v[lo..hi) */
@@ -64,7 +51,7 @@ static void tree_write(FILE *out, char **v, size_t lo, size_t hi,
     if (lo >= hi)
         return;
     fprintf(out, "%c%c %s\n", mid > lo ? 'Y' : 'N', mid + 1 < hi ? 'Y' : 'N',
-            esc(sb, v[mid]));
+            queue_esc(sb, v[mid]));
     tree_write(out, v, lo, mid, sb);
     tree_write(out, v, mid + 1, hi, sb);
 }
@@ -79,9 +66,9 @@ static void print_head(FILE *out, const struct conf *c,
     struct passwd *pw = login[0] != '\0' ? getpwnam(login) : NULL;
 
     fprintf(out, "%s-H\n", e->id);
-    fprintf(out, "%.63s %ld %ld\n", esc(sb, login),
+    fprintf(out, "%.63s %ld %ld\n", queue_esc(sb, login),
             pw ? (long)pw->pw_uid : -1L, pw ? (long)pw->pw_gid : -1L);
-    fprintf(out, "<%s>\n", esc(sb, e->sender));
+    fprintf(out, "<%s>\n", queue_esc(sb, e->sender));
     fprintf(out, "%lld %u\n", e->received_sec, warnings);
     fprintf(out, "-received_time_usec .%06ld\n", e->received_usec);
 }
@@ -113,17 +100,17 @@ static void print_client(FILE *out, const struct spool_env *e,
                          struct strbuf *sb)
 {
     if (e->helo[0] != '\0')
-        fprintf(out, "-helo_name %s\n", esc(sb, e->helo));
+        fprintf(out, "-helo_name %s\n", queue_esc(sb, e->helo));
     if (e->client_ip[0] != '\0') {
-        fprintf(out, "-host_address %s.%d\n", esc(sb, e->client_ip),
+        fprintf(out, "-host_address %s.%d\n", queue_esc(sb, e->client_ip),
                 e->client_port);
         if (e->client_name[0] != '\0')
-            fprintf(out, "-host_name %s\n", esc(sb, e->client_name));
+            fprintf(out, "-host_name %s\n", queue_esc(sb, e->client_name));
     }
     if (e->local_user[0] != '\0')
-        fprintf(out, "-ident %s\n", esc(sb, e->local_user));
+        fprintf(out, "-ident %s\n", queue_esc(sb, e->local_user));
     if (e->protocol[0] != '\0')
-        fprintf(out, "-received_protocol %s\n", esc(sb, e->protocol));
+        fprintf(out, "-received_protocol %s\n", queue_esc(sb, e->protocol));
 }
 
 /* ACL variables: "-aclc NAME LEN" or "-aclm NAME LEN", then the value */
@@ -134,8 +121,8 @@ static void print_vars(FILE *out, const struct spool_env *e,
         const char *n = e->vars[i].name, *v = e->vars[i].value;
         if (strncmp(n, "acl_", 4) != 0 || n[4] == '\0')
             continue;
-        fprintf(out, "-acl%c %s %zu\n", n[4], esc(sb, n + 5), strlen(v));
-        fprintf(out, "%s\n", esc(sb, v));
+        fprintf(out, "-acl%c %s %zu\n", n[4], queue_esc(sb, n + 5), strlen(v));
+        fprintf(out, "%s\n", queue_esc(sb, v));
     }
 }
 
@@ -149,13 +136,13 @@ static void print_flags(FILE *out, const struct spool_msg *m, int frozen,
     fprintf(out, "-body_linecount %ld\n", body);
     fprintf(out, "-max_received_linelength %ld\n", maxlen);
     if (e->auth_id[0] != '\0')
-        fprintf(out, "-auth_id %s\n", esc(sb, e->auth_id));
+        fprintf(out, "-auth_id %s\n", queue_esc(sb, e->auth_id));
     if (frozen)
         fprintf(out, "-frozen\n");
     if (e->client_ip[0] == '\0')
         fprintf(out, "-local\n");
     if (e->tls_cipher[0] != '\0')
-        fprintf(out, "-tls_cipher %s\n", esc(sb, e->tls_cipher));
+        fprintf(out, "-tls_cipher %s\n", queue_esc(sb, e->tls_cipher));
     if (e->smtputf8)
         fprintf(out, "-smtputf8\n");
 }
@@ -177,11 +164,11 @@ void queue_print_envelope(struct spool *sp, const struct conf *c,
     if (j.nall == 0)
         fprintf(out, "XX\n");
     else
-        qsort(j.all, j.nall, sizeof(*j.all), cmp_str);
+        qsort(j.all, j.nall, sizeof(*j.all), queue_cmp_str);
     tree_write(out, j.all, 0, j.nall, &sb);
     fprintf(out, "%zu\n", e->nrcpt);
     for (size_t i = 0; i < e->nrcpt; i++)
-        fprintf(out, "%s\n", esc(&sb, e->rcpts[i]));
+        fprintf(out, "%s\n", queue_esc(&sb, e->rcpts[i]));
     fputc('\n', out);
     qjournal_free(&j);
     sb_free(&sb);

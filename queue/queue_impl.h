@@ -28,6 +28,7 @@ struct qjournal {
 
 /* qjournal_read - read message id's journal into j (frozen: the spool
  * file's flag, which "Z" lines override); -1 if it cannot be read */
+struct strbuf;
 int qjournal_read(struct spool *sp, const char *id, int frozen,
                   struct qjournal *j);
 void qjournal_free(struct qjournal *j);
@@ -40,5 +41,9 @@ const char *queue_caller(void);
 int queue_is_admin(const struct conf *c);
 /* queue_denied - "tern: Permission denied" on stderr; returns 1 */
 int queue_denied(void);
+/* queue_esc - s escaped for the terminal, in sb (emptied first) */
+const char *queue_esc(struct strbuf *sb, const char *s);
+/* queue_cmp_str - qsort comparison of char * by strcmp */
+int queue_cmp_str(const void *a, const void *b);
 
 #endif

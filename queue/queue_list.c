@@ -138,15 +138,16 @@ void qjournal_free(struct qjournal *j)
     memset(j, 0, sizeof(*j));
 }
 
-/* esc - s escaped for the terminal, in sb (emptied first) */
-static const char *esc(struct strbuf *sb, const char *s)
+/* queue_esc - see queue_impl.h */
+const char *queue_esc(struct strbuf *sb, const char *s)
 {
     sb_reset(sb);
     logfile_escape_str(sb, s);
     return sb_str(sb);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* queue_cmp_str - see queue_impl.h */
+int queue_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -166,14 +167,14 @@ static void list_rcpts(const struct spool_env *e, struct qjournal *j,
         hash_put(env, r, strlen(r), j);
         if (!d || !(how & QLIST_UNDELIVERED))
             fprintf(out, "%s%s\n", d ? "        D " : "          ",
-                    esc(sb, r));
+                    queue_esc(sb, r));
     }
     for (size_t i = 0; i < j->nall; i++)
         if (hash_get(env, j->all[i], strlen(j->all[i])) == NULL)
             gen[ngen++] = j->all[i];
-    qsort(gen, ngen, sizeof(*gen), cmp_str);
+    qsort(gen, ngen, sizeof(*gen), queue_cmp_str);
     for (size_t i = 0; (how & QLIST_GENERATED) && i < ngen; i++)
-        fprintf(out, "       +D %s\n", esc(sb, gen[i]));
+        fprintf(out, "       +D %s\n", queue_esc(sb, gen[i]));
     free(gen);
     hash_free(env, NULL);
 }
@@ -190,7 +191,7 @@ static void list_one(struct spool *sp, const char *id, unsigned how,
     sb_init(&sb);
     if (spool_read(sp, id, &m, &eb) != 0) {
         if (errno != ENOENT)    /* delivered meanwhile: not listed */
-            fprintf(out, "%s: %s\n\n", id, esc(&sb, eb.msg));
+            fprintf(out, "%s: %s\n\n", id, queue_esc(&sb, eb.msg));
         sb_free(&sb);
         return;
     }
@@ -198,7 +199,7 @@ static void list_one(struct spool *sp, const char *id, unsigned how,
     fmt_age((long long)time(NULL) - m.env.received_sec, age, sizeof(age));
     fmt_size(m.len, size, sizeof(size));
     fprintf(out, "%3s %5s %s <%s>%s\n", age, size, id,
-            esc(&sb, m.env.sender), j.frozen ? " *** frozen ***" : "");
+            queue_esc(&sb, m.env.sender), j.frozen ? " *** frozen ***" : "");
     list_rcpts(&m.env, &j, how, &sb, out);
     fputc('\n', out);
     spool_msg_free(&m);

@@ -78,26 +78,18 @@ if ! apt-get install -y -q $missing >/dev/null 2>&1; then
         || rc=$?
 fi
 [ -n "$own_policy" ] && rm -f "$policy"
-case "$missing" in
-    *dovecot*)
-        if [ -d /run/systemd/system ]; then
-            systemctl disable --now dovecot >/dev/null 2>&1 || true
-        else
-            update-rc.d dovecot disable >/dev/null 2>&1 || true
-        fi
-        service dovecot stop >/dev/null 2>&1 || true
-        ;;
-esac
-case "$missing" in
-    *fail2ban*)
-        if [ -d /run/systemd/system ]; then
-            systemctl disable --now fail2ban >/dev/null 2>&1 || true
-        else
-            update-rc.d fail2ban disable >/dev/null 2>&1 || true
-        fi
-        service fail2ban stop >/dev/null 2>&1 || true
-        ;;
-esac
+# a service the packages brought must not run: tests start private ones
+disable_service() {
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now "$1" >/dev/null 2>&1 || true
+    else
+        update-rc.d "$1" disable >/dev/null 2>&1 || true
+    fi
+    service "$1" stop >/dev/null 2>&1 || true
+}
+for svc in dovecot fail2ban; do
+    case "$missing" in *"$svc"*) disable_service "$svc";; esac
+done
 if [ "$rc" != 0 ]; then
     echo "apt-get install failed ($rc):$missing" >&2
     exit "$rc"
