@@ -92,11 +92,13 @@ static void auth_failed(struct sess *s, const char *user)
     struct strbuf line;
     int ms;
 
-    sb_init(&line);
-    sess_host_text(s, &line);
-    sb_puts(&line, " authenticator failed for ");
+    sb_init(&line);                 /* Exim's shape, which fail2ban reads */
+    sb_printf(&line, "%s authenticator failed for ",
+              s->auth_mech[0] != '\0' ? s->auth_mech : "plain");
+    sess_host_ident(s, &line);
+    sb_puts(&line, ": 535 Incorrect authentication data (set_id=");
     logfile_escape(&line, user, strlen(user));
-    log_reject("%s: 535 Incorrect authentication data", sb_str(&line));
+    log_reject("%s)", sb_str(&line));
     sb_free(&line);
     ms = sasl_failure_delay_ms(++s->auth_failures);
     s->busy = 1;

@@ -68,9 +68,20 @@ static int over_limit(struct sess *s, long count, long limit,
 {
     if (limit <= 0 || count <= limit)
         return 0;
+    struct strbuf line;
+
     sess_reply(s, 421, "4.7.0", "%s: too many %s", hostname(s), what);
-    log_reject("SMTP call from [%s]:%d dropped: too many %s", s->ip,
-               s->port, what);
+    sb_init(&line);                 /* Exim's shape, which fail2ban reads */
+    sb_puts(&line, "SMTP call from ");  /* name [ip]:port, no HELO */
+    if (s->name != NULL) {
+        logfile_escape_str(&line, s->name);
+        sb_putc(&line, ' ');
+    }
+    sb_printf(&line, "[%s]:%d dropped: too many %s (last command was \"",
+              s->ip, s->port, what);
+    logfile_escape_str(&line, s->last_cmd);
+    log_reject("%s\")", sb_str(&line));
+    sb_free(&line);
     smtpin_set_state(s, SS_CLOSING);
     return 1;
 }
@@ -525,7 +536,14 @@ void sess_command_line(struct sess *s, const char *line, size_t len)
     struct smtp_cmd cmd;
     struct smtp_reply_err err;
     char arg[SMTP_LINE_MAX];
+    size_t keep = len < sizeof(s->last_cmd) - 1 ? len
+                                                : sizeof(s->last_cmd) - 1;
 
+    memcpy(s->last_cmd, line, keep);
+    s->last_cmd[keep] = '\0';
+    while (keep > 0 && (s->last_cmd[keep - 1] == '\n'
+                        || s->last_cmd[keep - 1] == '\r'))
+        s->last_cmd[--keep] = '\0';
     if (s->srv->draining && s->txn.sender == NULL) {
         sess_reply(s, 421, "4.3.2", "%s: service shutting down",
                    hostname(s));

@@ -591,6 +591,12 @@ int smtp_server_done(const struct smtp_server *srv)
 const char *sess_host_text(const struct sess *s, struct strbuf *sb)
 {
     sb_puts(sb, "H=");
+    return sess_host_ident(s, sb);
+}
+
+/* sess_host_ident - see smtp_sess.h */
+const char *sess_host_ident(const struct sess *s, struct strbuf *sb)
+{
     if (s->name != NULL) {
         logfile_escape_str(sb, s->name);
         sb_putc(sb, ' ');

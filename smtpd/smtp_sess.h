@@ -94,6 +94,8 @@ struct sess {
     int esmtp;
     char *auth_id;
     char auth_mech[16];         /* "plain", "login" */
+    char last_cmd[64];          /* the latest command line, cut, for Exim's
+                                 * "(last command was ...)" log suffix */
     int auth_failures;
     int quit_seen;              /* QUIT was received */
     int skip_line;              /* dropping the rest of an overlong line */
@@ -134,6 +136,9 @@ void sess_note(const struct sess *s);
 int sess_commit_done(struct sess *s);
 void sess_arm_timeout(struct sess *s);
 const char *sess_host_text(const struct sess *s, struct strbuf *sb);
+/* sess_host_ident - the same without "H=": "name (helo) [ip]:port", as
+ * Exim's host_and_ident writes it in "authenticator failed for ..." */
+const char *sess_host_ident(const struct sess *s, struct strbuf *sb);
 
 /* smtp_cmd.c */
 void sess_command_line(struct sess *s, const char *line, size_t len);

@@ -537,6 +537,22 @@ class LoopbackServer:
         self.sock.close()
 
 
+def fail2ban_matched(logfile, filt="/etc/fail2ban/filter.d/exim.conf"):
+    """the lines of logfile that Debian's fail2ban filter matches
+    (fail2ban-regex --print-all-matched), or None when fail2ban-regex or
+    the filter is missing (make deps installs them)"""
+    f2b = shutil.which("fail2ban-regex")
+    if f2b is None or not os.path.exists(filt):
+        return None
+    p = subprocess.run([f2b, "--print-all-matched", logfile, filt],
+                       capture_output=True, timeout=60)
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0 or "Matched line(s):" not in out:
+        return []
+    sect = out.split("Matched line(s):", 1)[1].split("\n`-", 1)[0]
+    return [ln.strip() for ln in sect.splitlines() if ln.strip()]
+
+
 def scratch_dir(prefix):
     """a fresh temporary directory (TMPDIR) for a test's own files, e.g.
     certificates and keys: removed with the daemons at the end, also when

@@ -7,11 +7,13 @@ relaying for authenticated clients, the A= and P= log fields, the
 rejectlog line, and AUTH under TLS (P=esmtpsa)."""
 import base64
 import os
+import re
 import sys
 import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ternlib import fail2ban_matched  # noqa: E402
 from ternlib_extra import (Tap, Tern, Raw, make_certs, client_ctx,  # noqa: E402
                            crypt_hash, lua, send_message, free_port,
                            reply_id, LuaCode, skip_extra_greeting)
@@ -195,6 +197,21 @@ with tap.guard("failures, delay, auth_failure_max"):
            tb.rejectlog()[-1500:])
     tap.ok("wrong1" not in tb.mainlog() + tb.rejectlog() + tb.paniclog(),
            "the wrong password is not logged")
+    fails = [ln for ln in tb.mainlog().splitlines()
+             if "authenticator failed for" in ln]
+    tap.ok(len(fails) == 3 and all(
+        re.search(r" plain authenticator failed for \(\S+\) "
+                  r"\[127\.0\.0\.1\]:\d+: 535 Incorrect authentication "
+                  r"data \(set_id=alice\)$", ln) for ln in fails),
+           "mainlog: Exim's \"plain authenticator failed for (helo) "
+           "[ip]:port: 535 Incorrect authentication data (set_id=alice)\"",
+           "\n".join(fails))
+    matched = fail2ban_matched(os.path.join(tb.logdir, "mainlog"))
+    tap.ok(matched is not None and len(fails) == 3
+           and all(any(f.split(" ", 2)[2] in m for m in matched)
+                   for f in fails),
+           "fail2ban's exim filter (fail2ban-regex) matches the 3 AUTH "
+           "failures", repr(matched)[-1500:])
 
 with tap.guard("unknown user"):
     c = tb.raw()

@@ -356,7 +356,8 @@ for want, what in (
         (rb" <= local@client\.example U=\S+ P=local S=\d+ "
          rb"id=<sm\\033]0;title\\007@x>$",
          "sendmail arrival: ESC ] ... BEL of the Message-ID escaped"),
-        (rb"authenticator failed for us\\033\[2Jer\\342\\200\\256: 535",
+        (rb"535 Incorrect authentication data \(set_id=us\\033\[2Jer"
+         rb"\\342\\200\\256\)$",
          "AUTH user name escaped"),
         (rb"F=<s\\342\\200\\256ender@client\.example> rejected RCPT "
          rb"<x\\342\\200\\256y@nowhere\.example>: relay not permitted",

@@ -10,7 +10,8 @@ import sys
 
 sys.dont_write_bytecode = True     # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ternlib import TAP, Tern, HOSTNAME, message  # noqa: E402
+from ternlib import (TAP, Tern, HOSTNAME, message,  # noqa: E402
+                     fail2ban_matched)
 
 t = TAP()
 SIZE_LIMIT = 100000
@@ -440,6 +441,19 @@ with t.guard("cmd: the session ran to its end"), \
                     "reject") is not None,
          "rejectlog: dropped: too many syntax or protocol errors",
          d.rejectlog()[-800:])
+    drop = [ln for ln in d.mainlog().splitlines()
+            if "dropped: too many syntax or protocol errors" in ln]
+    t.ok(len(drop) == 1 and re.search(
+        r"SMTP call from \[127\.0\.0\.1\]:\d+ dropped: too many "
+        r"syntax or protocol errors \(last command was \"MAIL FROM:broken\"\)$",
+        drop[0]) is not None,
+         "mainlog: Exim's 'SMTP call from [ip]:port dropped: ... "
+         "(last command was \"...\")'", "\n".join(drop))
+    matched = fail2ban_matched(os.path.join(d.logdir, "mainlog"))
+    t.ok(matched is not None and len(drop) == 1
+         and any(drop[0].split(" ", 2)[2] in m for m in matched),
+         "fail2ban's exim filter (fail2ban-regex) matches the dropped line",
+         repr(matched)[-1200:])
 
     # protocol errors count as well (RCPT before MAIL, DATA before RCPT)
     c = session(d)
