@@ -10,6 +10,8 @@
 
 #include "core/conf/conf.h"
 
+struct grey_opts;
+
 struct dnsbl_item;
 struct acl_def;
 
@@ -37,6 +39,7 @@ struct acl_fields {
     struct strlist dnslists;
     const char *ratelimit;
     struct xval greylist;       /* a string, or true (Lua boolean) */
+    struct grey_opts *greylist_opts;    /* parsed at load time */
     struct strlist spf;
     struct strlist spf_guess;
     struct strlist regex;

@@ -158,8 +158,7 @@ static enum cond_result ratelimit_step(struct acl_check *chk,
 static enum cond_result greylist_step(struct acl_check *chk,
                                       const struct acl_fields *f)
 {
-    return xval_set(&f->greylist) ? acl_greylist(chk, f->greylist.str)
-                                  : C_YES;
+    return f->greylist_opts ? acl_greylist(chk, f->greylist_opts) : C_YES;
 }
 
 /* After the verify kinds, in this order: the stateful ones last, so they

@@ -349,7 +349,8 @@ int acl_stmt_check(struct conf *c, const char *hook, const char *verb,
         return -1;
     if (xval_set(&f->greylist)
         && (placed(hook, 1, rcpt_on, "greylist", eb) != 0
-            || acl_greylist_check(c, &f->greylist, eb) != 0))
+            || acl_greylist_check(c, &f->greylist, &f->greylist_opts, eb)
+               != 0))
         return -1;
     if (strcmp(verb, "drop") == 0 && strcmp(hook, "not_smtp") == 0) {
         errbuf_set(eb, "drop makes no sense in the not_smtp ACL");

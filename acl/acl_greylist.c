@@ -149,9 +149,9 @@ static int parse_opts(const struct conf *c, const char *value,
     return rc == 0 ? sane(o, eb) : -1;
 }
 
-/* acl_greylist_check - the statement's value at load time: 0 or -1 */
-int acl_greylist_check(const struct conf *c, const struct xval *value,
-                       struct errbuf *eb)
+/* acl_greylist_check - see acl_impl.h */
+int acl_greylist_check(struct conf *c, const struct xval *value,
+                       struct grey_opts **out, struct errbuf *eb)
 {
     struct grey_opts o;
 
@@ -165,7 +165,11 @@ int acl_greylist_check(const struct conf *c, const struct xval *value,
                    "\"%s\"", value->str);
         return -1;
     }
-    return parse_opts(c, value->str, &o, eb);
+    if (parse_opts(c, value->str, &o, eb) != 0)
+        return -1;
+    *out = pool_alloc(c->pool, sizeof(o));
+    **out = o;
+    return 0;
 }
 
 /* "a.b.c.0/24" for the client's address; -1 if it is not one */
@@ -279,24 +283,21 @@ static enum cond_result decided(struct acl_check *chk, const char *net,
 
 /* acl_greylist - the step: C_YES greylisted, C_NO not (or not
  * applicable: local submission), C_DEFER the database could not be used */
-enum cond_result acl_greylist(struct acl_check *chk, const char *value)
+enum cond_result acl_greylist(struct acl_check *chk,
+                              const struct grey_opts *o)
 {
     const struct acl_req *q = chk->req;
-    struct grey_opts o;
     struct grey_result r;
     struct errbuf eb;
     char net[80];
 
-    if (value == NULL)              /* refused at load time */
-        return C_DEFER;
     if (q->client_ip == NULL || q->client_ip[0] == '\0' || q->rcpt == NULL)
         return C_NO;
-    if (parse_opts(q->conf, value, &o, &eb) != 0
-        || client_net(q->client_ip, &o, net, sizeof(net)) != 0) {
-        chk->cond_msg = "greylist: bad options or client address";
+    if (client_net(q->client_ip, o, net, sizeof(net)) != 0) {
+        chk->cond_msg = "greylist: bad client address";
         return C_DEFER;
     }
-    switch (greylistdb_check(q->conf->main.spool_directory, &o.p, net,
+    switch (greylistdb_check(q->conf->main.spool_directory, &o->p, net,
                              q->sender, q->rcpt, (long long)time(NULL), &r,
                              &eb)) {
     case GREY_BUSY:

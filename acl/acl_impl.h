@@ -103,11 +103,13 @@ int acl_ratelimit_parse(struct pool *pool, const char *value,
                         struct errbuf *eb);
 enum cond_result acl_ratelimit(struct acl_check *chk, const char *value);
 
-/* acl_greylist.c: greylist = true | delay=5m/...; the value checked at
- * load time */
-enum cond_result acl_greylist(struct acl_check *chk, const char *value);
-int acl_greylist_check(const struct conf *c, const struct xval *value,
-                       struct errbuf *eb);
+/* acl_greylist.c: greylist = true | delay=5m/...; the value (constant)
+ * is checked and parsed with the main options at load time into *out, in
+ * c's pool, so a check does no parsing */
+enum cond_result acl_greylist(struct acl_check *chk,
+                              const struct grey_opts *o);
+int acl_greylist_check(struct conf *c, const struct xval *value,
+                       struct grey_opts **out, struct errbuf *eb);
 
 /* acl_spf.c: spf = pass : fail : ... (true if the SPF result is listed);
  * guess: spf_guess, the main option's record for domains without one */
